@@ -1,0 +1,66 @@
+// Layer blobs arrive gzip-, zstd- or un-compressed, and a docker-archive does not always say which.
+// The first bytes do: gzip starts 1f 8b, zstd 28 b5 2f fd.
+import { spawn } from 'node:child_process';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+
+export type CompressionKind = 'gzip' | 'zstd' | 'none';
+
+export function detectCompression(head: Uint8Array): CompressionKind {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+interface Stage {
+  input: Writable;
+  output: Readable;
+}
+
+/** zstd through Debian's `zstd` binary: Node 20's zlib has no zstd. */
+function zstdStage(): Stage {
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.on('error', (err) => child.stdout.destroy(new Error(`zstd: ${err.message} (is the zstd package installed?)`)));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new Error(`zstd: exit ${code}: ${stderr.trim()}`));
+  });
+  child.stdin.on('error', () => undefined); // an early exit surfaces through 'close' above
+  return { input: child.stdin, output: child.stdout };
+}
+
+function stageFor(kind: CompressionKind): Stage {
+  if (kind === 'zstd') return zstdStage();
+  const transform = kind === 'gzip' ? createGunzip({ chunkSize: 1 << 18 }) : new PassThrough();
+  return { input: transform, output: transform };
+}
+
+/**
+ * Returns a stream of the decompressed bytes of `source`, whatever its compression.
+ * Errors of the source or the decompressor surface on the returned stream.
+ */
+export function decompress(source: Readable): Readable {
+  const output = new PassThrough({ highWaterMark: 1 << 20 });
+  let decided = false;
+  const onFirstChunk = (chunk: Buffer): void => {
+    decided = true;
+    source.pause();
+    source.off('data', onFirstChunk);
+    const stage = stageFor(detectCompression(chunk));
+    stage.output.on('error', (err) => output.destroy(err));
+    source.on('error', (err) => output.destroy(err));
+    stage.output.pipe(output);
+    stage.input.write(chunk);
+    source.pipe(stage.input);
+    source.resume();
+  };
+  source.on('data', onFirstChunk);
+  source.once('end', () => {
+    if (!decided) output.end();
+  });
+  source.once('error', (err) => {
+    if (!decided) output.destroy(err);
+  });
+  return output;
+}
