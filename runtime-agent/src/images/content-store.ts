@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { fsyncDir } from '../util/atomic-file.js';
@@ -118,8 +118,7 @@ export class ContentStore {
     });
     const handle = await fs.open(tmp, 'wx', 0o644);
     try {
-      await pipeline(source, meter, handle.createWriteStream({ autoClose: false }), options.signal ? { signal: options.signal } : {});
-      await handle.sync();
+      await pipeline(source, meter, syncedFileSink(handle), options.signal ? { signal: options.signal } : {});
     } catch (err) {
       await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
@@ -155,5 +154,40 @@ export class ContentStore {
   private async commit(tmp: string, digest: string): Promise<void> {
     await fs.rename(tmp, this.blobPath(digest));
     await fsyncDir(this.blobDir);
+  }
+}
+
+/**
+ * A writable that writes into an open file and fsyncs it before finishing. (A FileHandle's own
+ * write stream keeps a reference on the handle until the stream closes, which it never does with
+ * autoClose off, and with autoClose on the descriptor is gone before it can be fsynced.)
+ */
+function syncedFileSink(handle: fs.FileHandle): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    writev(chunks, done) {
+      const buffers = chunks.map((c) => c.chunk as Buffer);
+      writeAll(handle, buffers).then(() => done(), done);
+    },
+    final(done) {
+      handle.sync().then(() => done(), done);
+    },
+  });
+}
+
+async function writeAll(handle: fs.FileHandle, buffers: Buffer[]): Promise<void> {
+  let pending = buffers;
+  while (pending.length) {
+    const { bytesWritten } = await handle.writev(pending);
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buf of pending) {
+      if (skip >= buf.length) skip -= buf.length;
+      else {
+        rest.push(skip ? buf.subarray(skip) : buf);
+        skip = 0;
+      }
+    }
+    pending = rest;
   }
 }

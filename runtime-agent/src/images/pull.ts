@@ -9,6 +9,7 @@ import type { AuthConfig } from '../registry/auth-config.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { RegistryError } from '../registry/registry-error.js';
 import { chainIds } from '../snapshots/chain-id.js';
+import { decompress } from '../util/compression.js';
 import { shortId } from '../util/digest.js';
 import { concurrencyLimit } from '../util/limit.js';
 import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../util/errors.js';
@@ -200,7 +201,7 @@ export class Puller {
           done(null, chunk);
         },
       });
-      return this.images.content.openRead(layer.digest).pipe(meter);
+      return decompress(this.images.content.openRead(layer.digest).pipe(meter));
     });
     progress.status('Pull complete', id);
   }

@@ -249,6 +249,7 @@ export class Repository {
       return true;
     }
     const basic = challenges.find((c) => c.scheme === 'basic');
+    if (basic && !hasCredentials(this.auth)) throw new UnauthorizedError('no basic auth credentials');
     if (basic && hasCredentials(this.auth) && this.auth.username) {
       const encoded = Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64');
       const next = `Basic ${encoded}`;

@@ -1,0 +1,188 @@
+// /images/* routes: parse the request, call the image services, shape the answer.
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tarStream from 'tar-stream';
+
+import type { Engine } from '../../engine.js';
+import { importImage } from '../../images/import.js';
+import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
+import { imageHistory, imageInspect } from '../../images/image-views.js';
+import { parsePlatform } from '../../images/platform.js';
+import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../images/reference.js';
+import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
+import { EngineError, InvalidParameterError, NotFoundError, errorMessage } from '../../util/errors.js';
+import { Filters } from '../../util/filters.js';
+import type { RequestContext } from '../context.js';
+import type { Router } from '../router.js';
+
+/** "No such image: busybox:latest": dockerd names the normalized reference it looked for. */
+function resolveImage(engine: Engine, name: string) {
+  const found = engine.images.images.find(name);
+  if (found) return found;
+  let shown = name;
+  try {
+    const ref = parseNormalizedNamed(name);
+    shown = familiarString(ref);
+  } catch (err) {
+    if (!/^[a-f0-9]+$/.test(name.replace(/^sha256:/, ''))) throw err;
+  }
+  throw new NotFoundError(`No such image: ${shown}`);
+}
+
+/** Runs a streamed operation: errors before the first message are HTTP errors, later ones stream lines. */
+async function streamed(ctx: RequestContext, work: (stream: ReturnType<RequestContext['messageStream']>) => Promise<void>): Promise<void> {
+  const stream = ctx.messageStream();
+  const abort = new AbortController();
+  ctx.res.on('close', () => abort.abort());
+  try {
+    await work(stream);
+  } catch (err) {
+    if (!stream.hasStarted) throw err;
+    stream.reporter.error(errorMessage(err));
+  }
+  stream.end();
+}
+
+export function registerImageRoutes(router: Router, engine: Engine): void {
+  const images = engine.images;
+
+  router.get('/images/json', async (ctx) => {
+    ctx.send(200, await listImages(images, ctx.query.get('filters'), ctx.flag('all')));
+  });
+
+  router.post('/images/create', async (ctx) => {
+    const fromImage = ctx.query.get('fromImage');
+    const fromSrc = ctx.query.get('fromSrc');
+    if (fromImage) return pullRoute(ctx, engine, fromImage);
+    if (fromSrc) return importRoute(ctx, engine, fromSrc);
+    throw new InvalidParameterError('either fromImage or fromSrc must be given');
+  });
+
+  router.post('/images/load', async (ctx) => {
+    const quiet = ctx.flag('quiet');
+    await streamed(ctx, async (stream) => {
+      await engine.archives.load(ctx.req, quiet ? undefined : stream.reporter);
+      if (quiet) {
+        // Quiet loads still report what was loaded (only the progress is left out).
+      }
+    });
+  });
+
+  router.get('/images/get', async (ctx) => saveRoute(ctx, engine, ctx.query.getAll('names')));
+
+  router.post('/images/prune', async (ctx) => {
+    const filters = Filters.parse(ctx.query.get('filters'), IMAGE_PRUNE_FILTERS);
+    let danglingOnly = true;
+    try {
+      danglingOnly = filters.bool('dangling') ?? true;
+    } catch {
+      throw new InvalidParameterError(`Invalid filter 'dangling=[${filters.get('dangling').join(' ')}]'`);
+    }
+    const { deleted, reclaimed } = await images.prune(danglingOnly, (record) => pruneKeeps(images, record, filters));
+    ctx.send(200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+  });
+
+  router.get('/images/(.+)/json', async (ctx) => {
+    ctx.send(200, await imageInspect(images, resolveImage(engine, ctx.param())));
+  });
+
+  router.get('/images/(.+)/history', async (ctx) => {
+    ctx.send(200, await imageHistory(images, resolveImage(engine, ctx.param())));
+  });
+
+  router.get('/images/(.+)/get', async (ctx) => saveRoute(ctx, engine, [ctx.param()]));
+
+  router.post('/images/(.+)/tag', async (ctx) => {
+    const repo = ctx.query.get('repo');
+    if (!repo) throw new InvalidParameterError('repository name (repo) is required');
+    let target = parseReference(repo);
+    const tag = ctx.query.get('tag');
+    if (tag) target = withTagOrDigest({ domain: target.domain, path: target.path }, tag);
+    resolveImage(engine, ctx.param());
+    await images.tag(ctx.param(), familiarString(target.tag || target.digest ? target : { ...target, tag: 'latest' }));
+    ctx.noContent(201);
+  });
+
+  router.post('/images/(.+)/push', async (ctx) => {
+    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    let repo: Reference = parseRepositoryName(ctx.param());
+    let tag = ctx.query.get('tag') || undefined;
+    if (repo.tag) {
+      tag ??= repo.tag;
+      repo = { domain: repo.domain, path: repo.path };
+    }
+    if (tag && /^sha256:/.test(tag)) throw new InvalidParameterError('invalid tag format');
+    await streamed(ctx, (stream) => engine.pusher.push(repo, tag, { ...(auth ? { auth } : {}), progress: stream.reporter }));
+  });
+
+  router.delete('/images/(.+)', async (ctx) => {
+    ctx.send(200, await images.remove(resolveName(engine, ctx.param()), { force: ctx.flag('force'), noPrune: ctx.flag('noprune') }));
+  });
+}
+
+/** Checks existence with dockerd's wording before handing the raw name to the service. */
+function resolveName(engine: Engine, name: string): string {
+  resolveImage(engine, name);
+  return name;
+}
+
+function header(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string): Promise<void> {
+  const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+  const tag = ctx.query.get('tag') ?? '';
+  let ref = parseReference(fromImage);
+  if (tag) {
+    if (!/^sha256:/.test(tag) && tag.includes(':')) throw new InvalidParameterError('invalid tag format');
+    try {
+      ref = withTagOrDigest({ domain: ref.domain, path: ref.path }, tag);
+    } catch {
+      throw new InvalidParameterError('invalid tag format');
+    }
+  }
+  const platformParam = ctx.query.get('platform');
+  const platform = platformParam ? parsePlatform(platformParam) : undefined;
+  const options = { ...(auth ? { auth } : {}), ...(platform ? { platform } : {}) };
+  await streamed(ctx, async (stream) => {
+    const progress = stream.reporter;
+    if (!ref.tag && !ref.digest) await engine.puller.pullAllTags(ref, { ...options, progress });
+    else await engine.puller.pull(ref, { ...options, progress });
+  });
+}
+
+async function importRoute(ctx: RequestContext, engine: Engine, fromSrc: string): Promise<void> {
+  if (fromSrc !== '-') throw new EngineError(501, 'importing from a URL is not supported: pipe the archive on stdin (docker import - or cat file | docker import -)');
+  const repo = ctx.query.get('repo');
+  let target: Reference | undefined;
+  if (repo) {
+    target = parseNormalizedNamed(repo);
+    const tag = ctx.query.get('tag');
+    if (tag) target = withTagOrDigest({ domain: target.domain, path: target.path }, tag);
+  }
+  const changes = ctx.query.getAll('changes');
+  const platform = ctx.query.get('platform') ?? undefined;
+  await streamed(ctx, async (stream) => {
+    const id = await importImage(engine.images, ctx.req, target, { changes, message: ctx.query.get('message') ?? '', ...(platform ? { platform } : {}) });
+    stream.write({ status: id });
+  });
+}
+
+async function saveRoute(ctx: RequestContext, engine: Engine, names: string[]): Promise<void> {
+  if (names.length === 0) throw new InvalidParameterError('no image names given');
+  for (const name of names) resolveImage(engine, name);
+  const selection = engine.archives.resolveForSave(names);
+  const pack = tarStream.pack();
+  ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+  const out = new PassThrough();
+  const sending = pipeline(pack, out, ctx.res).catch(() => undefined);
+  try {
+    await engine.archives.save(selection, pack);
+  } catch (err) {
+    // Mid-stream: the tar is cut short, which the CLI reports as a broken archive.
+    pack.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
+  await sending;
+}

@@ -1,0 +1,11 @@
+import type { Engine } from '../../engine.js';
+import { Router } from '../router.js';
+import { registerImageRoutes } from './images.js';
+import { registerSystemRoutes } from './system.js';
+
+export function buildRouter(engine: Engine): Router {
+  const router = new Router();
+  registerSystemRoutes(router, engine);
+  registerImageRoutes(router, engine);
+  return router;
+}

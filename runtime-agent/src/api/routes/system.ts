@@ -1,0 +1,180 @@
+// /_ping, /version, /info, /system/df and /auth.
+import { cpus, hostname, release, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+
+import type { Engine } from '../../engine.js';
+import { imageSummary } from '../../images/image-views.js';
+import { hostPlatform } from '../../images/platform.js';
+import { normalizeAuthConfig, type AuthConfig } from '../../registry/auth-config.js';
+import { InvalidParameterError } from '../../util/errors.js';
+import type { RequestContext } from '../context.js';
+import type { Router } from '../router.js';
+import { API_VERSION, MIN_API_VERSION } from '../version.js';
+
+export const ENGINE_VERSION = '0.1.0';
+
+function pingHeaders(ctx: RequestContext): void {
+  ctx.res.setHeader('Api-Version', API_VERSION);
+  // "1" = the classic builder: the CLI then uses POST /build rather than BuildKit's session.
+  ctx.res.setHeader('Builder-Version', '1');
+  ctx.res.setHeader('Docker-Experimental', 'false');
+  ctx.res.setHeader('Ostype', 'linux');
+  ctx.res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
+  ctx.res.setHeader('Pragma', 'no-cache');
+  ctx.res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+}
+
+function operatingSystem(): { name: string; version: string } {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const get = (key: string) => new RegExp(`^${key}="?([^"\\n]*)"?`, 'm').exec(text)?.[1] ?? '';
+    return { name: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
+  } catch {
+    return { name: 'Linux', version: '' };
+  }
+}
+
+function cgroupVersion(): string {
+  try {
+    readFileSync('/sys/fs/cgroup/cgroup.controllers');
+    return '2';
+  } catch {
+    return '1';
+  }
+}
+
+export function registerSystemRoutes(router: Router, engine: Engine): void {
+  const ping = (ctx: RequestContext) => {
+    pingHeaders(ctx);
+    ctx.res.writeHead(200);
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  };
+  router.get('/_ping', ping);
+  router.head('/_ping', ping);
+
+  router.get('/version', (ctx) => {
+    const platform = hostPlatform();
+    const details = {
+      ApiVersion: API_VERSION,
+      Arch: platform.architecture,
+      BuildTime: '',
+      Experimental: 'false',
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      KernelVersion: release(),
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+    };
+    ctx.send(200, {
+      Platform: { Name: 'Berth' },
+      Components: [{ Name: 'Engine', Version: ENGINE_VERSION, Details: details }],
+      Version: ENGINE_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      Os: 'linux',
+      Arch: platform.architecture,
+      KernelVersion: release(),
+      BuildTime: '',
+    });
+  });
+
+  router.get('/info', (ctx) => {
+    const os = operatingSystem();
+    const hosts = engine.registryHosts;
+    ctx.send(200, {
+      ID: engine.id,
+      Containers: 0,
+      ContainersRunning: 0,
+      ContainersPaused: 0,
+      ContainersStopped: 0,
+      Images: engine.images.images.all().length,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: true,
+      BridgeNfIp6tables: true,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: false,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cgroupVersion(),
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: os.name,
+      OSVersion: os.version,
+      OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: [],
+        AllowNondistributableArtifactsHostnames: [],
+        InsecureRegistryCIDRs: hosts.insecureCidrs,
+        IndexConfigs: {
+          'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true },
+          ...Object.fromEntries(hosts.insecureHostnames.map((h) => [h, { Name: h, Mirrors: [], Secure: false, Official: false }])),
+        },
+        Mirrors: [],
+      },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      GenericResources: null,
+      DockerRootDir: engine.config.dataRoot,
+      HttpProxy: process.env.HTTP_PROXY ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? '',
+      NoProxy: process.env.NO_PROXY ?? '',
+      Name: hostname(),
+      Labels: engine.config.labels,
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' } },
+      DefaultRuntime: engine.config.defaultRuntime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'tini',
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin'],
+      Warnings: null,
+    });
+  });
+
+  router.get('/system/df', async (ctx) => {
+    const images = engine.images;
+    const summaries = await Promise.all(images.images.all().map((r) => imageSummary(images, r, 0)));
+    ctx.send(200, {
+      LayersSize: await images.diskUsage(),
+      Images: summaries.map((s) => ({ ...s, SharedSize: sharedSize(s.Id) })),
+      Containers: [],
+      Volumes: [],
+      BuildCache: [],
+      BuilderSize: 0,
+    });
+    function sharedSize(_id: string): number {
+      return 0;
+    }
+  });
+
+  router.post('/auth', async (ctx) => {
+    const body = normalizeAuthConfig(await ctx.jsonObject<AuthConfig>());
+    if (!body.serveraddress) throw new InvalidParameterError('serveraddress is required');
+    const domain = body.serveraddress.replace(/^https?:\/\//, '').replace(/\/v[12]\/?$/, '').replace(/\/$/, '');
+    const registryDomain = domain === 'index.docker.io' ? 'docker.io' : domain;
+    await engine.registry.login(registryDomain, body);
+    ctx.send(200, { IdentityToken: '', Status: 'Login Succeeded' });
+  });
+}

@@ -1,0 +1,78 @@
+// The Engine API over HTTP on a unix socket: version negotiation, routing, and dockerd's error
+// convention (`{"message": ...}` with the status code the CLI expects).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+import { EngineError, errorMessage, isErrnoException } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { RequestContext } from './context.js';
+import type { Router } from './router.js';
+import { splitVersion } from './version.js';
+
+export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://berthd');
+  const started = Date.now();
+  let ctx: RequestContext | undefined;
+  const run = async (): Promise<void> => {
+    const { version, path: routePath } = splitVersion(url.pathname);
+    const found = router.match(req.method ?? 'GET', routePath);
+    if (found === 'not-found') throw new EngineError(404, 'page not found');
+    if (found === 'method-not-allowed') throw new EngineError(405, 'method not allowed');
+    ctx = new RequestContext(req, res, found.params, url.searchParams, version);
+    await found.handler(ctx);
+  };
+  run()
+    .catch((err: unknown) => sendError(res, err))
+    .finally(() => log.debug('request', { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started }));
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const status = err instanceof EngineError ? err.statusCode : 500;
+  if (!(err instanceof EngineError)) log.error('handler error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  if (res.headersSent) {
+    // A stream already started (logs, pull): the best we can do is end it.
+    res.end();
+    return;
+  }
+  const body = JSON.stringify({ message: errorMessage(err) }) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Removes a socket file left by a crashed engine; refuses to steal one that still answers. */
+async function clearStaleSocket(socketPath: string): Promise<void> {
+  try {
+    await fs.lstat(socketPath);
+  } catch (err) {
+    if (isErrnoException(err, 'ENOENT')) return;
+    throw err;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${socketPath} is in use by another engine`);
+  await fs.rm(socketPath, { force: true });
+}
+
+export async function listenUnix(router: Router, socketPath: string): Promise<Server> {
+  await fs.mkdir(path.dirname(socketPath), { recursive: true });
+  await clearStaleSocket(socketPath);
+  const server = createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handleRequest(router, req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // The socket is the engine's front door: root and the `docker` group only, as dockerd's.
+  await fs.chmod(socketPath, 0o660);
+  return server;
+}

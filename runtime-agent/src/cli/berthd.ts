@@ -1,0 +1,105 @@
+// `berthd --host unix:///PATH.sock --data-root DIR`: the engine in the foreground, as dockerd runs.
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+
+import { listenUnix } from '../api/server.js';
+import { buildRouter } from '../api/routes/index.js';
+import { Engine } from '../engine.js';
+import { isLogLevel, log, setLogLevel } from '../util/log.js';
+
+const USAGE = `Usage: berthd [OPTIONS]
+
+Berth's container engine: the Docker Engine API on a unix socket.
+
+Options:
+  -H, --host string               Socket to listen on (default unix:///var/run/berth/docker.sock)
+      --data-root string          Root directory of persistent state (default /var/lib/berth)
+      --insecure-registry list    Registry to reach over plain HTTP (host:port or CIDR); repeatable
+      --log-level string          debug, info, warn, error, fatal (default info)
+      --default-runtime string    OCI runtime for containers (default runc)
+      --label list                Engine label shown by docker info; repeatable
+  -h, --help                      Show this help
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string', short: 'H', multiple: true },
+        'data-root': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true },
+        'log-level': { type: 'string', short: 'l' },
+        'default-runtime': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`berthd: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!isLogLevel(level)) {
+    process.stderr.write(`berthd: unknown log level ${JSON.stringify(level)}\n`);
+    process.exit(2);
+  }
+  setLogLevel(level);
+
+  const hosts = values.host ?? ['unix:///var/run/berth/docker.sock'];
+  const socketPaths = hosts.map((h) => {
+    if (!h.startsWith('unix://')) {
+      process.stderr.write(`berthd: only unix:// hosts are supported, got ${h}\n`);
+      process.exit(2);
+    }
+    return h.slice('unix://'.length);
+  });
+
+  const engine = new Engine({
+    dataRoot: values['data-root'] ?? '/var/lib/berth',
+    insecureRegistries: values['insecure-registry'] ?? [],
+    defaultRuntime: values['default-runtime'] ?? 'runc',
+    labels: values.label ?? [],
+  });
+  try {
+    await engine.init();
+  } catch (err) {
+    log.error('failed to start the engine', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+  const router = buildRouter(engine);
+  const servers: Server[] = [];
+  for (const socketPath of socketPaths) {
+    try {
+      servers.push(await listenUnix(router, socketPath));
+    } catch (err) {
+      log.error('failed to listen', { socket: socketPath, error: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    }
+    log.info('API listen on ' + socketPath);
+  }
+  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    // Let requests in flight finish (a pull's records are written atomically either way), then go.
+    for (const server of servers) {
+      server.close();
+      server.closeIdleConnections();
+    }
+    const deadline = setTimeout(() => process.exit(0), 10_000);
+    deadline.unref();
+    Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

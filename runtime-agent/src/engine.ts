@@ -1,0 +1,57 @@
+// The engine as one object: configuration plus the services the API routes call. Routes stay thin;
+// everything they do goes through here.
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+import { ArchiveService } from './images/archives.js';
+import { ImageService } from './images/image-service.js';
+import { Puller } from './images/pull.js';
+import { Pusher } from './images/push.js';
+import { RegistryClient } from './registry/client.js';
+import { RegistryHosts } from './registry/endpoints.js';
+import { readJsonIfExists, writeJsonAtomic } from './util/atomic-file.js';
+
+export interface EngineConfig {
+  dataRoot: string;
+  insecureRegistries: string[];
+  defaultRuntime: string;
+  /** Engine labels shown by `docker info`. */
+  labels: string[];
+}
+
+export class Engine {
+  readonly images: ImageService;
+  readonly registryHosts: RegistryHosts;
+  readonly registry: RegistryClient;
+  readonly puller: Puller;
+  readonly pusher: Pusher;
+  readonly archives: ArchiveService;
+  readonly startedAt = new Date();
+  id = '';
+
+  constructor(readonly config: EngineConfig) {
+    this.images = new ImageService(config.dataRoot);
+    this.registryHosts = new RegistryHosts(config.insecureRegistries);
+    this.registry = new RegistryClient(this.registryHosts);
+    this.puller = new Puller(this.images, this.registry);
+    this.pusher = new Pusher(this.images, this.registry);
+    this.archives = new ArchiveService(this.images);
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.config.dataRoot, { recursive: true, mode: 0o711 });
+    this.id = await this.loadEngineId();
+    await this.images.init();
+  }
+
+  /** A stable identity for `docker info`'s ID, made on first start. */
+  private async loadEngineId(): Promise<string> {
+    const file = path.join(this.config.dataRoot, 'engine-id.json');
+    const existing = await readJsonIfExists<{ id: string }>(file);
+    if (existing?.id) return existing.id;
+    const id = randomUUID();
+    await writeJsonAtomic(file, { id });
+    return id;
+  }
+}

@@ -1,0 +1,271 @@
+// Images in and out of tar archives:
+//  - save: a tar that is both a docker-archive (manifest.json, repositories) and an OCI image
+//    layout (oci-layout, index.json, blobs/), as Docker 25+ writes it; layers as plain tars.
+//  - load: docker-archive (any version) and OCI layout archives (skopeo's oci-archive).
+//  - import: one tar of a root filesystem becomes a one-layer image.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import tarStream from 'tar-stream';
+
+import type { ProgressReporter } from '../api/progress-stream.js';
+import { chainIds } from '../snapshots/chain-id.js';
+import { detectCompression, decompress } from '../util/compression.js';
+import { digestHex, sha256Digest, shortId } from '../util/digest.js';
+import { InvalidParameterError, SystemError } from '../util/errors.js';
+import { SpooledArchive } from './archive-reader.js';
+import type { ImageService } from './image-service.js';
+import type { ImageRecord, LayerRecord } from './image-store.js';
+import { MediaType, isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from './media-types.js';
+import { hostPlatform, selectManifest } from './platform.js';
+import { familiarString, parseNormalizedNamed, parseReference, type Reference } from './reference.js';
+
+interface DockerArchiveEntry {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+export interface LoadedImage {
+  id: string;
+  tags: Reference[];
+}
+
+export class ArchiveService {
+  constructor(private readonly images: ImageService) {}
+
+  // ---- save -------------------------------------------------------------------------------
+
+  /** Resolves `docker save` names before anything is streamed, so a bad name is a clean 404. */
+  resolveForSave(names: string[]): { image: ImageRecord; refs: Reference[] }[] {
+    const byId = new Map<string, { image: ImageRecord; refs: Reference[] }>();
+    for (const name of names) {
+      const image = this.images.images.resolve(name);
+      const entry = byId.get(image.id) ?? { image, refs: [] };
+      byId.set(image.id, entry);
+      let ref: Reference | undefined;
+      try {
+        ref = parseNormalizedNamed(name);
+      } catch {
+        ref = undefined;
+      }
+      const named = ref && this.images.images.lookupRef(ref) === image.id;
+      if (named && ref?.tag) entry.refs.push(ref);
+      else if (!named && !/^(sha256:)?[a-f0-9]+$/.test(name)) {
+        // `docker save busybox` (a repository): every tag of it that points here.
+        entry.refs.push(...this.images.images.refsOf(image.id).map(parseReference).filter((r) => r.tag));
+      } else if (named && ref?.digest) {
+        entry.refs.push(...this.images.images.refsOf(image.id).map(parseReference).filter((r) => r.tag && r.path === ref?.path && r.domain === ref?.domain));
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** Writes the archive for the resolved images into `pack`. */
+  async save(selection: { image: ImageRecord; refs: Reference[] }[], pack: tarStream.Pack): Promise<void> {
+    const manifestJson: DockerArchiveEntry[] = [];
+    const repositories: Record<string, Record<string, string>> = {};
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    const written = new Set<string>();
+    const addBlob = async (digest: string, data: Buffer): Promise<void> => {
+      if (written.has(digest)) return;
+      written.add(digest);
+      await addEntry(pack, { name: `blobs/sha256/${digestHex(digest)}`, size: data.length }, data);
+    };
+    await addEntry(pack, { name: 'blobs/', type: 'directory' });
+    await addEntry(pack, { name: 'blobs/sha256/', type: 'directory' });
+    for (const { image, refs } of selection) {
+      const configBytes = await this.images.content.read(image.id);
+      await addBlob(image.id, configBytes);
+      const layerDescs: Descriptor[] = [];
+      for (const layer of image.layers) {
+        const snapshot = await this.images.snapshots.get(layer.chainId);
+        if (!snapshot || !layer.blob) throw new SystemError(`layer ${layer.diffId} of ${shortId(image.id)} has no content to save`);
+        layerDescs.push({ mediaType: MediaType.OciLayer, digest: layer.diffId, size: snapshot.tarSize });
+        if (written.has(layer.diffId)) continue;
+        written.add(layer.diffId);
+        await addStreamEntry(pack, { name: `blobs/sha256/${digestHex(layer.diffId)}`, size: snapshot.tarSize }, decompress(this.images.content.openRead(layer.blob.digest)));
+      }
+      const manifest: ImageManifest = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: image.id, size: configBytes.length },
+        layers: layerDescs,
+      };
+      const manifestBytes = Buffer.from(JSON.stringify(manifest));
+      const manifestDigest = sha256Digest(manifestBytes);
+      await addBlob(manifestDigest, manifestBytes);
+      const tags = refs.map((r) => familiarString(r));
+      const descriptor: Descriptor = { mediaType: MediaType.OciManifest, digest: manifestDigest, size: manifestBytes.length };
+      if (refs.length === 0) index.manifests.push(descriptor);
+      for (const ref of refs) {
+        index.manifests.push({ ...descriptor, annotations: { 'io.containerd.image.name': `${ref.domain}/${ref.path}:${ref.tag}`, 'org.opencontainers.image.ref.name': ref.tag ?? 'latest' } });
+        const repoName = familiarString(ref).slice(0, -(`:${ref.tag}`.length));
+        (repositories[repoName] ??= {})[ref.tag ?? 'latest'] = digestHex(image.layers[image.layers.length - 1]?.chainId ?? image.id);
+      }
+      manifestJson.push({ Config: `blobs/sha256/${digestHex(image.id)}`, RepoTags: tags.length ? tags : null, Layers: image.layers.map((l) => `blobs/sha256/${digestHex(l.diffId)}`) });
+    }
+    await addEntry(pack, { name: 'index.json' }, Buffer.from(JSON.stringify(index)));
+    await addEntry(pack, { name: 'manifest.json' }, Buffer.from(JSON.stringify(manifestJson)));
+    await addEntry(pack, { name: 'oci-layout' }, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    if (Object.keys(repositories).length) await addEntry(pack, { name: 'repositories' }, Buffer.from(JSON.stringify(repositories)));
+    pack.finalize();
+  }
+
+  // ---- load -------------------------------------------------------------------------------
+
+  async load(source: Readable, progress: ProgressReporter | undefined): Promise<LoadedImage[]> {
+    const spoolDir = path.join(this.images.dataRoot, 'tmp', `load-${randomBytes(8).toString('hex')}`);
+    try {
+      const archive = await SpooledArchive.spool(source, spoolDir);
+      if (archive.has('manifest.json')) return await this.loadDockerArchive(archive, progress);
+      if (archive.has('index.json')) return await this.loadOciLayout(archive, progress);
+      throw new InvalidParameterError('invalid archive: it has neither manifest.json (docker save) nor index.json (OCI layout)');
+    } finally {
+      await fs.rm(spoolDir, { recursive: true, force: true });
+    }
+  }
+
+  private async loadDockerArchive(archive: SpooledArchive, progress: ProgressReporter | undefined): Promise<LoadedImage[]> {
+    const entries = await archive.readJson<DockerArchiveEntry[]>('manifest.json');
+    if (!Array.isArray(entries)) throw new InvalidParameterError('invalid archive: manifest.json is not a list');
+    const loaded: LoadedImage[] = [];
+    for (const entry of entries) {
+      if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new InvalidParameterError('invalid archive: malformed manifest.json entry');
+      const configBytes = await fs.readFile(archive.require(entry.Config));
+      const layerFiles = entry.Layers.map((l) => archive.require(l));
+      const tags = (entry.RepoTags ?? []).map((t) => parseNormalizedNamed(t));
+      loaded.push(await this.storeImage(configBytes, layerFiles, tags, progress));
+    }
+    return loaded;
+  }
+
+  private async loadOciLayout(archive: SpooledArchive, progress: ProgressReporter | undefined): Promise<LoadedImage[]> {
+    const blob = (digest: string): string => archive.require(`blobs/sha256/${digestHex(digest)}`);
+    const readBlobJson = async <T>(desc: Descriptor): Promise<T> => {
+      const bytes = await fs.readFile(blob(desc.digest));
+      if (sha256Digest(bytes) !== desc.digest) throw new InvalidParameterError(`invalid archive: blob ${desc.digest} does not match its digest`);
+      return JSON.parse(bytes.toString('utf8')) as T;
+    };
+    const index = await archive.readJson<ImageIndex>('index.json');
+    const loaded: LoadedImage[] = [];
+    for (const top of index.manifests ?? []) {
+      let desc = top;
+      if (isIndexMediaType(desc.mediaType)) {
+        const nested = await readBlobJson<ImageIndex>(desc);
+        desc = selectManifest(nested.manifests, hostPlatform(), 'archive');
+      }
+      const manifest = await readBlobJson<ImageManifest>(desc);
+      const configBytes = await fs.readFile(blob(manifest.config.digest));
+      for (const layer of manifest.layers) await verifyFileDigest(blob(layer.digest), layer.digest);
+      const name = top.annotations?.['io.containerd.image.name'] ?? top.annotations?.['org.opencontainers.image.ref.name'];
+      let tags: Reference[] = [];
+      if (name) {
+        try {
+          const ref = parseNormalizedNamed(name);
+          // A bare ref.name such as "latest" is a tag without a repository: it names nothing.
+          if (name.includes(':') || name.includes('/')) tags = [ref];
+        } catch {
+          tags = [];
+        }
+      }
+      const image = await this.storeImage(configBytes, manifest.layers.map((l) => blob(l.digest)), tags, progress);
+      if (!loaded.some((l) => l.id === image.id)) loaded.push(image);
+      else loaded.find((l) => l.id === image.id)?.tags.push(...image.tags);
+    }
+    return loaded;
+  }
+
+  /** Stores config + layer files as an image (layers verified against the config's diff IDs). */
+  private async storeImage(configBytes: Buffer, layerFiles: string[], tags: Reference[], progress: ProgressReporter | undefined): Promise<LoadedImage> {
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+    } catch {
+      throw new InvalidParameterError('invalid archive: image config is not valid JSON');
+    }
+    const diffIds = config.rootfs?.diff_ids;
+    if (!Array.isArray(diffIds) || diffIds.length !== layerFiles.length) {
+      throw new InvalidParameterError(`invalid archive: the config lists ${diffIds?.length ?? 0} layers, the archive ${layerFiles.length}`);
+    }
+    const id = sha256Digest(configBytes);
+    const chains = chainIds(diffIds);
+    const layers: LayerRecord[] = [];
+    await this.images.leases.with([id, ...chains], async (extend) => {
+      await this.images.content.put(configBytes, id);
+      for (const [i, file] of layerFiles.entries()) {
+        const size = (await fs.stat(file)).size;
+        const blob = await this.images.content.ingest(createReadStream(file));
+        extend([blob.digest]);
+        const kind = detectCompression(await readHead(file));
+        const mediaType = kind === 'gzip' ? MediaType.DockerLayerGzip : kind === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
+        const layerId = shortId(diffIds[i] ?? '');
+        const chainId = chains[i] ?? '';
+        if (await this.images.snapshots.has(chainId)) {
+          progress?.status('Already exists', layerId);
+        } else {
+          await this.images.snapshots.create(chainId, i > 0 ? chains[i - 1] : undefined, diffIds[i], () => {
+            const stream = this.images.content.openRead(blob.digest);
+            let read = 0;
+            stream.on('data', (c: Buffer) => progress?.progress(layerId, 'Loading layer', (read += c.length), size));
+            return decompress(stream);
+          });
+        }
+        layers.push({ diffId: diffIds[i] ?? '', chainId, blob: { mediaType, digest: blob.digest, size: blob.size } });
+      }
+      await this.images.saveRecord(id, layers);
+      await this.retag(id, tags, progress);
+    });
+    if (tags.length === 0) progress?.stream(`Loaded image ID: ${id}\n`);
+    return { id, tags };
+  }
+
+  /** Points `tags` at `id`, saying so when a tag moves off another image (as dockerd does). */
+  async retag(id: string, tags: Reference[], progress: ProgressReporter | undefined): Promise<void> {
+    await this.images.mutations.run('images', async () => {
+      for (const tag of tags) {
+        const old = this.images.images.lookupRef(tag);
+        if (old && old !== id) progress?.stream(`The image ${familiarString(tag)} already exists, renaming the old one with ID ${old} to empty string\n`);
+        await this.images.images.addRef(tag, id);
+        progress?.stream(`Loaded image: ${familiarString(tag)}\n`);
+      }
+    });
+  }
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(buf, 0, 8, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function verifyFileDigest(file: string, digest: string): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
+  const actual = 'sha256:' + hash.digest('hex');
+  if (actual !== digest) throw new InvalidParameterError(`invalid archive: blob ${digest} does not match its digest (got ${actual})`);
+}
+
+function addEntry(pack: tarStream.Pack, header: Partial<tarStream.Header> & { name: string }, data?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ mode: header.type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), ...header }, data ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function addStreamEntry(pack: tarStream.Pack, header: Partial<tarStream.Header> & { name: string }, source: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sink = pack.entry({ mode: 0o644, mtime: new Date(0), ...header }, (err) => (err ? reject(err) : resolve()));
+    source.on('error', (err) => {
+      sink.destroy(err);
+      reject(err);
+    });
+    source.pipe(sink);
+  });
+}
