@@ -115,13 +115,23 @@ export class ArchiveService {
 
   // ---- load -------------------------------------------------------------------------------
 
-  async load(source: Readable, progress: ProgressReporter | undefined): Promise<LoadedImage[]> {
+  /** Loads every image of the archive; `quiet` leaves out the per-layer progress, not the result lines. */
+  async load(source: Readable, reporter: ProgressReporter, quiet: boolean): Promise<LoadedImage[]> {
+    const progress = quiet ? undefined : reporter;
     const spoolDir = path.join(this.images.dataRoot, 'tmp', `load-${randomBytes(8).toString('hex')}`);
     try {
       const archive = await SpooledArchive.spool(source, spoolDir);
-      if (archive.has('manifest.json')) return await this.loadDockerArchive(archive, progress);
-      if (archive.has('index.json')) return await this.loadOciLayout(archive, progress);
-      throw new InvalidParameterError('invalid archive: it has neither manifest.json (docker save) nor index.json (OCI layout)');
+      const loaded = archive.has('manifest.json')
+        ? await this.loadDockerArchive(archive, progress)
+        : archive.has('index.json')
+          ? await this.loadOciLayout(archive, progress)
+          : undefined;
+      if (!loaded) throw new InvalidParameterError('invalid archive: it has neither manifest.json (docker save) nor index.json (OCI layout)');
+      for (const image of loaded) {
+        if (image.tags.length === 0) reporter.stream(`Loaded image ID: ${image.id}\n`);
+        for (const tag of image.tags) reporter.stream(`Loaded image: ${familiarString(tag)}\n`);
+      }
+      return loaded;
     } finally {
       await fs.rm(spoolDir, { recursive: true, force: true });
     }
@@ -217,7 +227,6 @@ export class ArchiveService {
       await this.images.saveRecord(id, layers);
       await this.retag(id, tags, progress);
     });
-    if (tags.length === 0) progress?.stream(`Loaded image ID: ${id}\n`);
     return { id, tags };
   }
 
@@ -228,7 +237,6 @@ export class ArchiveService {
         const old = this.images.images.lookupRef(tag);
         if (old && old !== id) progress?.stream(`The image ${familiarString(tag)} already exists, renaming the old one with ID ${old} to empty string\n`);
         await this.images.images.addRef(tag, id);
-        progress?.stream(`Loaded image: ${familiarString(tag)}\n`);
       }
     });
   }

@@ -59,12 +59,8 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/images/load', async (ctx) => {
-    const quiet = ctx.flag('quiet');
     await streamed(ctx, async (stream) => {
-      await engine.archives.load(ctx.req, quiet ? undefined : stream.reporter);
-      if (quiet) {
-        // Quiet loads still report what was loaded (only the progress is left out).
-      }
+      await engine.archives.load(ctx.req, stream.reporter, ctx.flag('quiet'));
     });
   });
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth's engine and tests use, when they are missing, so that
+# `npm test` passes on a fresh machine. Safe to run again: it only calls apt when something lacks.
+set -euo pipefail
+
+# package -> a file it provides (checked instead of dpkg state, which is slower)
+declare -A PROVIDES=(
+  [docker-registry]=/usr/bin/docker-registry
+  [skopeo]=/usr/bin/skopeo
+  [busybox-static]=/bin/busybox
+  [runc]=/usr/sbin/runc
+  [conmon]=/usr/bin/conmon
+  [tini]=/usr/bin/tini
+  [iproute2]=/sbin/ip
+  [iptables]=/usr/sbin/iptables
+  [debootstrap]=/usr/sbin/debootstrap
+  [apache2-utils]=/usr/bin/htpasswd
+  [attr]=/usr/bin/setfattr
+  [zstd]=/usr/bin/zstd
+  [curl]=/usr/bin/curl
+  [tar]=/bin/tar
+  [gzip]=/bin/gzip
+)
+
+missing=()
+for pkg in "${!PROVIDES[@]}"; do
+  [ -e "${PROVIDES[$pkg]}" ] || missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install packages (run as root or with sudo)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then
+  echo "install-deps: the docker CLI is missing; installing Debian's docker-cli" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-cli >&2 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+fi
+echo "install-deps: system packages present" >&2

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: everything the tests need, then every test.
+#   1. Debian packages (scripts/install-deps.sh), 2. build + typecheck,
+#   3. fixture images and local registries (scripts/fixtures/start.sh), 4. unit and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+npm run --silent build
+npx tsc -p test --noEmit
+
+eval "$(bash scripts/fixtures/start.sh)"
+trap 'bash scripts/fixtures/registry.sh stop >/dev/null 2>&1 || true' EXIT
+
+# Node 20's test runner needs explicit file lists (no globs, no .ts discovery).
+mapfile -t unit < <(find runtime-agent/src -name '*.test.ts' | sort)
+mapfile -t integration < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+if [ "$#" -gt 0 ]; then files=("$@"); else files=("${unit[@]}" "${integration[@]}"); fi
+
+node --import tsx --test --test-reporter=spec --test-concurrency=1 "${files[@]}"
