@@ -11,7 +11,7 @@ import tarStream from 'tar-stream';
 
 import type { ProgressReporter } from '../api/progress-stream.js';
 import { chainIds } from '../snapshots/chain-id.js';
-import { detectCompression, decompress } from '../util/compression.js';
+import { decompress, detectFileCompression } from '../util/compression.js';
 import { digestHex, sha256Digest, shortId } from '../util/digest.js';
 import { InvalidParameterError, SystemError } from '../util/errors.js';
 import { SpooledArchive } from './archive-reader.js';
@@ -208,7 +208,7 @@ export class ArchiveService {
         const size = (await fs.stat(file)).size;
         const blob = await this.images.content.ingest(createReadStream(file));
         extend([blob.digest]);
-        const kind = detectCompression(await readHead(file));
+        const kind = await detectFileCompression(file);
         const mediaType = kind === 'gzip' ? MediaType.DockerLayerGzip : kind === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
         const layerId = shortId(diffIds[i] ?? '');
         const chainId = chains[i] ?? '';
@@ -239,17 +239,6 @@ export class ArchiveService {
         await this.images.images.addRef(tag, id);
       }
     });
-  }
-}
-
-async function readHead(file: string): Promise<Buffer> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(8);
-    const { bytesRead } = await handle.read(buf, 0, 8, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,10 +1,9 @@
 // `docker import`: a root filesystem tar (plain or compressed) becomes a one-layer image, with the
 // Dockerfile-style `--change` instructions applied to its config.
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 import { chainIds } from '../snapshots/chain-id.js';
-import { detectCompression, decompress } from '../util/compression.js';
+import { decompress, detectFileCompression } from '../util/compression.js';
 import { sha256Digest } from '../util/digest.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ImageService } from './image-service.js';
@@ -22,13 +21,9 @@ export async function importImage(images: ImageService, source: Readable, tag: R
   const container = applyChanges({}, options.changes);
   return images.leases.with([], async (extend) => {
     // Keep the tar as it came (compressed or not) as the layer blob; unpack from the stored copy.
-    let head: Buffer | undefined;
-    source.once('data', (c: Buffer) => (head ??= c));
     const blob = await images.content.ingest(source);
     extend([blob.digest]);
-    const kind = head ? detectCompression(head) : 'none';
-    const chainKey = `import-${randomBytes(8).toString('hex')}`;
-    extend([chainKey]);
+    const kind = await detectFileCompression(images.content.blobPath(blob.digest));
     // The diff ID is only known after unpacking: unpack into a scratch chain, then look it up.
     const unpackedDiffId = await probeDiffId(images, blob.digest);
     const [chainId = ''] = chainIds([unpackedDiffId]);

@@ -1,6 +1,7 @@
 // Layer blobs arrive gzip-, zstd- or un-compressed, and a docker-archive does not always say which.
 // The first bytes do: gzip starts 1f 8b, zstd 28 b5 2f fd.
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
@@ -63,4 +64,16 @@ export function decompress(source: Readable): Readable {
     if (!decided) output.destroy(err);
   });
   return output;
+}
+
+/** The compression of a file, from its first bytes. */
+export async function detectFileCompression(file: string): Promise<CompressionKind> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }
