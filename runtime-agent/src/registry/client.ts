@@ -5,7 +5,7 @@ import { Agent, interceptors, request, type Dispatcher } from 'undici';
 
 import { MANIFEST_ACCEPT } from '../images/media-types.js';
 import { sha256Digest } from '../util/digest.js';
-import { EngineError, SystemError, UnauthorizedError, errorMessage } from '../util/errors.js';
+import { EngineError, SystemError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { hasCredentials, type AuthConfig } from './auth-config.js';
 import { parseChallenges, type Challenge } from './challenge.js';
@@ -181,12 +181,13 @@ export class Repository {
     return tags;
   }
 
-  /** GET /v2/ with the credentials; throws UnauthorizedError when the registry refuses them. */
+  /** GET /v2/ with the credentials; throws when the registry refuses them. */
   async checkLogin(): Promise<void> {
     const res = await this.send('GET', '/v2/');
     await res.body.dump();
     if (res.statusCode === 200) return;
-    if (res.statusCode === 401) throw new UnauthorizedError(`login attempt to ${this.base}/v2/ failed with status: 401 Unauthorized`);
+    // 500 as in dockerd: a 401 from the engine would make the CLI prompt for credentials.
+    if (res.statusCode === 401) throw new SystemError(`login attempt to ${this.base}/v2/ failed with status: 401 Unauthorized`);
     throw new SystemError(`login attempt to ${this.base}/v2/ failed with status: ${res.statusCode}`);
   }
 
@@ -229,15 +230,22 @@ export class Repository {
           bodyTimeout: 120_000,
         });
       } catch (err) {
-        throw new SystemError(`${method === 'HEAD' ? 'Head' : method === 'GET' ? 'Get' : method.charAt(0) + method.slice(1).toLowerCase()} "${url}": ${errorMessage(err)}`);
+        throw new SystemError(`${goMethod(method)} "${url}": ${errorMessage(err)}`);
       }
     };
     let res = await attempt();
     if (res.statusCode === 401 && !(options.body instanceof Readable)) {
       const challenges = parseChallenges(res.headers['www-authenticate']);
       await res.body.dump();
-      if (await this.answerChallenge(challenges, extraScopes)) res = await attempt();
-      else return res;
+      let answered: boolean;
+      try {
+        answered = await this.answerChallenge(challenges, extraScopes);
+      } catch (err) {
+        // dockerd's wording: `Head "http://host/v2/x/manifests/latest": no basic auth credentials`
+        throw new SystemError(`${goMethod(method)} "${url}": ${errorMessage(err)}`);
+      }
+      if (!answered) return res;
+      res = await attempt();
     }
     return res;
   }
@@ -249,7 +257,7 @@ export class Repository {
       return true;
     }
     const basic = challenges.find((c) => c.scheme === 'basic');
-    if (basic && !hasCredentials(this.auth)) throw new UnauthorizedError('no basic auth credentials');
+    if (basic && !hasCredentials(this.auth)) throw new SystemError('no basic auth credentials');
     if (basic && hasCredentials(this.auth) && this.auth.username) {
       const encoded = Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64');
       const next = `Basic ${encoded}`;
@@ -290,7 +298,7 @@ export class Repository {
 
   private async readToken(res: RawResponse): Promise<string> {
     const text = await res.body.text();
-    if (res.statusCode === 401) throw new UnauthorizedError(`unauthorized: incorrect username or password`);
+    if (res.statusCode === 401) throw new SystemError('unauthorized: incorrect username or password');
     if (res.statusCode !== 200) throw new SystemError(`token request failed with status ${res.statusCode}: ${text.slice(0, 200)}`);
     const body = JSON.parse(text) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -338,4 +346,9 @@ async function* rechunk(source: Readable, size: number): AsyncGenerator<Buffer> 
     }
   }
   if (length) yield Buffer.concat(parts);
+}
+
+/** Go's net/http spells methods this way in its error messages (`Get "url": ...`). */
+function goMethod(method: string): string {
+  return method.charAt(0) + method.slice(1).toLowerCase();
 }

@@ -42,8 +42,7 @@ export function describeRegistryErrors(body: string, httpStatus: number): { text
 
 /** Maps a registry's HTTP status to the status the engine answers with. */
 export function engineStatusFor(httpStatus: number): number {
-  if (httpStatus === 401) return 401;
-  if (httpStatus === 403) return 403;
+  // Never 401: the CLI answers a 401 from the engine by prompting for credentials on a pull.
   if (httpStatus === 404) return 404;
   if (httpStatus === 400) return 400;
   return 500;
