@@ -62,7 +62,7 @@ function splitDomain(name: string): { domain: string; path: string } {
   let path = name;
   if (slash !== -1) {
     const first = name.slice(0, slash);
-    if (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first) {
+    if (/[.:]/.test(first) || first === 'localhost') {
       domain = first;
       path = name.slice(slash + 1);
     }
@@ -92,6 +92,7 @@ export function parseReference(input: string): Reference {
     throw new ReferenceFormatError(`invalid repository name (${name}), cannot specify 64-byte hexadecimal strings`);
   }
   const { domain, path } = splitDomain(name);
+  if (path.toLowerCase() !== path) throw new ReferenceFormatError('invalid reference format: repository name must be lowercase');
   if (digest && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ReferenceFormatError('invalid reference format');
   return { domain, path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
