@@ -193,6 +193,21 @@ export class ImageService {
     return { deleted, reclaimed: Math.max(0, reclaimed) };
   }
 
+  /** Per image, the bytes of its layers that another image also uses (`system df -v` SHARED SIZE). */
+  async sharedSizes(): Promise<Map<string, number>> {
+    const users = new Map<string, number>();
+    for (const image of this.images.all()) for (const layer of image.layers) users.set(layer.chainId, (users.get(layer.chainId) ?? 0) + 1);
+    const result = new Map<string, number>();
+    for (const image of this.images.all()) {
+      let shared = 0;
+      for (const layer of image.layers) {
+        if ((users.get(layer.chainId) ?? 0) > 1) shared += (await this.snapshots.get(layer.chainId))?.contentSize ?? 0;
+      }
+      result.set(image.id, shared);
+    }
+    return result;
+  }
+
   /** Sum of the unpacked size of every snapshot (the `LayersSize` of `system df`). */
   async diskUsage(): Promise<number> {
     let total = 0;

@@ -155,18 +155,16 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
 
   router.get('/system/df', async (ctx) => {
     const images = engine.images;
+    const shared = await images.sharedSizes();
     const summaries = await Promise.all(images.images.all().map((r) => imageSummary(images, r, 0)));
     ctx.send(200, {
       LayersSize: await images.diskUsage(),
-      Images: summaries.map((s) => ({ ...s, SharedSize: sharedSize(s.Id) })),
+      Images: summaries.map((s) => ({ ...s, SharedSize: shared.get(s.Id) ?? 0 })),
       Containers: [],
       Volumes: [],
       BuildCache: [],
       BuilderSize: 0,
     });
-    function sharedSize(_id: string): number {
-      return 0;
-    }
   });
 
   router.post('/auth', async (ctx) => {

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Pull of the Debian fixture image from the local registry: berthd and Debian's dockerd side by side
+# in one run, each from an empty store, best of N. Prints both times, the ratio, and berthd's idle RSS.
+#   bash scripts/bench/pull.sh [runs]      (default 5)
+# Not a test: it needs root, installs docker.io if missing, and leaves the host's firewall as it was.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS="${1:-5}"
+DOCKER=/usr/local/bin/docker
+
+bash scripts/install-deps.sh
+if ! command -v dockerd >/dev/null; then
+  echo "bench: installing Debian's docker.io (the reference engine)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+fi
+npm run --silent build
+eval "$(bash scripts/fixtures/start.sh)"
+IMAGE="$BERTH_TEST_REGISTRY/library/debian:latest"
+
+WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
+FORWARD_POLICY=$(iptables -S FORWARD 2>/dev/null | head -1 || true)
+cleanup() {
+  [ -n "${BERTHD_PID:-}" ] && kill "$BERTHD_PID" 2>/dev/null || true
+  [ -f "$WORK/dockerd.pid" ] && kill "$(cat "$WORK/dockerd.pid")" 2>/dev/null || true
+  sleep 1
+  # dockerd may flip the FORWARD policy to DROP even with --iptables=false on some versions.
+  case "$FORWARD_POLICY" in *ACCEPT*) iptables -P FORWARD ACCEPT 2>/dev/null || true ;; esac
+  umount -R "$WORK"/dockerd/data/overlay2/* 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/dockerd" "$WORK/berthd"
+dockerd --host "unix://$WORK/dockerd/docker.sock" --data-root "$WORK/dockerd/data" --exec-root "$WORK/dockerd/exec" \
+  --pidfile "$WORK/dockerd.pid" --iptables=false --bridge=none --containerd-namespace berth-bench \
+  --containerd-plugins-namespace berth-bench-plugins >"$WORK/dockerd.log" 2>&1 &
+node_modules/.bin/berthd --host "unix://$WORK/berthd/docker.sock" --data-root "$WORK/berthd/data" >"$WORK/berthd.log" 2>&1 &
+BERTHD_PID=$!
+for sock in "$WORK/dockerd/docker.sock" "$WORK/berthd/docker.sock"; do
+  for _ in $(seq 100); do $DOCKER -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+done
+sleep 1
+RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$BERTHD_PID/status")
+
+# One timed pull into an empty store (the image is removed and its layers pruned between runs).
+time_pull() {
+  local sock="$1"
+  $DOCKER -H "unix://$sock" rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  $DOCKER -H "unix://$sock" image prune -af >/dev/null 2>&1 || true
+  sync
+  local start end
+  start=$(date +%s%N)
+  $DOCKER -H "unix://$sock" pull -q "$IMAGE" >/dev/null
+  end=$(date +%s%N)
+  echo $(( (end - start) / 1000000 ))
+}
+
+best_dockerd=999999; best_berthd=999999
+for i in $(seq "$RUNS"); do
+  d=$(time_pull "$WORK/dockerd/docker.sock"); b=$(time_pull "$WORK/berthd/docker.sock")
+  echo "run $i: dockerd ${d} ms, berthd ${b} ms" >&2
+  (( d < best_dockerd )) && best_dockerd=$d
+  (( b < best_berthd )) && best_berthd=$b
+done
+
+echo "pull $IMAGE (best of $RUNS, empty store each time)"
+echo "  dockerd 20.10: ${best_dockerd} ms"
+echo "  berthd:        ${best_berthd} ms"
+awk -v b="$best_berthd" -v d="$best_dockerd" 'BEGIN { printf "  ratio berthd/dockerd: %.2fx (goal <= 0.5x)\n", b / d }'
+echo "  berthd idle RSS after start: $((RSS_KB / 1024)) MB"
