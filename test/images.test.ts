@@ -97,6 +97,22 @@ describe('images: pull, list, tag, push, remove', () => {
     assert.deepEqual(tags, ['bookworm', 'latest']);
   });
 
+  it('pushes a loaded image: its plain layer is gzipped once and uploaded in chunks', async () => {
+    const dir = await fs.mkdtemp(path.join(engine.dir, 'save-'));
+    const file = path.join(dir, 'debian.tar');
+    await engine.dockerOk(['save', '-o', file, `${DEBIAN}:latest`]);
+    await engine.dockerOk(['rmi', `${DEBIAN}:latest`, `${DEBIAN}:bookworm`]);
+    await engine.dockerOk(['load', '-i', file]);
+    const target = `${REG}/berth-test/debian-loaded:1`;
+    await engine.dockerOk(['tag', DEBIAN, target]);
+    const push = await engine.dockerOk(['push', target]);
+    assert.match(push, /[0-9a-f]{12}: Pushed/);
+    const digest = /1: digest: (sha256:[0-9a-f]{64})/.exec(push)?.[1];
+    assert.equal(await registryDigest(target), digest);
+    // The gzipped blob was kept: a second push finds it in place.
+    assert.match(await engine.dockerOk(['push', target]), /Layer already exists/);
+  });
+
   it('refuses to delete by ID an image referenced in several repositories, and deletes with -f', async () => {
     const id = (await engine.dockerOk(['image', 'inspect', '-f', '{{.Id}}', DEBIAN])).trim();
     await engine.dockerOk(['tag', DEBIAN, 'another/debian:x']);

@@ -85,7 +85,8 @@ export class ImageService {
       const mergedLayers = layers.map((layer, i) => {
         const old = existing?.layers[i];
         const sources = [...(old?.sources ?? []), ...(layer.sources ?? [])].filter((s, idx, all) => all.findIndex((o) => o.domain === s.domain && o.path === s.path) === idx);
-        const blob = layer.blob ?? old?.blob;
+        // Keep the blob we had: it is the one registries already know (a re-load brings a plain tar).
+        const blob = old?.blob ?? layer.blob;
         return { diffId: layer.diffId, chainId: layer.chainId, ...(blob ? { blob } : {}), ...(sources.length ? { sources } : {}) };
       });
       const manifests = [...(existing?.manifests ?? [])];

@@ -1,7 +1,7 @@
 // A Docker Registry HTTP API v2 (OCI distribution) client: manifests, blobs, uploads, tags, with
 // Bearer-token and Basic authentication negotiated from the registry's WWW-Authenticate challenge.
 import { Readable } from 'node:stream';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 import { MANIFEST_ACCEPT } from '../images/media-types.js';
 import { sha256Digest } from '../util/digest.js';
@@ -36,11 +36,23 @@ function header(headers: RawResponse['headers'], name: string): string | undefin
   return Array.isArray(value) ? value[0] : value;
 }
 
-export class RegistryClient {
-  readonly dispatcher: Dispatcher;
+type Undici = typeof import('undici');
 
-  constructor(readonly hosts: RegistryHosts) {
-    this.dispatcher = new Agent({ connections: 16, pipelining: 1, keepAliveTimeout: 30_000 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+export class RegistryClient {
+  private http: Promise<{ undici: Undici; dispatcher: Dispatcher }> | undefined;
+
+  constructor(readonly hosts: RegistryHosts) {}
+
+  /**
+   * undici and its connection pool, loaded on first use: the module alone costs ~20 MB of RSS,
+   * which an idle engine that has not talked to a registry should not pay.
+   */
+  transport(): Promise<{ undici: Undici; dispatcher: Dispatcher }> {
+    this.http ??= import('undici').then((undici) => ({
+      undici,
+      dispatcher: new undici.Agent({ connections: 16, pipelining: 1, keepAliveTimeout: 30_000 }).compose(undici.interceptors.redirect({ maxRedirections: 5 })),
+    }));
+    return this.http;
   }
 
   repository(domain: string, path: string, auth: AuthConfig | undefined, actions: Action[]): Repository {
@@ -48,10 +60,8 @@ export class RegistryClient {
   }
 
   /** `docker login`: checks the credentials against the registry's /v2/ endpoint. */
-  async login(domain: string, auth: AuthConfig): Promise<{ identityToken?: string }> {
-    const session = new Repository(this, domain, '', auth, []);
-    await session.checkLogin();
-    return {};
+  async login(domain: string, auth: AuthConfig): Promise<void> {
+    await new Repository(this, domain, '', auth, []).checkLogin();
   }
 }
 
@@ -219,12 +229,13 @@ export class Repository {
     const attempt = async (): Promise<RawResponse> => {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...options.headers };
       if (this.authorization) headers.authorization = this.authorization;
+      const { undici, dispatcher } = await this.client.transport();
       try {
-        return await request(url, {
+        return await undici.request(url, {
           method,
           headers,
           body: options.body ?? null,
-          dispatcher: this.client.dispatcher,
+          dispatcher,
           ...(options.signal ? { signal: options.signal } : {}),
           headersTimeout: 60_000,
           bodyTimeout: 120_000,
@@ -280,7 +291,8 @@ export class Repository {
       // OAuth2 refresh-token grant (the identity token from `docker login`).
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.auth.identitytoken, client_id: 'docker', service: challenge.params.service ?? '' });
       for (const scope of scopes) form.append('scope', scope);
-      const res = await request(realm, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher: this.client.dispatcher });
+      const { undici, dispatcher } = await this.client.transport();
+      const res = await undici.request(realm, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher });
       return this.readToken(res);
     }
     if (hasCredentials(this.auth) && this.auth.username) {
@@ -288,8 +300,9 @@ export class Repository {
     }
     log.debug('fetching registry token', { realm, scopes: scopes.join(' ') });
     let res: RawResponse;
+    const { undici, dispatcher } = await this.client.transport();
     try {
-      res = await request(url.toString(), { method: 'GET', headers, dispatcher: this.client.dispatcher });
+      res = await undici.request(url.toString(), { method: 'GET', headers, dispatcher });
     } catch (err) {
       throw new SystemError(`Get "${url.toString()}": ${errorMessage(err)}`);
     }
