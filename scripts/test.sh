@@ -17,4 +17,4 @@ mapfile -t unit < <(find runtime-agent/src -name '*.test.ts' | sort)
 mapfile -t integration < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); else files=("${unit[@]}" "${integration[@]}"); fi
 
-node --import tsx --test --test-reporter=spec --test-concurrency=1 "${files[@]}"
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${files[@]}"

@@ -9,6 +9,7 @@ import path from 'node:path';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BERTHD = path.join(ROOT, 'node_modules/.bin/berthd');
 export const DOCKER = process.env.BERTH_TEST_DOCKER ?? '/usr/local/bin/docker';
+const COMMAND_TIMEOUT_MS = 180_000;
 
 export interface RunResult {
   code: number;
@@ -18,7 +19,8 @@ export interface RunResult {
 
 export function run(cmd: string, args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A command that hangs must fail its test, not stall the whole run.
+    const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

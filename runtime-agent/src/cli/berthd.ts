@@ -101,5 +101,9 @@ export async function main(argv: string[]): Promise<void> {
     Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // One request's stream going wrong must not take every container's engine down with it; the
+  // stores are written atomically, so carrying on is safe. Log loudly so the bug gets fixed.
+  process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.stack ?? err.message }));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   process.on('SIGINT', () => stop('SIGINT'));
 }

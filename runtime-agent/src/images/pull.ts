@@ -2,7 +2,7 @@
 // download the layers in parallel into the content store (each verified against its digest), unpack
 // them in order into snapshots, then record the image and its names. The progress stream is the one
 // the CLI renders as bars.
-import { Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 
 import type { ProgressReporter } from '../api/progress-stream.js';
 import type { AuthConfig } from '../registry/auth-config.js';
@@ -15,6 +15,7 @@ import { concurrencyLimit } from '../util/limit.js';
 import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import type { ImageService } from './image-service.js';
+import { DigestMismatchError } from './content-store.js';
 import type { LayerRecord } from './image-store.js';
 import { MediaType, isIndexMediaType, isManifestMediaType, layerCompression, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './media-types.js';
 import { hostPlatform, selectManifest } from './platform.js';
@@ -126,8 +127,9 @@ export class Puller {
   }
 
   /**
-   * Downloads missing layer blobs, at most DOWNLOAD_CONCURRENCY at once, and unpacks each one as
-   * soon as it and every layer below it are in.
+   * Fetches the missing layers, at most DOWNLOAD_CONCURRENCY at once. Each layer is unpacked while
+   * it downloads (snapshot directories do not depend on each other); its snapshot is committed
+   * only after the blob's digest has been verified.
    */
   private async fetchLayers(session: Repository, layers: Descriptor[], diffIds: string[], chains: string[], options: PullOptions): Promise<void> {
     const { progress } = options;
@@ -140,71 +142,91 @@ export class Puller {
       progress.status(present[i] ? 'Already exists' : 'Pulling fs layer', shortId(layer.digest));
     }
     const missing = layers.map((_, i) => i).filter((i) => !present[i]);
-    const limit = concurrencyLimit(DOWNLOAD_CONCURRENCY);
-    const downloads = new Map(missing.map((i) => [i, limit(() => this.download(session, layers[i] as Descriptor, progress, controller.signal))]));
-    for (const task of downloads.values()) task.catch(() => undefined); // awaited below, in order
     for (const i of missing.slice(DOWNLOAD_CONCURRENCY)) progress.status('Waiting', shortId(layers[i]?.digest ?? ''));
+    const limit = concurrencyLimit(DOWNLOAD_CONCURRENCY);
+    const tasks = missing.map((i) =>
+      limit(() => {
+        const target: LayerTarget = { blob: layers[i] as Descriptor, diffId: diffIds[i] ?? '', chainId: chains[i] ?? '', ...(i > 0 ? { parent: chains[i - 1] } : {}) };
+        return this.fetchLayer(session, target, progress, controller.signal);
+      }),
+    );
     try {
-      for (const i of missing) {
-        await downloads.get(i);
-        await this.unpack(layers[i] as Descriptor, diffIds[i] ?? '', chains[i] ?? '', i > 0 ? chains[i - 1] : undefined, progress);
-      }
+      await Promise.all(tasks);
     } catch (err) {
       controller.abort();
-      await Promise.allSettled(downloads.values());
+      await Promise.allSettled(tasks);
       throw err;
     } finally {
       options.signal?.removeEventListener('abort', onOuterAbort);
     }
   }
 
-  private async download(session: Repository, layer: Descriptor, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
-    const id = shortId(layer.digest);
-    if (await this.images.content.has(layer.digest)) {
+  private async fetchLayer(session: Repository, layer: LayerTarget, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
+    const id = shortId(layer.blob.digest);
+    const { content, snapshots } = this.images;
+    if (await content.has(layer.blob.digest)) {
+      // A blob left by an earlier, interrupted pull (or another image): only the unpack is missing.
       progress.status('Download complete', id);
+      await snapshots.create(layer.chainId, layer.parent, layer.diffId, () => decompress(content.openRead(layer.blob.digest)));
+      progress.status('Pull complete', id);
       return;
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const { stream } = await session.fetchBlob(layer.digest, signal);
-        await this.images.content.ingest(stream, {
-          expectedDigest: layer.digest,
-          ...(layer.size ? { expectedSize: layer.size } : {}),
-          signal,
-          onProgress: (n) => progress.progress(id, 'Downloading', n, layer.size),
+        const { stream } = await session.fetchBlob(layer.blob.digest, signal);
+        const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+        const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
+        // The consumers attach their own handlers later (the unpack starts after a mkdir); until
+        // then an error must not go unheard, or it would take the engine down.
+        toStore.on('error', () => undefined);
+        toUnpack.on('error', () => undefined);
+        stream.on('error', (err) => {
+          toStore.destroy(err);
+          toUnpack.destroy(err);
         });
-        progress.status('Verifying Checksum', id);
-        progress.status('Download complete', id);
+        stream.pipe(toStore);
+        stream.pipe(toUnpack);
+        const stored = content
+          .ingest(toStore, {
+            expectedDigest: layer.blob.digest,
+            ...(layer.blob.size ? { expectedSize: layer.blob.size } : {}),
+            signal,
+            onProgress: (n) => progress.progress(id, 'Downloading', n, layer.blob.size),
+          })
+          .then(() => {
+            progress.status('Verifying Checksum', id);
+            progress.status('Download complete', id);
+          });
+        const unpacked = snapshots.create(layer.chainId, layer.parent, layer.diffId, () => decompress(toUnpack), stored);
+        // Whichever fails first decides; the other is torn down with it.
+        await Promise.all([stored, unpacked]).catch(async (err: unknown) => {
+          stream.destroy();
+          toStore.destroy();
+          toUnpack.destroy();
+          await Promise.allSettled([stored, unpacked]);
+          throw (await stored.then(() => undefined, (e: unknown) => e)) ?? err;
+        });
+        progress.progress(id, 'Extracting', layer.blob.size, layer.blob.size, true);
+        progress.status('Pull complete', id);
         return;
       } catch (err) {
-        if (signal.aborted || err instanceof EngineError || attempt >= DOWNLOAD_ATTEMPTS) {
-          if (err instanceof EngineError && !(err instanceof RegistryError)) {
-            throw new SystemError(`filesystem layer verification failed for digest ${layer.digest}`);
-          }
-          throw err;
+        if (err instanceof DigestMismatchError || (err instanceof EngineError && err.message.startsWith('size mismatch'))) {
+          throw new SystemError(`filesystem layer verification failed for digest ${layer.blob.digest}`);
         }
-        log.warn('layer download failed, retrying', { digest: layer.digest, attempt, error: errorMessage(err) });
+        if (signal.aborted || err instanceof EngineError || attempt >= DOWNLOAD_ATTEMPTS) throw err;
+        log.warn('layer download failed, retrying', { digest: layer.blob.digest, attempt, error: errorMessage(err) });
         progress.status(`Retrying in ${attempt} second${attempt > 1 ? 's' : ''}`, id);
         await new Promise((r) => setTimeout(r, attempt * 1000));
       }
     }
   }
+}
 
-  private async unpack(layer: Descriptor, diffId: string, chainId: string, parent: string | undefined, progress: ProgressReporter): Promise<void> {
-    const id = shortId(layer.digest);
-    await this.images.snapshots.create(chainId, parent, diffId, () => {
-      let read = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          read += chunk.length;
-          progress.progress(id, 'Extracting', read, layer.size);
-          done(null, chunk);
-        },
-      });
-      return decompress(this.images.content.openRead(layer.digest).pipe(meter));
-    });
-    progress.status('Pull complete', id);
-  }
+interface LayerTarget {
+  blob: Descriptor;
+  diffId: string;
+  chainId: string;
+  parent?: string;
 }
 
 function parseManifest(body: Buffer): ImageManifest {

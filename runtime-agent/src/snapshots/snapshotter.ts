@@ -64,16 +64,18 @@ export class Snapshotter {
 
   /**
    * Creates the snapshot `chainId` from the uncompressed layer tar that `open` returns, unless it
-   * exists. `expectedDiffId` is checked against the bytes actually unpacked. Concurrent calls for
-   * the same chain share one unpack.
+   * exists. `expectedDiffId` is checked against the bytes actually unpacked. When `gate` is given,
+   * the snapshot is committed only once it resolves (a pull unpacks while it downloads, and the
+   * blob's digest is known to be right only at the end); if it rejects, nothing is kept.
+   * Concurrent calls for the same chain share one unpack.
    */
-  async create(chainId: string, parent: string | undefined, expectedDiffId: string | undefined, open: () => Readable): Promise<SnapshotInfo> {
+  async create(chainId: string, parent: string | undefined, expectedDiffId: string | undefined, open: () => Readable, gate?: Promise<unknown>): Promise<SnapshotInfo> {
     const existing = await this.get(chainId);
     if (existing) return existing;
-    return this.inFlight.do(chainId, () => this.unpackInto(chainId, parent, expectedDiffId, open)).promise;
+    return this.inFlight.do(chainId, () => this.unpackInto(chainId, parent, expectedDiffId, open, gate)).promise;
   }
 
-  private async unpackInto(chainId: string, parent: string | undefined, expectedDiffId: string | undefined, open: () => Readable): Promise<SnapshotInfo> {
+  private async unpackInto(chainId: string, parent: string | undefined, expectedDiffId: string | undefined, open: () => Readable, gate: Promise<unknown> | undefined): Promise<SnapshotInfo> {
     const tmp = path.join(this.root, `.tmp-${randomBytes(8).toString('hex')}`);
     await fs.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     let result: UnpackResult;
@@ -91,6 +93,7 @@ export class Snapshotter {
         created: new Date().toISOString(),
       };
       await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(info));
+      await gate;
       await fs.rename(tmp, this.dir(chainId));
       await fsyncDir(this.root);
       return info;

@@ -43,6 +43,12 @@ function stageFor(kind: CompressionKind): Stage {
  */
 export function decompress(source: Readable): Readable {
   const output = new PassThrough({ highWaterMark: 1 << 20 });
+  if (source.destroyed) {
+    // Failed (a cut-off download) before anyone listened: say so rather than wait forever.
+    const cause = source.errored ?? new Error('stream closed before it was read');
+    process.nextTick(() => output.destroy(cause));
+    return output;
+  }
   let decided = false;
   const onFirstChunk = (chunk: Buffer): void => {
     decided = true;
