@@ -43,8 +43,8 @@ export class FakeRegistry {
   }
 
   /** Adds an image made of the given plain layer tars (served gzipped) under repo:tag. */
-  addImage(repo: string, tag: string, layers: Buffer[]): FakeImage {
-    const config = imageConfig(layers);
+  addImage(repo: string, tag: string, layers: Buffer[], configExtra: Record<string, unknown> = {}): FakeImage {
+    const config = imageConfig(layers, configExtra);
     const configDigest = sha256(config);
     this.blobs.set(configDigest, config);
     const gz = layers.map((l) => gzip(l));
@@ -62,6 +62,46 @@ export class FakeRegistry {
     this.manifests.set(`${repo}:${tag}`, entry);
     this.manifests.set(`${repo}:${manifestDigest}`, entry);
     return { manifestDigest, configDigest, layerDigests: gz.map((b) => sha256(b)) };
+  }
+
+  /**
+   * Adds a manifest list (OCI index) under repo:tag with one image per platform, e.g.
+   * { 'linux/amd64': [layer], 'linux/arm64/v8': [layer] }. Returns the index digest.
+   */
+  addIndex(repo: string, tag: string, platforms: Record<string, Buffer[]>): { indexDigest: string; images: Record<string, FakeImage> } {
+    const images: Record<string, FakeImage> = {};
+    const manifests = Object.entries(platforms).map(([platform, layers]) => {
+      const [os = 'linux', architecture = 'amd64', variant] = platform.split('/');
+      const image = this.addImage(repo, `${tag}-${architecture}`, layers, { architecture, os, ...(variant ? { variant } : {}) });
+      images[platform] = image;
+      const body = this.manifests.get(`${repo}:${image.manifestDigest}`)?.body ?? Buffer.alloc(0);
+      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifestDigest, size: body.length, platform: { os, architecture, ...(variant ? { variant } : {}) } };
+    });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    const entry = { body: index, type: 'application/vnd.oci.image.index.v1+json' };
+    this.manifests.set(`${repo}:${tag}`, entry);
+    this.manifests.set(`${repo}:${sha256(index)}`, entry);
+    return { indexDigest: sha256(index), images };
+  }
+
+  /** Adds an image whose single layer is served as the given blob and media type (zstd layers). */
+  addRawLayerImage(repo: string, tag: string, plainLayer: Buffer, blob: Buffer, mediaType: string): FakeImage {
+    const config = imageConfig([plainLayer]);
+    const configDigest = sha256(config);
+    this.blobs.set(configDigest, config);
+    this.blobs.set(sha256(blob), blob);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest },
+        layers: [{ mediaType, size: blob.length, digest: sha256(blob) }],
+      }),
+    );
+    const entry = { body: manifest, type: 'application/vnd.oci.image.manifest.v1+json' };
+    this.manifests.set(`${repo}:${tag}`, entry);
+    this.manifests.set(`${repo}:${sha256(manifest)}`, entry);
+    return { manifestDigest: sha256(manifest), configDigest, layerDigests: [sha256(blob)] };
   }
 
   private authorized(req: IncomingMessage, res: ServerResponse, repo: string): boolean {
