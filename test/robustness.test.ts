@@ -92,6 +92,18 @@ describe('robustness of the image store', () => {
     assert.equal((await engine.dockerOk(['images', '-q'])).trim().split('\n').length, 2);
   });
 
+  it('serves on a 0660 socket and refuses to start on one another engine is serving', async () => {
+    const mode = (await fs.stat(engine.socket)).mode & 0o777;
+    assert.equal(mode, 0o660);
+    const second = spawn(path.resolve(import.meta.dirname, '../node_modules/.bin/berthd'), ['--host', `unix://${engine.socket}`, '--data-root', path.join(engine.dir, 'other')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    second.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((r) => second.once('exit', r));
+    assert.equal(code, 1);
+    assert.match(stderr, /in use by another engine/);
+    assert.equal((await engine.request('GET', '/_ping')).body, 'OK', 'the first engine still serves');
+  });
+
   it('answers malformed requests with 400 and a message', async () => {
     const badJson = await engine.request('POST', '/v1.43/auth', '{"username": ', { 'content-type': 'application/json' });
     assert.equal(badJson.status, 400);
