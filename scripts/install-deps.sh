@@ -17,6 +17,7 @@ declare -A PROVIDES=(
   [apache2-utils]=/usr/bin/htpasswd
   [attr]=/usr/bin/setfattr
   [zstd]=/usr/bin/zstd
+  [isal]=/usr/bin/igzip
   [curl]=/usr/bin/curl
   [tar]=/bin/tar
   [gzip]=/bin/gzip

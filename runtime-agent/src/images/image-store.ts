@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atomic-file.js';
 import { digestHex } from '../util/digest.js';
-import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
+import { InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import type { Descriptor } from './media-types.js';
@@ -141,8 +141,15 @@ export class ImageStore {
    */
   resolve(input: string): ImageRecord {
     const found = this.find(input);
-    if (!found) throw new NotFoundError(`No such image: ${input}`);
-    return found;
+    if (found) return found;
+    // dockerd names the normalized reference it looked for: "No such image: busybox:latest".
+    let shown = input;
+    try {
+      shown = familiarString(parseNormalizedNamed(input));
+    } catch (err) {
+      if (!/^(sha256:)?[a-f0-9]+$/.test(input)) throw err;
+    }
+    throw new NotFoundError(`No such image: ${shown}`);
   }
 
   find(input: string): ImageRecord | undefined {
@@ -168,11 +175,6 @@ export class ImageStore {
       if (matches[0]) return this.images.get(matches[0]);
     }
     return undefined;
-  }
-
-  /** Throws dockerd's conflict when `ref` may not be moved (it is not used yet; kept for builds). */
-  assertTaggable(ref: Reference): void {
-    if (ref.digest) throw new ConflictError('refusing to create a tag with a digest reference');
   }
 
   private saveRefs(): Promise<void> {

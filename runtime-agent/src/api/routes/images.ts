@@ -10,32 +10,21 @@ import { imageHistory, imageInspect } from '../../images/image-views.js';
 import { parsePlatform } from '../../images/platform.js';
 import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../images/reference.js';
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
-import { EngineError, InvalidParameterError, NotFoundError, errorMessage } from '../../util/errors.js';
+import { EngineError, InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
-import type { RequestContext } from '../context.js';
+import type { MessageStream, RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 
-/** "No such image: busybox:latest": dockerd names the normalized reference it looked for. */
-function resolveImage(engine: Engine, name: string) {
-  const found = engine.images.images.find(name);
-  if (found) return found;
-  let shown = name;
-  try {
-    const ref = parseNormalizedNamed(name);
-    shown = familiarString(ref);
-  } catch (err) {
-    if (!/^[a-f0-9]+$/.test(name.replace(/^sha256:/, ''))) throw err;
-  }
-  throw new NotFoundError(`No such image: ${shown}`);
-}
-
 /** Runs a streamed operation: errors before the first message are HTTP errors, later ones stream lines. */
-async function streamed(ctx: RequestContext, work: (stream: ReturnType<RequestContext['messageStream']>) => Promise<void>): Promise<void> {
+async function streamed(ctx: RequestContext, work: (stream: MessageStream, signal: AbortSignal) => Promise<void>): Promise<void> {
   const stream = ctx.messageStream();
+  // A client that goes away (Ctrl-C on `docker pull`) cancels the work, as in dockerd.
   const abort = new AbortController();
-  ctx.res.on('close', () => abort.abort());
+  ctx.res.on('close', () => {
+    if (!ctx.res.writableFinished) abort.abort();
+  });
   try {
-    await work(stream);
+    await work(stream, abort.signal);
   } catch (err) {
     if (!stream.hasStarted) throw err;
     stream.reporter.error(errorMessage(err));
@@ -79,11 +68,11 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   });
 
   router.get('/images/(.+)/json', async (ctx) => {
-    ctx.send(200, await imageInspect(images, resolveImage(engine, ctx.param())));
+    ctx.send(200, await imageInspect(images, images.images.resolve(ctx.param())));
   });
 
   router.get('/images/(.+)/history', async (ctx) => {
-    ctx.send(200, await imageHistory(images, resolveImage(engine, ctx.param())));
+    ctx.send(200, await imageHistory(images, images.images.resolve(ctx.param())));
   });
 
   router.get('/images/(.+)/get', async (ctx) => saveRoute(ctx, engine, [ctx.param()]));
@@ -94,7 +83,7 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
     let target = parseReference(repo);
     const tag = ctx.query.get('tag');
     if (tag) target = withTagOrDigest({ domain: target.domain, path: target.path }, tag);
-    resolveImage(engine, ctx.param());
+    images.images.resolve(ctx.param());
     await images.tag(ctx.param(), familiarString(target.tag || target.digest ? target : { ...target, tag: 'latest' }));
     ctx.noContent(201);
   });
@@ -112,14 +101,8 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   });
 
   router.delete('/images/(.+)', async (ctx) => {
-    ctx.send(200, await images.remove(resolveName(engine, ctx.param()), { force: ctx.flag('force'), noPrune: ctx.flag('noprune') }));
+    ctx.send(200, await images.remove(ctx.param(), { force: ctx.flag('force'), noPrune: ctx.flag('noprune') }));
   });
-}
-
-/** Checks existence with dockerd's wording before handing the raw name to the service. */
-function resolveName(engine: Engine, name: string): string {
-  resolveImage(engine, name);
-  return name;
 }
 
 function header(ctx: RequestContext, name: string): string | undefined {
@@ -142,10 +125,10 @@ async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string)
   const platformParam = ctx.query.get('platform');
   const platform = platformParam ? parsePlatform(platformParam) : undefined;
   const options = { ...(auth ? { auth } : {}), ...(platform ? { platform } : {}) };
-  await streamed(ctx, async (stream) => {
+  await streamed(ctx, async (stream, signal) => {
     const progress = stream.reporter;
-    if (!ref.tag && !ref.digest) await engine.puller.pullAllTags(ref, { ...options, progress });
-    else await engine.puller.pull(ref, { ...options, progress });
+    if (!ref.tag && !ref.digest) await engine.puller.pullAllTags(ref, { ...options, progress, signal });
+    else await engine.puller.pull(ref, { ...options, progress, signal });
   });
 }
 
@@ -168,7 +151,7 @@ async function importRoute(ctx: RequestContext, engine: Engine, fromSrc: string)
 
 async function saveRoute(ctx: RequestContext, engine: Engine, names: string[]): Promise<void> {
   if (names.length === 0) throw new InvalidParameterError('no image names given');
-  for (const name of names) resolveImage(engine, name);
+  for (const name of names) engine.images.images.resolve(name);
   const selection = engine.archives.resolveForSave(names);
   const pack = tarStream.pack();
   ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
