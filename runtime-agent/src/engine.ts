@@ -1,9 +1,10 @@
 // The engine as one object: configuration plus the services the API routes call. Routes stay thin;
 // everything they do goes through here.
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
+import { ContainerService } from './containers/container-service.js';
 import { ArchiveService } from './images/archives.js';
 import { ImageService } from './images/image-service.js';
 import { Puller } from './images/pull.js';
@@ -27,6 +28,7 @@ export class Engine {
   readonly puller: Puller;
   readonly pusher: Pusher;
   readonly archives: ArchiveService;
+  readonly containers: ContainerService;
   readonly startedAt = new Date();
   id = '';
 
@@ -37,12 +39,14 @@ export class Engine {
     this.puller = new Puller(this.images, this.registry);
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
+    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime));
   }
 
   async init(): Promise<void> {
     await fs.mkdir(this.config.dataRoot, { recursive: true, mode: 0o711 });
     this.id = await this.loadEngineId();
     await this.images.init();
+    await this.containers.init();
   }
 
   /** A stable identity for `docker info`'s ID, made on first start. */
@@ -54,4 +58,14 @@ export class Engine {
     await writeJsonAtomic(file, { id });
     return id;
   }
+}
+
+/** `--default-runtime runc` -> the binary's absolute path (conmon wants one). */
+function runtimeBinary(name: string): string {
+  if (name.startsWith('/')) return name;
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return name;
 }

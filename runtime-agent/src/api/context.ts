@@ -1,6 +1,7 @@
 // What a route handler gets: the parsed request, body readers with limits, and response writers
 // that speak dockerd's conventions (JSON errors, lazily-committed JSON message streams).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 import { InvalidParameterError } from '../util/errors.js';
 import { ProgressReporter, type JsonMessage } from './progress-stream.js';
@@ -15,7 +16,25 @@ export class RequestContext {
     readonly params: string[],
     readonly query: URLSearchParams,
     readonly apiVersion: string,
+    /** Set when the client asked to upgrade the connection (attach, exec start): the raw socket. */
+    readonly upgrade?: { socket: Duplex; head: Buffer },
   ) {}
+
+  /**
+   * Takes over the connection for a raw stream (attach): `101 UPGRADED` when the client asked for
+   * an upgrade, else a plain 200 whose body is the stream, as dockerd answers both.
+   */
+  hijack(contentType: string): Duplex | ServerResponse {
+    if (this.upgrade) {
+      const { socket, head } = this.upgrade;
+      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      if (head.length) socket.unshift(head);
+      return socket;
+    }
+    this.res.writeHead(200, { 'Content-Type': contentType });
+    this.res.flushHeaders();
+    return this.res;
+  }
 
   /** A path parameter (URL-decoded by the router). */
   param(index = 0): string {

@@ -1,8 +1,9 @@
 // The Engine API over HTTP on a unix socket: version negotiation, routing, and dockerd's error
 // convention (`{"message": ...}` with the status code the CLI expects).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ServerResponse, createServer, type IncomingMessage, type Server } from 'node:http';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 
 import { EngineError, errorMessage, isErrnoException } from '../util/errors.js';
@@ -11,7 +12,7 @@ import { RequestContext } from './context.js';
 import type { Router } from './router.js';
 import { splitVersion } from './version.js';
 
-export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse): void {
+export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }): void {
   const url = new URL(req.url ?? '/', 'http://berthd');
   const started = Date.now();
   let ctx: RequestContext | undefined;
@@ -20,7 +21,7 @@ export function handleRequest(router: Router, req: IncomingMessage, res: ServerR
     const found = router.match(req.method ?? 'GET', routePath);
     if (found === 'not-found') throw new EngineError(404, 'page not found');
     if (found === 'method-not-allowed') throw new EngineError(405, 'method not allowed');
-    ctx = new RequestContext(req, res, found.params, url.searchParams, version);
+    ctx = new RequestContext(req, res, found.params, url.searchParams, version, upgrade);
     await found.handler(ctx);
   };
   run()
@@ -65,6 +66,17 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
   const server = createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handleRequest(router, req, res));
+  // `Upgrade: tcp` requests (attach, exec start) skip the request handler in Node. A response
+  // object bound to the socket lets errors before the switch go out as ordinary HTTP answers.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.on('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    handleRequest(router, req, res, { socket, head });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => {

@@ -1,5 +1,6 @@
 import type { Engine } from '../../engine.js';
 import { Router } from '../router.js';
+import { registerContainerRoutes } from './containers.js';
 import { registerImageRoutes } from './images.js';
 import { registerSystemRoutes } from './system.js';
 
@@ -7,5 +8,6 @@ export function buildRouter(engine: Engine): Router {
   const router = new Router();
   registerSystemRoutes(router, engine);
   registerImageRoutes(router, engine);
+  registerContainerRoutes(router, engine);
   return router;
 }

@@ -1,0 +1,195 @@
+// /containers/* routes: parse, call the container service, shape the answer.
+import type { Duplex } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+
+import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
+import type { ContainerRecord } from '../../containers/container-record.js';
+import { containerInspect, containerSummary } from '../../containers/container-views.js';
+import type { CreateRequest } from '../../containers/create-request.js';
+import type { Engine } from '../../engine.js';
+import { InvalidParameterError } from '../../util/errors.js';
+import { Filters } from '../../util/filters.js';
+import type { RequestContext } from '../context.js';
+import type { Router } from '../router.js';
+
+const RAW_STREAM = 'application/vnd.docker.raw-stream';
+const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
+const LIST_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'health', 'before', 'since', 'network', 'volume', 'is-task', 'publish', 'expose'] as const;
+
+function seconds(value: string | null, name: string): number | undefined {
+  if (value === null || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidParameterError(`invalid value for ${name}: ${value}`);
+  return n;
+}
+
+/** `since`/`until` of logs: Unix seconds (with fractions) or RFC 3339. */
+function timeParam(value: string | null): number | undefined {
+  if (!value || value === '0') return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidParameterError(`invalid time value: ${value}`);
+  return ms;
+}
+
+export function registerContainerRoutes(router: Router, engine: Engine): void {
+  const containers = engine.containers;
+
+  router.post('/containers/create', async (ctx) => {
+    const body = await ctx.jsonObject<CreateRequest>();
+    const name = ctx.query.get('name') || undefined;
+    ctx.send(201, await containers.create(body, name));
+  });
+
+  router.get('/containers/json', (ctx) => {
+    const filters = Filters.parse(ctx.query.get('filters'), LIST_FILTERS);
+    const all = ctx.flag('all');
+    let list = containers.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    if (!all && !filters.has('status') && !filters.has('exited')) list = list.filter((c) => c.State.Status === 'running' || c.State.Status === 'paused');
+    list = list.filter((c) => matches(c, filters));
+    const limit = Number(ctx.query.get('limit') ?? '-1');
+    if (limit > 0) list = list.slice(0, limit);
+    ctx.send(200, list.map((c) => containerSummary(c, containers.imageLabel(c))));
+  });
+
+  router.get('/containers/([^/]+)/json', (ctx) => {
+    const record = containers.store.get(ctx.param());
+    ctx.send(200, containerInspect(record, { logPath: containers.logPath(record), dir: containers.store.dir(record.Id) }));
+  });
+
+  router.post('/containers/([^/]+)/start', async (ctx) => {
+    const result = await containers.start(ctx.param());
+    ctx.noContent(result === 'already-running' ? 304 : 204);
+  });
+
+  router.post('/containers/([^/]+)/stop', async (ctx) => {
+    const result = await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'));
+    ctx.noContent(result === 'not-running' ? 304 : 204);
+  });
+
+  router.post('/containers/([^/]+)/restart', async (ctx) => {
+    await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'));
+    await containers.start(ctx.param());
+    ctx.noContent();
+  });
+
+  router.post('/containers/([^/]+)/kill', async (ctx) => {
+    await containers.kill(ctx.param(), ctx.query.get('signal') || 'SIGKILL');
+    ctx.noContent();
+  });
+
+  router.post('/containers/([^/]+)/wait', async (ctx) => {
+    const condition = ctx.query.get('condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidParameterError(`invalid condition: "${condition}"`);
+    const code = containers.wait(ctx.param(), condition);
+    // Headers go out now: the CLI waits for them before it starts the container.
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+    ctx.res.end(JSON.stringify({ StatusCode: await code, Error: null }) + '\n');
+  });
+
+  router.delete('/containers/([^/]+)', async (ctx) => {
+    await containers.remove(ctx.param(), { force: ctx.flag('force') });
+    ctx.noContent();
+  });
+
+  router.get('/containers/([^/]+)/logs', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    const stdout = ctx.flag('stdout');
+    const stderr = ctx.flag('stderr');
+    if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const follow = ctx.flag('follow');
+    const timestamps = ctx.flag('timestamps');
+    const since = timeParam(ctx.query.get('since'));
+    const until = timeParam(ctx.query.get('until'));
+    const tailParam = ctx.query.get('tail');
+    const tail = tailParam && tailParam !== 'all' ? Number(tailParam) : undefined;
+    const tty = Boolean(record.Config.Tty);
+    const abort = new AbortController();
+    ctx.res.on('close', () => abort.abort());
+    ctx.res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : MULTIPLEXED_STREAM });
+    ctx.res.flushHeaders();
+    const accept = (e: LogEntry): boolean => {
+      if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return false;
+      const t = Date.parse(e.time);
+      return !(since !== undefined && t < since) && !(until !== undefined && t > until);
+    };
+    const write = (e: LogEntry): void => {
+      const payload = Buffer.from((timestamps ? `${e.time} ` : '') + e.text);
+      ctx.res.write(tty ? payload : frame(e.stream, payload));
+    };
+    const running = record.State.Status === 'running' || record.State.Status === 'paused';
+    const options = { follow: follow && running, stopped: containers.stopped(record), signal: abort.signal };
+    if (tail !== undefined && tail >= 0) {
+      // Tail needs the end first: read what is there, keep the last N, then follow on.
+      const backlog: LogEntry[] = [];
+      for await (const e of readLog(containers.logPath(record), { follow: false })) if (accept(e)) backlog.push(e);
+      for (const e of tail === 0 ? [] : backlog.slice(-tail)) write(e);
+      if (options.follow) {
+        let skip = backlog.length;
+        for await (const e of readLog(containers.logPath(record), options)) {
+          if (skip > 0 && accept(e)) {
+            skip--;
+            continue;
+          }
+          if (accept(e)) write(e);
+        }
+      }
+    } else {
+      for await (const e of readLog(containers.logPath(record), options)) if (accept(e)) write(e);
+    }
+    ctx.res.end();
+  });
+
+  router.post('/containers/([^/]+)/attach', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    const stream = ctx.hijack(record.Config.Tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    await attachOutput(ctx, engine, record, stream);
+  });
+
+  router.post('/containers/prune', async (ctx) => {
+    const deleted: string[] = [];
+    for (const record of containers.store.all()) {
+      if (record.State.Status === 'running' || record.State.Status === 'paused') continue;
+      await containers.remove(record.Id, { force: false });
+      deleted.push(record.Id);
+    }
+    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+  });
+}
+
+/**
+ * The output half of attach: the container's log from now on, until it stops. (Input goes through
+ * conmon's attach socket, which comes with the stdin work.)
+ */
+async function attachOutput(ctx: RequestContext, engine: Engine, record: ContainerRecord, out: Duplex | ServerResponse): Promise<void> {
+  const containers = engine.containers;
+  const wantStdout = ctx.flag('stdout');
+  const wantStderr = ctx.flag('stderr');
+  const tty = Boolean(record.Config.Tty);
+  const running = record.State.Status === 'running' || record.State.Status === 'paused';
+  // Attached before start (docker run): follow until the coming exit.
+  const stopped = containers.wait(record.Id, running ? 'not-running' : 'next-exit');
+  const abort = new AbortController();
+  out.on('close', () => abort.abort());
+  out.on('error', () => abort.abort());
+  const fromByte = await containers.logSize(record);
+  if (ctx.flag('stream')) {
+    for await (const e of readLog(containers.logPath(record), { follow: true, stopped, signal: abort.signal, fromByte })) {
+      if ((e.stream === 'stdout' && !wantStdout) || (e.stream === 'stderr' && !wantStderr)) continue;
+      const payload = Buffer.from(e.text);
+      out.write(tty ? payload : frame(e.stream, payload));
+    }
+  }
+  out.end();
+}
+
+function matches(record: ContainerRecord, filters: Filters): boolean {
+  if (filters.has('id') && !filters.get('id').some((id) => record.Id.startsWith(id))) return false;
+  if (filters.has('name') && !filters.get('name').some((n) => new RegExp(n.replace(/^\//, '')).test(record.Name.slice(1)))) return false;
+  if (filters.has('status') && !filters.get('status').includes(record.State.Status)) return false;
+  if (filters.has('exited') && !(record.State.Status === 'exited' && filters.get('exited').map(Number).includes(record.State.ExitCode))) return false;
+  if (filters.has('ancestor') && !filters.get('ancestor').some((a) => a === record.ImageName || record.Image.startsWith(a) || record.Image === `sha256:${a}`)) return false;
+  if (!filters.matchLabels('label', record.Config.Labels)) return false;
+  return true;
+}

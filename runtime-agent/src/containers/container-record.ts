@@ -1,0 +1,68 @@
+// What berthd keeps about a container: the create request as normalized (Config, HostConfig),
+// the image it came from, and its state. Field names follow the Engine API so inspect can show them.
+import type { ContainerConfig } from '../images/media-types.js';
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+/** The subset of HostConfig this engine acts on (the rest is kept and shown as given). */
+export interface HostConfig {
+  Binds?: string[] | null;
+  AutoRemove?: boolean;
+  Init?: boolean | null;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  SecurityOpt?: string[] | null;
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuQuota?: number;
+  CpuPeriod?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number | null;
+  Ulimits?: { Name: string; Soft: number; Hard: number }[] | null;
+  ShmSize?: number;
+  Tmpfs?: Record<string, string> | null;
+  Sysctls?: Record<string, string> | null;
+  RestartPolicy?: RestartPolicy;
+  NetworkMode?: string;
+  LogConfig?: { Type: string; Config: Record<string, string> };
+  [key: string]: unknown;
+}
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  OOMKilled: boolean;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  /** Image ID (sha256:...) and the name the user gave (`busybox`). */
+  Image: string;
+  ImageName: string;
+  Config: ContainerConfig & { Hostname: string; Domainname?: string; Image: string; Tty?: boolean; OpenStdin?: boolean; StdinOnce?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean };
+  HostConfig: HostConfig;
+  /** The command the runtime starts, after ENTRYPOINT + CMD and --init. */
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  RestartCount: number;
+  /** The image's top snapshot, which the container's overlay stacks on. */
+  SnapshotChainId?: string;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -1,0 +1,275 @@
+// Container lifecycle: create, start, stop, kill, wait, remove, and keeping state in step with the
+// processes conmon supervises (including those that ran on while berthd was down).
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+import type { ImageService } from '../images/image-service.js';
+import { parseNormalizedNamed } from '../images/reference.js';
+import { OciRuntime } from '../oci/runtime.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
+import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { ZERO_TIME, type ContainerRecord } from './container-record.js';
+import { ContainerStore } from './container-store.js';
+import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
+import { ConmonMonitor, CreateFailedError } from './monitor.js';
+import { generateName } from './names.js';
+import { ContainerRootfs } from './rootfs.js';
+import { buildSpec } from './spec-builder.js';
+import { resolveUser } from './user.js';
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18, SIGWINCH: 28 };
+const INIT_BINARIES = ['/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini'];
+
+export class ContainerService {
+  readonly store: ContainerStore;
+  readonly runtime: OciRuntime;
+  private readonly monitor: ConmonMonitor;
+  /** Callbacks waiting for a container's next exit. */
+  private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
+  private readonly removeWaiters = new Map<string, (() => void)[]>();
+
+  constructor(
+    readonly dataRoot: string,
+    private readonly images: ImageService,
+    runtimeBinary: string,
+  ) {
+    this.store = new ContainerStore(path.join(dataRoot, 'containers'));
+    this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
+    this.monitor = new ConmonMonitor(this.runtime, path.join(dataRoot, 'runtime', 'exits'), path.join(dataRoot, 'runtime', 'sock'));
+  }
+
+  async init(): Promise<void> {
+    await this.store.init();
+    await this.monitor.init((id, code) => void this.onExit(id, code));
+    this.images.setUsageHooks(
+      (imageId) => this.store.all().filter((c) => c.Image === imageId).map((c) => ({ containerId: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
+      () => this.store.all().map((c) => c.SnapshotChainId).filter((c): c is string => Boolean(c)),
+    );
+    // Reconcile: containers that exited while berthd was down.
+    for (const record of this.store.all()) {
+      if (record.State.Status !== 'running' && record.State.Status !== 'paused') continue;
+      const code = await this.monitor.readExit(record.Id);
+      if (code !== undefined) await this.onExit(record.Id, code);
+      else if (!(await this.runtime.state(record.Id))) await this.onExit(record.Id, 255);
+    }
+  }
+
+  close(): void {
+    this.monitor.close();
+  }
+
+  logPath(record: ContainerRecord): string {
+    return path.join(this.store.dir(record.Id), 'ctr.log');
+  }
+
+  /** Current size of the log: where an attach starts reading. */
+  async logSize(record: ContainerRecord): Promise<number> {
+    return (await fs.stat(this.logPath(record)).catch(() => undefined))?.size ?? 0;
+  }
+
+  async create(body: CreateRequest, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    validateCreateRequest(body);
+    const imageName = body.Image as string;
+    const image = this.images.images.resolve(imageName);
+    const imageConfig = await this.images.config(image.id);
+    if (name) this.store.assertNameFree(name);
+    const id = randomBytes(32).toString('hex');
+    const command = resolveCommand(body, imageConfig);
+    const ic = imageConfig.config ?? {};
+    const hostConfig = { NetworkMode: 'default', RestartPolicy: { Name: 'no' as const, MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} }, ...(body.HostConfig ?? {}) };
+    const record: ContainerRecord = {
+      Id: id,
+      Name: '/' + (name?.replace(/^\//, '') ?? this.uniqueName()),
+      Created: new Date().toISOString(),
+      Image: image.id,
+      ImageName: imageName,
+      Config: {
+        ...body,
+        Hostname: body.Hostname || id.slice(0, 12),
+        Domainname: body.Domainname ?? '',
+        Image: imageName,
+        Env: mergeEnv(ic.Env, body.Env),
+        Cmd: body.Cmd && body.Cmd.length ? body.Cmd : body.Entrypoint ? null : (ic.Cmd ?? null),
+        Entrypoint: body.Entrypoint ?? ic.Entrypoint ?? null,
+        WorkingDir: body.WorkingDir || ic.WorkingDir || '',
+        User: body.User || ic.User || '',
+        Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
+        StopSignal: body.StopSignal || ic.StopSignal || 'SIGTERM',
+        ExposedPorts: { ...(ic.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) },
+        Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
+      },
+      HostConfig: hostConfig,
+      Path: command[0] ?? '',
+      Args: command.slice(1),
+      State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },
+      RestartCount: 0,
+      ...(this.images.topChainId(image) ? { SnapshotChainId: this.images.topChainId(image) } : {}),
+    };
+    delete (record.Config as Record<string, unknown>).HostConfig;
+    delete (record.Config as Record<string, unknown>).NetworkingConfig;
+    await this.store.save(record);
+    // The log exists from the start, so `logs -f` and attach can follow it before the first line.
+    await fs.writeFile(this.logPath(record), '', { flag: 'a' });
+    return { Id: id, Warnings: [] };
+  }
+
+  private uniqueName(): string {
+    for (;;) {
+      const name = generateName();
+      if (!this.store.find(name)) return name;
+    }
+  }
+
+  async start(idOrName: string): Promise<'started' | 'already-running'> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status === 'running' || record.State.Status === 'paused') return 'already-running';
+    const dir = this.store.dir(record.Id);
+    const rootfs = new ContainerRootfs(dir);
+    await rootfs.prepare();
+    const lower = record.SnapshotChainId ? await this.images.snapshots.lowerDirs(record.SnapshotChainId) : [];
+    await rootfs.mount(lower);
+    try {
+      const etcFiles = await this.writeEtcFiles(record, dir);
+      const user = await resolveUser(rootfs.mountpoint, record.Config.User);
+      const initPath = record.HostConfig.Init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
+      if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
+      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, ...(initPath ? { initPath } : {}) });
+      await writeJsonAtomic(path.join(dir, 'config.json'), spec);
+      await this.runtime.delete(record.Id, true).catch(() => undefined);
+      const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin) });
+      record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
+      await this.store.save(record);
+      await this.runtime.start(record.Id);
+      return 'started';
+    } catch (err) {
+      await this.runtime.delete(record.Id, true).catch(() => undefined);
+      await rootfs.unmount().catch(() => undefined);
+      const message = err instanceof Error ? err.message : String(err);
+      const exitCode = err instanceof CreateFailedError ? exitCodeFor(message) : 128;
+      record.State = { ...record.State, Status: err instanceof CreateFailedError ? 'created' : record.State.Status === 'running' ? 'exited' : record.State.Status, Pid: 0, ExitCode: exitCode, Error: message };
+      await this.store.save(record);
+      if (err instanceof CreateFailedError) throw new EngineError(exitCode === 127 || exitCode === 126 ? 400 : 500, message);
+      throw err;
+    }
+  }
+
+  private async writeEtcFiles(record: ContainerRecord, dir: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+    const hostname = path.join(dir, 'hostname');
+    const hosts = path.join(dir, 'hosts');
+    const resolvConf = path.join(dir, 'resolv.conf');
+    await fs.writeFile(hostname, `${record.Config.Hostname}\n`);
+    await fs.writeFile(
+      hosts,
+      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', ''].join('\n'),
+    );
+    const hostResolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    await fs.writeFile(resolvConf, hostResolv.split('\n').filter((l) => !/^nameserver\s+127\./.test(l)).join('\n'));
+    return { hostname, hosts, resolvConf };
+  }
+
+  /** Called when conmon records an exit: runtime cleanup, state, waiters, auto-remove. */
+  private async onExit(id: string, code: number): Promise<void> {
+    const record = this.store.find(id);
+    if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
+    await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
+    await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
+    record.State = { ...record.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
+    await this.store.save(record);
+    for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
+    this.exitWaiters.delete(id);
+    if (record.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
+  }
+
+  /** Resolves with the exit code: at once if not running (condition not-running), else at the next exit. */
+  wait(idOrName: string, condition: string): Promise<number> {
+    const record = this.store.get(idOrName);
+    if (condition === 'removed') {
+      return new Promise((resolve) => {
+        const list = this.removeWaiters.get(record.Id) ?? [];
+        list.push(() => resolve(record.State.ExitCode));
+        this.removeWaiters.set(record.Id, list);
+      });
+    }
+    const running = record.State.Status === 'running' || record.State.Status === 'paused';
+    if (condition !== 'next-exit' && !running) return Promise.resolve(record.State.ExitCode);
+    return new Promise((resolve) => {
+      const list = this.exitWaiters.get(record.Id) ?? [];
+      list.push(resolve);
+      this.exitWaiters.set(record.Id, list);
+    });
+  }
+
+  /** A promise that resolves when the container is not running (for logs -f and attach). */
+  stopped(record: ContainerRecord): Promise<unknown> {
+    return this.wait(record.Id, 'not-running');
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status !== 'running' && record.State.Status !== 'paused') {
+      throw new ConflictError(`Cannot kill container: ${idOrName}: Container ${record.Id} is not running`);
+    }
+    const normalized = normalizeSignal(signal);
+    await this.runtime.kill(record.Id, normalized, normalized === 'KILL');
+  }
+
+  async stop(idOrName: string, timeoutSeconds: number | undefined): Promise<'stopped' | 'not-running'> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status !== 'running' && record.State.Status !== 'paused') return 'not-running';
+    const exited = this.wait(record.Id, 'next-exit');
+    const timeout = timeoutSeconds ?? (typeof record.Config.StopTimeout === 'number' ? record.Config.StopTimeout : 10);
+    await this.runtime.kill(record.Id, normalizeSignal(record.Config.StopSignal ?? 'SIGTERM')).catch(() => undefined);
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeout) * 1000).unref())]);
+    if (!inTime) {
+      await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
+      await exited;
+    }
+    return 'stopped';
+  }
+
+  async remove(idOrName: string, options: { force: boolean }): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status === 'running' || record.State.Status === 'paused') {
+      if (!options.force) {
+        throw new ConflictError(`You cannot remove a running container ${record.Id}. Stop the container before attempting removal or force remove`);
+      }
+      const exited = this.wait(record.Id, 'next-exit');
+      await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
+      await exited;
+    }
+    await this.runtime.delete(record.Id, true).catch(() => undefined);
+    await new ContainerRootfs(this.store.dir(record.Id)).unmount();
+    await this.monitor.clearExit(record.Id);
+    await this.store.delete(record.Id);
+    for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
+    this.removeWaiters.delete(record.Id);
+    await this.images.collectGarbage();
+  }
+
+  /** The image as `ps` shows it: the name used at create while it still names the image, else the short ID. */
+  imageLabel(record: ContainerRecord): string {
+    try {
+      if (this.images.images.lookupRef(parseNormalizedNamed(record.ImageName)) === record.Image) return record.ImageName;
+    } catch {
+      // created by ID: show the ID
+    }
+    return record.ImageName.startsWith('sha256:') || /^[a-f0-9]+$/.test(record.ImageName) ? record.ImageName : record.Image.slice(7, 19);
+  }
+}
+
+function normalizeSignal(signal: string): string {
+  const upper = signal.toUpperCase();
+  if (/^\d+$/.test(upper)) return upper;
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  if (!(name in SIGNALS) && !/^SIG[A-Z0-9+-]+$/.test(name)) throw new InvalidParameterError(`Invalid signal: ${signal}`);
+  return name.slice(3);
+}
+
+/** What the CLI exits with when the runtime could not start the process (dockerd's mapping). */
+function exitCodeFor(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied/i.test(message)) return 126;
+  return 128;
+}

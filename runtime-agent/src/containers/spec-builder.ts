@@ -1,0 +1,105 @@
+// From a container record to the OCI spec runc receives: process, mounts, namespaces, resources.
+import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
+import { InvalidParameterError } from '../util/errors.js';
+import type { ContainerRecord } from './container-record.js';
+
+const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+const CPU_PERIOD = 100_000;
+
+export interface SpecInputs {
+  record: ContainerRecord;
+  rootfs: string;
+  user: OciUser;
+  env: string[];
+  /** /etc/hostname, /etc/hosts and /etc/resolv.conf written for this container. */
+  etcFiles: { hostname: string; hosts: string; resolvConf: string };
+  initPath?: string;
+}
+
+function capabilities(record: ContainerRecord): string[] {
+  const hc = record.HostConfig;
+  if (hc.Privileged) return ALL_CAPABILITIES;
+  const normalize = (c: string) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`);
+  const drops = (hc.CapDrop ?? []).map(normalize);
+  const adds = (hc.CapAdd ?? []).map(normalize);
+  let caps = drops.includes('CAP_ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drops.includes(c));
+  if (adds.includes('CAP_ALL')) caps = [...ALL_CAPABILITIES];
+  for (const cap of adds) {
+    if (cap === 'CAP_ALL') continue;
+    if (!ALL_CAPABILITIES.includes(cap)) throw new InvalidParameterError(`unknown capability: "${cap}"`);
+    if (!caps.includes(cap)) caps.push(cap);
+  }
+  return caps;
+}
+
+function resources(record: ContainerRecord): LinuxResources {
+  const hc = record.HostConfig;
+  const res: LinuxResources = { devices: hc.Privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES };
+  if (hc.Memory) res.memory = { limit: hc.Memory, ...(hc.MemorySwap ? { swap: hc.MemorySwap } : {}) };
+  const cpu: NonNullable<LinuxResources['cpu']> = {};
+  if (hc.NanoCpus) {
+    cpu.period = CPU_PERIOD;
+    cpu.quota = Math.round((hc.NanoCpus / 1e9) * CPU_PERIOD);
+  }
+  if (hc.CpuQuota) cpu.quota = hc.CpuQuota;
+  if (hc.CpuPeriod) cpu.period = hc.CpuPeriod;
+  if (hc.CpuShares) cpu.shares = hc.CpuShares;
+  if (hc.CpusetCpus) cpu.cpus = hc.CpusetCpus;
+  if (Object.keys(cpu).length) res.cpu = cpu;
+  if (hc.PidsLimit && hc.PidsLimit > 0) res.pids = { limit: hc.PidsLimit };
+  return res;
+}
+
+export function buildSpec(inputs: SpecInputs): OciSpec {
+  const { record } = inputs;
+  const hc = record.HostConfig;
+  const caps = capabilities(record);
+  const args = hc.Init && inputs.initPath ? [inputs.initPath, '--', record.Path, ...record.Args] : [record.Path, ...record.Args];
+  const mounts: OciMount[] = defaultMounts(hc.ShmSize || DEFAULT_SHM_SIZE);
+  for (const [dest, source] of [
+    ['/etc/hostname', inputs.etcFiles.hostname],
+    ['/etc/hosts', inputs.etcFiles.hosts],
+    ['/etc/resolv.conf', inputs.etcFiles.resolvConf],
+  ] as const) {
+    mounts.push({ destination: dest, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  }
+  if (hc.Init && inputs.initPath) mounts.push({ destination: inputs.initPath, type: 'bind', source: inputs.initPath, options: ['bind', 'ro'] });
+  for (const [dest, options] of Object.entries(hc.Tmpfs ?? {})) {
+    mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(options ? options.split(',') : [])] });
+  }
+  const noNewPrivileges = (hc.SecurityOpt ?? []).some((o) => o === 'no-new-privileges' || o === 'no-new-privileges:true' || o === 'no-new-privileges=true');
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: Boolean(record.Config.Tty),
+      user: inputs.user,
+      args,
+      env: inputs.env,
+      cwd: record.Config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: [] },
+      rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
+      noNewPrivileges,
+      oomScoreAdj: 0,
+    },
+    root: { path: inputs.rootfs, readonly: Boolean(hc.ReadonlyRootfs) },
+    hostname: record.Config.Hostname,
+    mounts,
+    linux: {
+      // Until networks land (issue 4), every container gets its own network namespace with loopback only.
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      resources: resources(record),
+      cgroupsPath: `/berth/${record.Id}`,
+      ...(hc.Privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
+      ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
+    },
+  };
+}
+
+const ALL_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
