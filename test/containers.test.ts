@@ -1,0 +1,104 @@
+// The first slice of containers (issue 3) with the real CLI: run, exit codes, logs, ps, inspect,
+// stop/kill/rm, names, --rm, and containers that outlive berthd.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+
+import { TestEngine, registry } from './support/berthd.js';
+
+describe('containers: run and lifecycle', () => {
+  let engine: TestEngine;
+  before(async () => {
+    engine = await TestEngine.start();
+    await engine.dockerOk(['pull', `${registry()}/library/busybox`]);
+    await engine.dockerOk(['tag', `${registry()}/library/busybox`, 'busybox']);
+  });
+  after(async () => {
+    const ids = (await engine.dockerOk(['ps', '-aq'])).trim();
+    if (ids) await engine.docker(['rm', '-f', ...ids.split('\n')]);
+    await engine.dispose();
+  });
+
+  it('runs a command and streams its output', async () => {
+    const res = await engine.docker(['run', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'out\n');
+    assert.equal(res.stderr, 'err\n');
+  });
+
+  it('propagates exit codes, and 127 with dockerd\'s message for an unknown command', async () => {
+    assert.equal((await engine.docker(['run', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
+    const missing = await engine.docker(['run', 'busybox', 'nosuchcommand']);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /exec: "nosuchcommand": executable file not found in \$PATH/);
+  });
+
+  it('applies the image CMD, -e, -w, -u, --entrypoint and --hostname', async () => {
+    const out = await engine.dockerOk(['run', '-e', 'GREETING=hi', '-w', '/tmp', '-u', 'nobody', '--hostname', 'box', '--entrypoint', 'sh', 'busybox', '-c', 'echo $GREETING $(pwd) $(id -un) $(hostname)']);
+    assert.equal(out, 'hi /tmp nobody box\n');
+    const cmd = await engine.dockerOk(['inspect', '-f', '{{json .Config.Cmd}}', (await engine.dockerOk(['create', 'busybox'])).trim()]);
+    assert.equal(cmd.trim(), '["sh"]');
+  });
+
+  it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
+    const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const ps = await engine.dockerOk(['ps', '--filter', 'label=role=test', '--format', '{{.Names}} {{.Status}}']);
+    assert.match(ps, /^ticker Up /);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('started'); i++) {
+      logs = await engine.dockerOk(['logs', 'ticker']);
+      if (!logs.includes('started')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(logs, 'started\n');
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.Running}} {{.State.Pid}}', 'ticker'])).trim().split(' ')[0], 'true');
+    await engine.dockerOk(['stop', '-t', '1', 'ticker']);
+    const state = await engine.dockerOk(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'ticker']);
+    assert.equal(state.trim(), 'exited 137');
+    assert.equal(await engine.dockerOk(['logs', 'ticker']), 'started\n', 'logs of a stopped container stay readable');
+  });
+
+  it('refuses a name in use and removing a running container without -f', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'busy', 'busybox', 'sleep', '100']);
+    const dup = await engine.docker(['create', '--name', 'busy', 'busybox']);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /Conflict. The container name "\/busy" is already in use by container/);
+    const rm = await engine.docker(['rm', 'busy']);
+    assert.notEqual(rm.code, 0);
+    assert.match(rm.stderr, /You cannot remove a running container [0-9a-f]{64}. Stop the container before attempting removal or force remove/);
+    await engine.dockerOk(['rm', '-f', 'busy']);
+    assert.equal((await engine.docker(['inspect', 'busy'])).code, 1);
+  });
+
+  it('kills with a signal and reports it through wait', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '100']);
+    await engine.dockerOk(['kill', '-s', 'KILL', 'victim']);
+    assert.equal((await engine.dockerOk(['wait', 'victim'])).trim(), '137');
+  });
+
+  it('removes --rm containers when they exit, and leaves no mount behind', async () => {
+    const before = (await engine.dockerOk(['ps', '-aq'])).trim().split('\n').filter(Boolean).length;
+    await engine.dockerOk(['run', '--rm', 'busybox', 'true']);
+    const afterRun = (await engine.dockerOk(['ps', '-aq'])).trim().split('\n').filter(Boolean).length;
+    assert.equal(afterRun, before);
+    const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
+    const running = (await engine.dockerOk(['ps', '-q'])).trim().split('\n').filter(Boolean).length;
+    assert.equal(mounts.split('\n').filter((l) => l.includes(engine.dataRoot)).length, running);
+  });
+
+  it('answers an unknown image with dockerd\'s message', async () => {
+    const res = await engine.request('POST', '/v1.43/containers/create', JSON.stringify({ Image: 'nosuchimage' }), { 'content-type': 'application/json' });
+    assert.equal(res.status, 404);
+    assert.match(JSON.parse(res.body).message, /No such image: nosuchimage:latest/);
+  });
+
+  it('keeps containers running across a berthd restart and still sees them exit', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'sleep 2; exit 5']);
+    const pid = (await engine.dockerOk(['inspect', '-f', '{{.State.Pid}}', 'survivor'])).trim();
+    await engine.stop('SIGKILL');
+    await fs.access(`/proc/${pid}`);
+    await engine.start();
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.Running}}', 'survivor'])).trim(), 'true');
+    assert.equal((await engine.dockerOk(['wait', 'survivor'])).trim(), '5');
+  });
+});
