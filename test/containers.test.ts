@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { TestEngine, registry } from './support/berthd.js';
+import { makeTar } from './support/tar.js';
 
 describe('containers: run and lifecycle', () => {
   let engine: TestEngine;
@@ -90,6 +91,49 @@ describe('containers: run and lifecycle', () => {
     const res = await engine.request('POST', '/v1.43/containers/create', JSON.stringify({ Image: 'nosuchimage' }), { 'content-type': 'application/json' });
     assert.equal(res.status, 404);
     assert.match(JSON.parse(res.body).message, /No such image: nosuchimage:latest/);
+  });
+
+  it('restarts on failure with back-off, up to the retry count', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
+    let state = '';
+    for (let i = 0; i < 60; i++) {
+      state = (await engine.dockerOk(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'flaky'])).trim();
+      if (state === 'exited 2') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'exited 2');
+    await engine.dockerOk(['rm', 'flaky']);
+  });
+
+  it('pauses, unpauses, renames and lists processes', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '100']);
+    await engine.dockerOk(['pause', 'sleeper']);
+    assert.match(await engine.dockerOk(['ps', '--filter', 'name=sleeper', '--format', '{{.Status}}']), /\(Paused\)/);
+    await engine.dockerOk(['unpause', 'sleeper']);
+    assert.match(await engine.dockerOk(['top', 'sleeper']), /sleep 100/);
+    await engine.dockerOk(['rename', 'sleeper', 'dreamer']);
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.Name}}', 'dreamer'])).trim(), '/dreamer');
+    await engine.dockerOk(['rm', '-f', 'dreamer']);
+  });
+
+  it('streams container events with filters', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await engine.dockerOk(['run', '--name', 'evented', 'busybox', 'true']);
+    await engine.dockerOk(['rm', 'evented']);
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const out = await engine.dockerOk(['events', '--since', String(since), '--until', String(until), '--filter', 'container=evented', '--format', '{{.Action}}']);
+    assert.deepEqual(out.trim().split('\n'), ['create', 'start', 'die', 'destroy']);
+  });
+
+  it('refuses to remove an image a container uses, unless forced', async () => {
+    const rootfs = await makeTar([{ name: 'bin/', type: 'directory' }]);
+    await engine.dockerOk(['import', '-', 'berth/in-use:1'], { input: rootfs });
+    await engine.dockerOk(['create', '--name', 'holder', 'berth/in-use:1', '/bin/none']);
+    const refused = await engine.docker(['rmi', 'berth/in-use:1']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /conflict: unable to remove repository reference "berth\/in-use:1" \(must force\) - container [0-9a-f]{12} is using its referenced image/);
+    await engine.dockerOk(['rm', 'holder']);
+    assert.match(await engine.dockerOk(['rmi', 'berth/in-use:1']), /Deleted: sha256:/);
   });
 
   it('keeps containers running across a berthd restart and still sees them exit', async () => {

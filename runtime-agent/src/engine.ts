@@ -5,6 +5,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ContainerService } from './containers/container-service.js';
+import { EventBus } from './events/event-bus.js';
 import { ArchiveService } from './images/archives.js';
 import { ImageService } from './images/image-service.js';
 import { Puller } from './images/pull.js';
@@ -29,17 +30,18 @@ export class Engine {
   readonly pusher: Pusher;
   readonly archives: ArchiveService;
   readonly containers: ContainerService;
+  readonly events = new EventBus();
   readonly startedAt = new Date();
   id = '';
 
   constructor(readonly config: EngineConfig) {
-    this.images = new ImageService(config.dataRoot);
+    this.images = new ImageService(config.dataRoot, this.events);
     this.registryHosts = new RegistryHosts(config.insecureRegistries);
     this.registry = new RegistryClient(this.registryHosts);
     this.puller = new Puller(this.images, this.registry);
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
-    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime));
+    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events);
   }
 
   async init(): Promise<void> {
@@ -47,6 +49,7 @@ export class Engine {
     this.id = await this.loadEngineId();
     await this.images.init();
     await this.containers.init();
+    await this.containers.applyRestartPoliciesAtStartup();
   }
 
   /** A stable identity for `docker info`'s ID, made on first start. */

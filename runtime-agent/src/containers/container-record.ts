@@ -61,6 +61,8 @@ export interface ContainerRecord {
   Args: string[];
   State: ContainerState;
   RestartCount: number;
+  /** Set by `stop`/`kill`: restart policies (unless-stopped, always on engine start) respect it. */
+  ManuallyStopped?: boolean;
   /** The image's top snapshot, which the container's overlay stacks on. */
   SnapshotChainId?: string;
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
+import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import { parseNormalizedNamed } from '../images/reference.js';
 import { OciRuntime } from '../oci/runtime.js';
@@ -34,6 +35,7 @@ export class ContainerService {
     readonly dataRoot: string,
     private readonly images: ImageService,
     runtimeBinary: string,
+    private readonly events: EventBus,
   ) {
     this.store = new ContainerStore(path.join(dataRoot, 'containers'));
     this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
@@ -49,6 +51,10 @@ export class ContainerService {
     );
     // Reconcile: containers that exited while berthd was down.
     for (const record of this.store.all()) {
+      if (record.State.Status === 'restarting') {
+        this.scheduleRestart(record);
+        continue;
+      }
       if (record.State.Status !== 'running' && record.State.Status !== 'paused') continue;
       const code = await this.monitor.readExit(record.Id);
       if (code !== undefined) await this.onExit(record.Id, code);
@@ -65,6 +71,11 @@ export class ContainerService {
   }
 
   /** Current size of the log: where an attach starts reading. */
+  /** Publishes a container event with dockerd's attributes (image, name, labels). */
+  private publish(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish('container', action, record.Id, { ...(record.Config.Labels ?? {}), image: record.ImageName, name: record.Name.slice(1), ...extra });
+  }
+
   async logSize(record: ContainerRecord): Promise<number> {
     return (await fs.stat(this.logPath(record)).catch(() => undefined))?.size ?? 0;
   }
@@ -112,6 +123,7 @@ export class ContainerService {
     await this.store.save(record);
     // The log exists from the start, so `logs -f` and attach can follow it before the first line.
     await fs.writeFile(this.logPath(record), '', { flag: 'a' });
+    this.publish(record, 'create');
     return { Id: id, Warnings: [] };
   }
 
@@ -122,9 +134,14 @@ export class ContainerService {
     }
   }
 
-  async start(idOrName: string): Promise<'started' | 'already-running'> {
+  async start(idOrName: string, byPolicy = false): Promise<'started' | 'already-running'> {
     const record = this.store.get(idOrName);
     if (record.State.Status === 'running' || record.State.Status === 'paused') return 'already-running';
+    if (!byPolicy) {
+      this.cancelRestart(record.Id);
+      record.ManuallyStopped = false;
+      record.RestartCount = 0;
+    }
     const dir = this.store.dir(record.Id);
     const rootfs = new ContainerRootfs(dir);
     await rootfs.prepare();
@@ -142,6 +159,7 @@ export class ContainerService {
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
       await this.runtime.start(record.Id);
+      this.publish(record, 'start');
       return 'started';
     } catch (err) {
       await this.runtime.delete(record.Id, true).catch(() => undefined);
@@ -175,11 +193,51 @@ export class ContainerService {
     if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
     await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
     await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
-    record.State = { ...record.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
+    const restart = shouldRestart(record, code);
+    record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
     await this.store.save(record);
+    this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
     this.exitWaiters.delete(id);
-    if (record.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
+    if (restart) this.scheduleRestart(record);
+    else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
+  }
+
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * dockerd's back-off: 100 ms doubling on every restart, capped at a minute, back to 100 ms once
+   * a run lasted 10 s.
+   */
+  private scheduleRestart(record: ContainerRecord): void {
+    const ranMs = Date.parse(record.State.FinishedAt) - Date.parse(record.State.StartedAt);
+    const previous = ranMs >= 10_000 ? 0 : record.RestartCount;
+    const delay = Math.min(60_000, 100 * 2 ** Math.min(previous, 10));
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(record.Id);
+      const current = this.store.find(record.Id);
+      if (!current || current.State.Status !== 'restarting') return;
+      current.RestartCount += 1;
+      this.start(current.Id, true).catch((err: unknown) => log.warn('restart failed', { id: current.Id, error: String(err) }));
+    }, delay);
+    this.restartTimers.set(record.Id, timer);
+  }
+
+  private cancelRestart(id: string): void {
+    const timer = this.restartTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(id);
+  }
+
+  /** Containers whose policy says they run whenever the engine does (called once at start). */
+  async applyRestartPoliciesAtStartup(): Promise<void> {
+    for (const record of this.store.all()) {
+      const policy = record.HostConfig.RestartPolicy?.Name;
+      const wanted = policy === 'always' || (policy === 'unless-stopped' && !record.ManuallyStopped);
+      if (wanted && record.State.Status === 'exited' && !record.ManuallyStopped) {
+        await this.start(record.Id, true).catch((err: unknown) => log.warn('restart at startup failed', { id: record.Id, error: String(err) }));
+      }
+    }
   }
 
   /** Resolves with the exit code: at once if not running (condition not-running), else at the next exit. */
@@ -212,12 +270,26 @@ export class ContainerService {
       throw new ConflictError(`Cannot kill container: ${idOrName}: Container ${record.Id} is not running`);
     }
     const normalized = normalizeSignal(signal);
+    if (normalized === 'KILL' || normalized === '9') {
+      record.ManuallyStopped = true;
+      await this.store.save(record);
+    }
     await this.runtime.kill(record.Id, normalized, normalized === 'KILL');
+    this.publish(record, 'kill', { signal: normalized });
   }
 
   async stop(idOrName: string, timeoutSeconds: number | undefined): Promise<'stopped' | 'not-running'> {
     const record = this.store.get(idOrName);
+    if (record.State.Status === 'restarting') {
+      this.cancelRestart(record.Id);
+      record.State = { ...record.State, Status: 'exited' };
+      record.ManuallyStopped = true;
+      await this.store.save(record);
+      return 'stopped';
+    }
     if (record.State.Status !== 'running' && record.State.Status !== 'paused') return 'not-running';
+    record.ManuallyStopped = true;
+    await this.store.save(record);
     const exited = this.wait(record.Id, 'next-exit');
     const timeout = timeoutSeconds ?? (typeof record.Config.StopTimeout === 'number' ? record.Config.StopTimeout : 10);
     await this.runtime.kill(record.Id, normalizeSignal(record.Config.StopSignal ?? 'SIGTERM')).catch(() => undefined);
@@ -226,11 +298,53 @@ export class ContainerService {
       await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
       await exited;
     }
+    this.publish(record, 'stop');
     return 'stopped';
+  }
+
+  async rename(idOrName: string, newName: string): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (!newName) throw new InvalidParameterError('Neither old nor new names may be empty');
+    this.store.assertNameFree(newName, record.Id);
+    const oldName = record.Name;
+    record.Name = '/' + newName.replace(/^\//, '');
+    await this.store.save(record);
+    this.publish(record, 'rename', { oldName });
+  }
+
+  async pause(idOrName: string): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status === 'paused') throw new ConflictError(`Container ${record.Id} is already paused`);
+    if (record.State.Status !== 'running') throw new ConflictError(`Container ${record.Id} is not running`);
+    await this.runtime.pause(record.Id);
+    record.State = { ...record.State, Status: 'paused' };
+    await this.store.save(record);
+    this.publish(record, 'pause');
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status !== 'paused') throw new ConflictError(`Container ${record.Id} is not paused`);
+    await this.runtime.resume(record.Id);
+    record.State = { ...record.State, Status: 'running' };
+    await this.store.save(record);
+    this.publish(record, 'unpause');
+  }
+
+  /** Host PIDs of the container's processes (for `docker top`). */
+  async processes(idOrName: string): Promise<number[]> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status !== 'running' && record.State.Status !== 'paused') throw new ConflictError(`Container ${record.Id} is not running`);
+    return this.runtime.ps(record.Id);
   }
 
   async remove(idOrName: string, options: { force: boolean }): Promise<void> {
     const record = this.store.get(idOrName);
+    this.cancelRestart(record.Id);
+    if (record.State.Status === 'running' || record.State.Status === 'paused') {
+      record.ManuallyStopped = true;
+      await this.store.save(record);
+    }
     if (record.State.Status === 'running' || record.State.Status === 'paused') {
       if (!options.force) {
         throw new ConflictError(`You cannot remove a running container ${record.Id}. Stop the container before attempting removal or force remove`);
@@ -243,6 +357,7 @@ export class ContainerService {
     await new ContainerRootfs(this.store.dir(record.Id)).unmount();
     await this.monitor.clearExit(record.Id);
     await this.store.delete(record.Id);
+    this.publish(record, 'destroy');
     for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
     this.removeWaiters.delete(record.Id);
     await this.images.collectGarbage();
@@ -256,6 +371,20 @@ export class ContainerService {
       // created by ID: show the ID
     }
     return record.ImageName.startsWith('sha256:') || /^[a-f0-9]+$/.test(record.ImageName) ? record.ImageName : record.Image.slice(7, 19);
+  }
+}
+
+function shouldRestart(record: ContainerRecord, exitCode: number): boolean {
+  const policy = record.HostConfig.RestartPolicy;
+  switch (policy?.Name) {
+    case 'always':
+      return !record.ManuallyStopped;
+    case 'unless-stopped':
+      return !record.ManuallyStopped;
+    case 'on-failure':
+      return exitCode !== 0 && !record.ManuallyStopped && (!policy.MaximumRetryCount || record.RestartCount < policy.MaximumRetryCount);
+    default:
+      return false;
   }
 }
 

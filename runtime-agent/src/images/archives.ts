@@ -128,6 +128,7 @@ export class ArchiveService {
           : undefined;
       if (!loaded) throw new InvalidParameterError('invalid archive: it has neither manifest.json (docker save) nor index.json (OCI layout)');
       for (const image of loaded) {
+        this.images.events.publish('image', 'load', image.id, { name: image.tags[0] ? familiarString(image.tags[0]) : image.id });
         if (image.tags.length === 0) reporter.stream(`Loaded image ID: ${image.id}\n`);
         for (const tag of image.tags) reporter.stream(`Loaded image: ${familiarString(tag)}\n`);
       }

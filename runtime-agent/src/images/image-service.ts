@@ -3,6 +3,7 @@
 // Pull, push, save, load and import live beside it and build on it.
 import path from 'node:path';
 
+import { EventBus } from '../events/event-bus.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import { shortId } from '../util/digest.js';
 import { ConflictError, InvalidParameterError } from '../util/errors.js';
@@ -34,7 +35,10 @@ export class ImageService {
   private usersOf: ImageUsersLookup = () => [];
   private extraSnapshotRoots: () => Iterable<string> = () => [];
 
-  constructor(readonly dataRoot: string) {
+  constructor(
+    readonly dataRoot: string,
+    readonly events: EventBus = new EventBus(),
+  ) {
     this.content = new ContentStore(path.join(dataRoot, 'image'));
     this.images = new ImageStore(path.join(dataRoot, 'image'));
     this.snapshots = new Snapshotter(path.join(dataRoot, 'snapshots'));
@@ -110,6 +114,7 @@ export class ImageService {
     if (ref.digest) throw new InvalidParameterError('refusing to create a tag with a digest reference');
     if (ref.path.split('/').length === 1 && /^[a-f0-9]{64}$/.test(ref.path)) throw new InvalidParameterError('refusing to create an ambiguous tag using digest algorithm as name');
     await this.mutations.run('images', () => this.images.addRef(ref, image.id));
+    this.events.publish('image', 'tag', image.id, { name: familiarString(ref) });
   }
 
   /**
@@ -157,6 +162,10 @@ export class ImageService {
       result.push({ Deleted: image.id });
       return result;
     });
+    for (const r of records) {
+      if ('Untagged' in r) this.events.publish('image', 'untag', r.Untagged, { name: r.Untagged });
+      else this.events.publish('image', 'delete', r.Deleted, { name: r.Deleted });
+    }
     const removed = await this.collectGarbage();
     return [...records, ...removed.map((chainId) => ({ Deleted: chainId }))];
   }

@@ -101,6 +101,7 @@ export class Puller {
       });
     });
 
+    this.images.events.publish('image', 'pull', familiarString(ref), { name: familiarName(ref) });
     progress.status(`Digest: ${top.digest}`);
     if (finalStatus) {
       const upToDate = previous === imageId;

@@ -12,7 +12,7 @@ import { concurrencyLimit } from '../util/limit.js';
 import type { ImageService } from './image-service.js';
 import type { ImageRecord, LayerRecord } from './image-store.js';
 import { MediaType, isForeignLayer, layerCompression, type Descriptor, type ImageManifest } from './media-types.js';
-import { familiarName, parseReference, referenceString, type Reference } from './reference.js';
+import { familiarName, familiarString, parseReference, referenceString, type Reference } from './reference.js';
 
 const UPLOAD_CONCURRENCY = 5;
 
@@ -72,6 +72,7 @@ export class Pusher {
       manifest: { mediaType, digest, size: body.length },
     });
     await this.images.mutations.run('images', () => this.images.images.addRef({ domain: ref.domain, path: ref.path, digest }, image.id));
+    this.images.events.publish('image', 'push', familiarString(ref), { name: familiarName(ref) });
     progress.status(`${ref.tag}: digest: ${digest} size: ${body.length}`);
     progress.aux({ Tag: ref.tag, Digest: digest, Size: body.length });
   }

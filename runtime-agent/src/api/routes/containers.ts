@@ -147,6 +147,27 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     await attachOutput(ctx, engine, record, stream);
   });
 
+  router.post('/containers/([^/]+)/rename', async (ctx) => {
+    await containers.rename(ctx.param(), ctx.query.get('name') ?? '');
+    ctx.noContent();
+  });
+
+  router.post('/containers/([^/]+)/pause', async (ctx) => {
+    await containers.pause(ctx.param());
+    ctx.noContent();
+  });
+
+  router.post('/containers/([^/]+)/unpause', async (ctx) => {
+    await containers.unpause(ctx.param());
+    ctx.noContent();
+  });
+
+  router.get('/containers/([^/]+)/top', async (ctx) => {
+    const pids = await containers.processes(ctx.param());
+    const psArgs = ctx.query.get('ps_args') || '-ef';
+    ctx.send(200, await psTable(pids, psArgs));
+  });
+
   router.post('/containers/prune', async (ctx) => {
     const deleted: string[] = [];
     for (const record of containers.store.all()) {
@@ -192,4 +213,23 @@ function matches(record: ContainerRecord, filters: Filters): boolean {
   if (filters.has('ancestor') && !filters.get('ancestor').some((a) => a === record.ImageName || record.Image.startsWith(a) || record.Image === `sha256:${a}`)) return false;
   if (!filters.matchLabels('label', record.Config.Labels)) return false;
   return true;
+}
+
+/** `docker top`: the host's `ps` output narrowed to the container's PIDs, split into columns. */
+async function psTable(pids: number[], psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+  const { execFile } = await import('node:child_process');
+  const args = psArgs.split(/\s+/).filter(Boolean);
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile('ps', args, { maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new InvalidParameterError(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout))),
+  );
+  const lines = out.split('\n').filter(Boolean);
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const pidColumn = titles.indexOf('PID');
+  if (pidColumn === -1) throw new InvalidParameterError(`Couldn't find PID field in ps output`);
+  const wanted = new Set(pids.map(String));
+  const processes = lines.slice(1).map((line) => {
+    const fields = line.trim().split(/\s+/);
+    return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+  });
+  return { Titles: titles, Processes: processes.filter((p) => wanted.has(p[pidColumn] ?? '')) };
 }

@@ -1,6 +1,7 @@
 import type { Engine } from '../../engine.js';
 import { Router } from '../router.js';
 import { registerContainerRoutes } from './containers.js';
+import { registerEventRoutes } from './events.js';
 import { registerImageRoutes } from './images.js';
 import { registerSystemRoutes } from './system.js';
 
@@ -9,5 +10,6 @@ export function buildRouter(engine: Engine): Router {
   registerSystemRoutes(router, engine);
   registerImageRoutes(router, engine);
   registerContainerRoutes(router, engine);
+  registerEventRoutes(router, engine);
   return router;
 }

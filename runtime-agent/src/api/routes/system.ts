@@ -83,12 +83,15 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
   router.get('/info', (ctx) => {
     const os = operatingSystem();
     const hosts = engine.registryHosts;
+    const containers = engine.containers.store.all();
+    const running = containers.filter((c) => c.State.Status === 'running').length;
+    const paused = containers.filter((c) => c.State.Status === 'paused').length;
     ctx.send(200, {
       ID: engine.id,
-      Containers: 0,
-      ContainersRunning: 0,
-      ContainersPaused: 0,
-      ContainersStopped: 0,
+      Containers: containers.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: containers.length - running - paused,
       Images: engine.images.images.all().length,
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
