@@ -154,7 +154,8 @@ export class ContainerService {
       if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
       const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
-      await this.runtime.delete(record.Id, true).catch(() => undefined);
+      // A container that ran before may have left runtime state (berthd killed mid-cleanup).
+      if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
       const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin) });
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
@@ -191,14 +192,15 @@ export class ContainerService {
   private async onExit(id: string, code: number): Promise<void> {
     const record = this.store.find(id);
     if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
-    await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
-    await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
+    // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
     const restart = shouldRestart(record, code);
     record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
     await this.store.save(record);
     this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
     this.exitWaiters.delete(id);
+    await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
+    await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
     if (restart) this.scheduleRestart(record);
     else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
   }
@@ -353,14 +355,16 @@ export class ContainerService {
       await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
       await exited;
     }
-    await this.runtime.delete(record.Id, true).catch(() => undefined);
+    if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
     await new ContainerRootfs(this.store.dir(record.Id)).unmount();
     await this.monitor.clearExit(record.Id);
     await this.store.delete(record.Id);
     this.publish(record, 'destroy');
     for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
     this.removeWaiters.delete(record.Id);
-    await this.images.collectGarbage();
+    // The snapshots stay with their image; only an image deleted under the container (rmi -f)
+    // leaves layers that nothing uses any more.
+    if (!this.images.images.get(record.Image)) await this.images.collectGarbage();
   }
 
   /** The image as `ps` shows it: the name used at create while it still names the image, else the short ID. */

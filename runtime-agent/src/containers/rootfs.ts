@@ -48,6 +48,14 @@ export class ContainerRootfs {
 
   async unmount(): Promise<void> {
     if (!(await this.isMounted())) return;
-    await run('umount', [this.mountpoint]).catch(() => run('umount', ['-l', this.mountpoint]));
+    try {
+      await run('umount', [this.mountpoint]);
+    } catch (err) {
+      // Another cleanup (exit handling and a forced remove) may have got there first.
+      if (!(await this.isMounted())) return;
+      await run('umount', ['-l', this.mountpoint]).catch(() => {
+        throw err;
+      });
+    }
   }
 }
