@@ -19,6 +19,7 @@ declare -A PROVIDES=(
   [zstd]=/usr/bin/zstd
   [isal]=/usr/bin/igzip
   [curl]=/usr/bin/curl
+  [tmux]=/usr/bin/tmux
   [tar]=/bin/tar
   [gzip]=/bin/gzip
 )

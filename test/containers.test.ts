@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { TestEngine, registry } from './support/berthd.js';
+import { DOCKER, TestEngine, registry, run } from './support/berthd.js';
 import { makeTar } from './support/tar.js';
 
 describe('containers: run and lifecycle', () => {
@@ -39,6 +39,45 @@ describe('containers: run and lifecycle', () => {
     assert.equal(out, 'hi /tmp nobody box\n');
     const cmd = await engine.dockerOk(['inspect', '-f', '{{json .Config.Cmd}}', (await engine.dockerOk(['create', 'busybox'])).trim()]);
     assert.equal(cmd.trim(), '["sh"]');
+  });
+
+  it('pipes stdin with -i and ends it on half-close', async () => {
+    const out = await engine.dockerOk(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo "[eof]"'], { input: 'line one\nline two\n' });
+    assert.equal(out, 'line one\nline two\n[eof]\n');
+  });
+
+  it('runs -it in a real terminal: size, resize, Ctrl-C and exit code', async () => {
+    const session = `berth-${process.pid}`;
+    const tmux = (...args: string[]) => run('tmux', args);
+    const screen = async () => (await tmux('capture-pane', '-t', session, '-p')).stdout;
+    const until = async (text: string) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await screen()).includes(text)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`terminal never showed ${JSON.stringify(text)}:\n${await screen()}`);
+    };
+    const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`);
+    await tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', 'env', ...env, DOCKER, 'run', '-it', '--name', 'tty', 'busybox', 'sh');
+    try {
+      await tmux('set-option', '-t', session, 'remain-on-exit', 'on');
+      await until('/ #');
+      await tmux('send-keys', '-t', session, 'stty size; echo $((6*7))', 'Enter');
+      await until('30 120');
+      await until('42');
+      await tmux('resize-window', '-t', session, '-x', '100', '-y', '20');
+      await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+      await until('20 100');
+      await tmux('send-keys', '-t', session, 'sleep 60', 'Enter');
+      await new Promise((r) => setTimeout(r, 300));
+      await tmux('send-keys', '-t', session, 'C-c');
+      await tmux('send-keys', '-t', session, 'echo interrupted', 'Enter');
+      await until('interrupted\n');
+      await tmux('send-keys', '-t', session, 'exit 7', 'Enter');
+      assert.equal((await engine.dockerOk(['wait', 'tty'])).trim(), '7');
+    } finally {
+      await tmux('kill-session', '-t', session);
+    }
   });
 
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {

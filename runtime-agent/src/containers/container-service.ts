@@ -30,6 +30,8 @@ export class ContainerService {
   /** Callbacks waiting for a container's next exit. */
   private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
   private readonly removeWaiters = new Map<string, (() => void)[]>();
+  /** Attach requests waiting for the container's process to exist (docker run attaches first). */
+  private readonly pendingAttach = new Map<string, ((ok: boolean) => Promise<void>)[]>();
 
   constructor(
     readonly dataRoot: string,
@@ -159,6 +161,10 @@ export class ContainerService {
       const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin) });
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
+      // Attachers connect between create and start, so not a byte of output is missed.
+      const attachers = this.pendingAttach.get(record.Id) ?? [];
+      this.pendingAttach.delete(record.Id);
+      await Promise.all(attachers.map((connect) => connect(true).catch((err: unknown) => log.warn('attach failed', { id: record.Id, error: String(err) }))));
       await this.runtime.start(record.Id);
       this.publish(record, 'start');
       return 'started';
@@ -261,6 +267,38 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Runs `connect` once the container's process exists: now if it runs, else right before its
+   * next start. Resolves false if the container is removed first.
+   */
+  whenCreated(record: ContainerRecord, connect: () => Promise<void>): Promise<boolean> {
+    if (record.State.Status === 'running' || record.State.Status === 'paused') return connect().then(() => true);
+    return new Promise((resolve, reject) => {
+      const list = this.pendingAttach.get(record.Id) ?? [];
+      list.push(async (ok) => {
+        if (!ok) return resolve(false);
+        try {
+          await connect();
+          resolve(true);
+        } catch (err) {
+          reject(err);
+        }
+      });
+      this.pendingAttach.set(record.Id, list);
+    });
+  }
+
+  attachSocketDir(): string {
+    return this.monitor.socketDir;
+  }
+
+  /** Writes a terminal size to conmon's control FIFO (`docker run -it` resizing). */
+  async resize(idOrName: string, height: number, width: number): Promise<void> {
+    const record = this.store.get(idOrName);
+    if (record.State.Status !== 'running') throw new ConflictError(`Container ${record.Id} is not running`);
+    await fs.writeFile(path.join(this.monitor.socketDir, record.Id, 'ctl'), `1 ${height} ${width}\n`);
+  }
+
   /** A promise that resolves when the container is not running (for logs -f and attach). */
   stopped(record: ContainerRecord): Promise<unknown> {
     return this.wait(record.Id, 'not-running');
@@ -360,6 +398,8 @@ export class ContainerService {
     await this.monitor.clearExit(record.Id);
     await this.store.delete(record.Id);
     this.publish(record, 'destroy');
+    for (const attach of this.pendingAttach.get(record.Id) ?? []) void attach(false);
+    this.pendingAttach.delete(record.Id);
     for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
     this.removeWaiters.delete(record.Id);
     // The snapshots stay with their image; only an image deleted under the container (rmi -f)

@@ -2,6 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 
+import { AttachConnection } from '../../containers/attach-socket.js';
 import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
 import type { ContainerRecord } from '../../containers/container-record.js';
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
@@ -144,7 +145,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   router.post('/containers/([^/]+)/attach', async (ctx) => {
     const record = containers.store.get(ctx.param());
     const stream = ctx.hijack(record.Config.Tty ? RAW_STREAM : MULTIPLEXED_STREAM);
-    await attachOutput(ctx, engine, record, stream);
+    await attachStreams(ctx, engine, record, stream);
   });
 
   router.post('/containers/([^/]+)/rename', async (ctx) => {
@@ -160,6 +161,14 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   router.post('/containers/([^/]+)/unpause', async (ctx) => {
     await containers.unpause(ctx.param());
     ctx.noContent();
+  });
+
+  router.post('/containers/([^/]+)/resize', async (ctx) => {
+    const h = Number(ctx.query.get('h'));
+    const w = Number(ctx.query.get('w'));
+    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw new InvalidParameterError('invalid height or width');
+    await containers.resize(ctx.param(), h, w);
+    ctx.noContent(200);
   });
 
   router.get('/containers/([^/]+)/top', async (ctx) => {
@@ -180,29 +189,44 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
 }
 
 /**
- * The output half of attach: the container's log from now on, until it stops. (Input goes through
- * conmon's attach socket, which comes with the stdin work.)
+ * Attach through conmon's attach socket: output packets become frames (raw with a TTY), the
+ * client's bytes become stdin, and the client's half-close ends stdin. A container attached to
+ * before it starts (docker run) is connected between runtime create and start.
  */
-async function attachOutput(ctx: RequestContext, engine: Engine, record: ContainerRecord, out: Duplex | ServerResponse): Promise<void> {
+async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse): Promise<void> {
   const containers = engine.containers;
-  const wantStdout = ctx.flag('stdout');
-  const wantStderr = ctx.flag('stderr');
   const tty = Boolean(record.Config.Tty);
-  const running = record.State.Status === 'running' || record.State.Status === 'paused';
-  // Attached before start (docker run): follow until the coming exit.
-  const stopped = containers.wait(record.Id, running ? 'not-running' : 'next-exit');
-  const abort = new AbortController();
-  out.on('close', () => abort.abort());
-  out.on('error', () => abort.abort());
-  const fromByte = await containers.logSize(record);
-  if (ctx.flag('stream')) {
-    for await (const e of readLog(containers.logPath(record), { follow: true, stopped, signal: abort.signal, fromByte })) {
-      if ((e.stream === 'stdout' && !wantStdout) || (e.stream === 'stderr' && !wantStderr)) continue;
-      const payload = Buffer.from(e.text);
-      out.write(tty ? payload : frame(e.stream, payload));
-    }
+  const want = { stdout: ctx.flag('stdout'), stderr: ctx.flag('stderr') };
+  // Input needs the hijacked connection; a plain HTTP attach is output only.
+  const withStdin = ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined;
+  if (!ctx.flag('stream')) {
+    client.end();
+    return;
   }
-  out.end();
+  const input = client as Duplex;
+  if (withStdin) input.pause();
+  let connection: AttachConnection | undefined;
+  const finished = new Promise<void>((resolve) => {
+    const started = containers.whenCreated(record, async () => {
+      connection = await AttachConnection.connect(containers.attachSocketDir(), record.Id, {
+        onOutput: (stream, data) => {
+          if (!want[stream] || client.destroyed) return;
+          client.write(tty ? data : frame(stream, data));
+        },
+        onClose: () => resolve(),
+      });
+      if (withStdin) {
+        input.on('data', (chunk: Buffer) => connection?.write(chunk));
+        input.on('end', () => connection?.endInput());
+        input.resume();
+      }
+    });
+    started.then((ok) => !ok && resolve(), () => resolve());
+    client.on('close', () => resolve());
+  });
+  await finished;
+  connection?.close();
+  client.end();
 }
 
 function matches(record: ContainerRecord, filters: Filters): boolean {

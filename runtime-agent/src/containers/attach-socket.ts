@@ -1,0 +1,76 @@
+// conmon's attach socket: a SOCK_SEQPACKET unix socket at <socket dir>/<id>/attach. Each packet
+// from conmon starts with a byte naming the stream (2 stdout, 3 stderr); what we write is the
+// container's stdin, and closing our end closes its stdin. Node's net module cannot speak
+// SEQPACKET, hence the node-unix-socket addon.
+import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { SeqpacketSocket } from 'node-unix-socket';
+
+export interface AttachHandlers {
+  onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  onClose: () => void;
+}
+
+export class AttachConnection {
+  private constructor(
+    private readonly socket: SeqpacketSocket,
+    private readonly dirFd: number,
+  ) {}
+
+  /**
+   * Connects to a container's attach socket. The path goes through /proc/self/fd because a
+   * unix socket path may not exceed 108 bytes and data roots can be long.
+   */
+  static connect(socketDir: string, id: string, handlers: AttachHandlers): Promise<AttachConnection> {
+    const dirFd = openSync(path.join(socketDir, id), 'r');
+    const socket = new SeqpacketSocket();
+    return new Promise((resolve, reject) => {
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        handlers.onClose();
+      };
+      socket.once('error', (err: Error) => {
+        closeSync(dirFd);
+        reject(err);
+      });
+      socket.on('data', (packet: Buffer) => {
+        if (packet.length < 1) return;
+        handlers.onOutput(packet[0] === 3 ? 'stderr' : 'stdout', packet.subarray(1));
+      });
+      socket.on('end', close);
+      socket.on('close', close);
+      socket.connect(`/proc/self/fd/${dirFd}/attach`, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', close);
+        resolve(new AttachConnection(socket, dirFd));
+      });
+    });
+  }
+
+  write(data: Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Half-closes: the container's stdin ends, output keeps coming. */
+  endInput(): void {
+    try {
+      this.socket.end();
+    } catch {
+      // conmon already closed the socket (the container exited)
+    }
+  }
+
+  close(): void {
+    try {
+      this.socket.destroy();
+    } finally {
+      try {
+        closeSync(this.dirFd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
