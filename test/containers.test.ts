@@ -80,6 +80,31 @@ describe('containers: run and lifecycle', () => {
     }
   });
 
+  it('execs into a running container: output, exit code, stdin, -u/-w/-e, -d, a missing command', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'exec-target', 'busybox', 'sleep', '300']);
+    const res = await engine.docker(['exec', 'exec-target', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
+    assert.equal(res.code, 5);
+    assert.equal(res.stdout, 'out\n');
+    assert.equal(res.stderr, 'err\n');
+    assert.equal(await engine.dockerOk(['exec', '-i', 'exec-target', 'cat'], { input: 'piped\n' }), 'piped\n');
+    assert.equal(await engine.dockerOk(['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'X=1', 'exec-target', 'sh', '-c', 'echo $(id -un) $(pwd) $X']), 'nobody /tmp 1\n');
+    await engine.dockerOk(['exec', '-d', 'exec-target', 'sh', '-c', 'echo detached > /tmp/d']);
+    let content = '';
+    for (let i = 0; i < 30 && content !== 'detached\n'; i++) {
+      content = (await engine.docker(['exec', 'exec-target', 'cat', '/tmp/d'])).stdout;
+      if (content !== 'detached\n') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(content, 'detached\n');
+    const missing = await engine.docker(['exec', 'exec-target', 'nosuchcommand']);
+    assert.equal(missing.code, 126);
+    assert.match(missing.stdout + missing.stderr, /executable file not found in \$PATH/);
+    await engine.dockerOk(['stop', '-t', '0', 'exec-target']);
+    const stopped = await engine.docker(['exec', 'exec-target', 'true']);
+    assert.notEqual(stopped.code, 0);
+    assert.match(stopped.stderr, /Container [0-9a-f]{64} is not running/);
+    await engine.dockerOk(['rm', 'exec-target']);
+  });
+
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
     const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);

@@ -5,6 +5,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ContainerService } from './containers/container-service.js';
+import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';
 import { ArchiveService } from './images/archives.js';
 import { ImageService } from './images/image-service.js';
@@ -31,6 +32,7 @@ export class Engine {
   readonly archives: ArchiveService;
   readonly containers: ContainerService;
   readonly events = new EventBus();
+  readonly execs: ExecService;
   readonly startedAt = new Date();
   id = '';
 
@@ -42,6 +44,7 @@ export class Engine {
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
     this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events);
+    this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
   }
 
   async init(): Promise<void> {

@@ -17,7 +17,7 @@ export class RequestContext {
     readonly query: URLSearchParams,
     readonly apiVersion: string,
     /** Set when the client asked to upgrade the connection (attach, exec start): the raw socket. */
-    readonly upgrade?: { socket: Duplex; head: Buffer },
+    readonly upgrade?: { socket: Duplex; head: Buffer; body?: Buffer },
   ) {}
 
   /**
@@ -56,7 +56,9 @@ export class RequestContext {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
+    // An upgraded request's body was read off the socket by the server (see server.ts).
+    const source: Iterable<Buffer> | AsyncIterable<Buffer> = this.upgrade ? [this.upgrade.body ?? Buffer.alloc(0)] : (this.req as AsyncIterable<Buffer>);
+    for await (const chunk of source) {
       size += chunk.length;
       if (size > MAX_JSON_BODY) {
         this.req.destroy();

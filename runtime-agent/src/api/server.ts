@@ -12,7 +12,7 @@ import { RequestContext } from './context.js';
 import type { Router } from './router.js';
 import { splitVersion } from './version.js';
 
-export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }): void {
+export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body?: Buffer }): void {
   const url = new URL(req.url ?? '/', 'http://berthd');
   const started = Date.now();
   let ctx: RequestContext | undefined;
@@ -69,14 +69,16 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
   // `Upgrade: tcp` requests (attach, exec start) skip the request handler in Node. A response
   // object bound to the socket lets errors before the switch go out as ordinary HTTP answers.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const res = new ServerResponse(req);
-    res.assignSocket(socket as Socket);
-    res.on('finish', () => {
-      res.detachSocket(socket as Socket);
-      socket.end();
-    });
-    handleRequest(router, req, res, { socket, head });
+    // Node hands over the connection right after the headers: a JSON body (exec start's
+    // {"Detach":false}) is still in `head` or on the socket, and must not reach the process's stdin.
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > 0) {
+      void readExactly(socket, head, length).then(({ body, rest }) => dispatchUpgrade(router, req, socket, rest, body));
+      return;
+    }
+    dispatchUpgrade(router, req, socket, head, undefined);
   });
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => {
@@ -87,4 +89,42 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
   // The socket is the engine's front door: root and the `docker` group only, as dockerd's.
   await fs.chmod(socketPath, 0o660);
   return server;
+}
+
+function dispatchUpgrade(router: Router, req: IncomingMessage, socket: Duplex, head: Buffer, body: Buffer | undefined): void {
+  const res = new ServerResponse(req);
+  res.assignSocket(socket as Socket);
+  res.on('finish', () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  handleRequest(router, req, res, { socket, head, ...(body ? { body } : {}) });
+}
+
+/** The first `length` bytes after the headers (from `head`, then the socket), and what follows. */
+async function readExactly(socket: Duplex, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+  let buffered = head;
+  while (buffered.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => {
+        cleanup();
+        resolve(d);
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(null);
+      };
+      const cleanup = () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.pause();
+      };
+      socket.on('data', onData);
+      socket.on('end', onEnd);
+      socket.resume();
+    });
+    if (!chunk) break;
+    buffered = Buffer.concat([buffered, chunk]);
+  }
+  return { body: buffered.subarray(0, length), rest: buffered.subarray(length) };
 }

@@ -26,7 +26,7 @@ const INIT_BINARIES = ['/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini'];
 export class ContainerService {
   readonly store: ContainerStore;
   readonly runtime: OciRuntime;
-  private readonly monitor: ConmonMonitor;
+  readonly monitor: ConmonMonitor;
   /** Callbacks waiting for a container's next exit. */
   private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
   private readonly removeWaiters = new Map<string, (() => void)[]>();

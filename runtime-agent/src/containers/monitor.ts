@@ -57,6 +57,52 @@ export class ConmonMonitor {
     await fs.rm(path.join(this.exitDir, id), { force: true });
   }
 
+  /**
+   * Runs a process in a running container through `conmon --exec` (which runs `runc exec`). For an
+   * attached exec conmon opens an attach socket first and waits for a second start signal, so
+   * the caller is connected before the process writes anything.
+   */
+  async exec(options: ExecLaunch): Promise<RunningExec> {
+    const args = [
+      '--api-version', '1',
+      '-c', options.containerId, '-u', options.execId,
+      '-r', this.runtime.binary,
+      '-b', options.bundle,
+      '-p', path.join(this.socketDir, `${options.execId}.pid`),
+      '-l', 'none',
+      '--exit-dir', path.join(this.socketDir, 'exec-exits'),
+      '--socket-dir-path', this.socketDir,
+      '--runtime-arg', `--root=${this.runtime.root}`,
+      '-e', '--exec-process-spec', options.processSpecPath,
+      ...(options.attach ? ['--exec-attach'] : []),
+      ...(options.terminal ? ['-t'] : []),
+      ...(options.stdin ? ['-i'] : []),
+    ];
+    await fs.mkdir(path.join(this.socketDir, 'exec-exits'), { recursive: true });
+    const child = spawn('conmon', args, {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(options.attach ? { _OCI_ATTACHPIPE: '5' } : {}) },
+      detached: true,
+    });
+    child.once('error', (err) => log.warn('conmon exec failed to run', { error: err.message }));
+    child.unref();
+    const sync = new ConmonMessages(child.stdio[3] as NodeJS.ReadableStream);
+    const start = child.stdio[4] as NodeJS.WritableStream;
+    start.write('0');
+    if (options.attach) {
+      const ready = await new ConmonMessages((child.stdio as unknown as NodeJS.ReadableStream[])[5] as NodeJS.ReadableStream).next();
+      if (ready.data !== 0) throw new SystemError(`exec attach failed: ${ready.message ?? JSON.stringify(ready)}`);
+      await options.attach();
+      start.write('0');
+    }
+    const started = await sync.next();
+    if (!started.data || started.data < 0) {
+      throw new CreateFailedError(`OCI runtime exec failed: ${cleanRuntimeError(started.message ?? 'unknown error')}: unknown`);
+    }
+    const exited = sync.next().then((m) => (typeof m.data === 'number' ? m.data : 126));
+    return { pid: started.data, exited };
+  }
+
   /** Runs conmon (which runs `runc create`) and returns the container's PID; `start` follows. */
   async create(options: LaunchOptions): Promise<number> {
     await this.clearExit(options.id);
@@ -112,6 +158,62 @@ export class ConmonMonitor {
       throw new CreateFailedError(`failed to create task for container: OCI runtime create failed: ${cleanRuntimeError(parsed.message ?? stderr)}: unknown`);
     }
     return parsed.data;
+  }
+}
+
+export interface ExecLaunch {
+  containerId: string;
+  execId: string;
+  bundle: string;
+  processSpecPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  /** Called once conmon's attach socket exists and before the process starts (attached execs). */
+  attach?: () => Promise<void>;
+}
+
+export interface RunningExec {
+  pid: number;
+  /** Resolves with the exec's exit code (conmon reports it on the sync pipe). */
+  exited: Promise<number>;
+}
+
+/** Reads conmon's `{"data": N}` messages from a pipe, one promise per message. */
+class ConmonMessages {
+  private buffer = '';
+  private readonly waiting: ((value: { data?: number; message?: string }) => void)[] = [];
+  private readonly queued: { data?: number; message?: string }[] = [];
+  private ended = false;
+
+  constructor(stream: NodeJS.ReadableStream) {
+    stream.on('data', (d: Buffer) => {
+      this.buffer += d.toString();
+      let end: number;
+      while ((end = this.buffer.indexOf('}')) !== -1) {
+        const text = this.buffer.slice(0, end + 1);
+        this.buffer = this.buffer.slice(end + 1);
+        let message: { data?: number; message?: string };
+        try {
+          message = JSON.parse(text.slice(text.indexOf('{'))) as { data?: number; message?: string };
+        } catch {
+          message = { message: text };
+        }
+        const waiter = this.waiting.shift();
+        if (waiter) waiter(message);
+        else this.queued.push(message);
+      }
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      for (const waiter of this.waiting.splice(0)) waiter({ message: 'conmon exited' });
+    });
+  }
+
+  next(): Promise<{ data?: number; message?: string }> {
+    const queued = this.queued.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.ended) return Promise.resolve({ message: 'conmon exited' });
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 }
 

@@ -2,7 +2,6 @@
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 
-import { AttachConnection } from '../../containers/attach-socket.js';
 import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
 import type { ContainerRecord } from '../../containers/container-record.js';
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
@@ -10,6 +9,7 @@ import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
+import { AttachBridge } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 
@@ -189,44 +189,26 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
 }
 
 /**
- * Attach through conmon's attach socket: output packets become frames (raw with a TTY), the
- * client's bytes become stdin, and the client's half-close ends stdin. A container attached to
- * before it starts (docker run) is connected between runtime create and start.
+ * Attach through conmon's attach socket. A container attached to before it starts (docker run)
+ * is connected between runtime create and start.
  */
 async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse): Promise<void> {
   const containers = engine.containers;
-  const tty = Boolean(record.Config.Tty);
-  const want = { stdout: ctx.flag('stdout'), stderr: ctx.flag('stderr') };
-  // Input needs the hijacked connection; a plain HTTP attach is output only.
-  const withStdin = ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined;
   if (!ctx.flag('stream')) {
     client.end();
     return;
   }
-  const input = client as Duplex;
-  if (withStdin) input.pause();
-  let connection: AttachConnection | undefined;
-  const finished = new Promise<void>((resolve) => {
-    const started = containers.whenCreated(record, async () => {
-      connection = await AttachConnection.connect(containers.attachSocketDir(), record.Id, {
-        onOutput: (stream, data) => {
-          if (!want[stream] || client.destroyed) return;
-          client.write(tty ? data : frame(stream, data));
-        },
-        onClose: () => resolve(),
-      });
-      if (withStdin) {
-        input.on('data', (chunk: Buffer) => connection?.write(chunk));
-        input.on('end', () => connection?.endInput());
-        input.resume();
-      }
-    });
-    started.then((ok) => !ok && resolve(), () => resolve());
-    client.on('close', () => resolve());
+  const bridge = new AttachBridge(client, {
+    tty: Boolean(record.Config.Tty),
+    stdout: ctx.flag('stdout'),
+    stderr: ctx.flag('stderr'),
+    // Input needs the hijacked connection; a plain HTTP attach is output only.
+    stdin: ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined,
   });
-  await finished;
-  connection?.close();
-  client.end();
+  const started = containers.whenCreated(record, () => bridge.connect(containers.attachSocketDir(), record.Id));
+  started.then((ok) => !ok && bridge.finish(), () => bridge.finish());
+  await bridge.done;
+  bridge.close();
 }
 
 function matches(record: ContainerRecord, filters: Filters): boolean {

@@ -2,6 +2,7 @@ import type { Engine } from '../../engine.js';
 import { Router } from '../router.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEventRoutes } from './events.js';
+import { registerExecRoutes } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerSystemRoutes } from './system.js';
 
@@ -11,5 +12,6 @@ export function buildRouter(engine: Engine): Router {
   registerImageRoutes(router, engine);
   registerContainerRoutes(router, engine);
   registerEventRoutes(router, engine);
+  registerExecRoutes(router, engine);
   return router;
 }
