@@ -105,6 +105,27 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', 'exec-target']);
   });
 
+  it('enforces limits and isolation options', async () => {
+    const cgroup = async (flags: string[], v1: string, v2: string) =>
+      (await engine.dockerOk(['run', '--rm', ...flags, 'busybox', 'sh', '-c', `cat /sys/fs/cgroup/${v1} 2>/dev/null || cat /sys/fs/cgroup/${v2}`])).trim();
+    assert.equal(await cgroup(['--memory', '32m'], 'memory/memory.limit_in_bytes', 'memory.max'), String(32 * 1024 * 1024));
+    assert.equal(await cgroup(['--pids-limit', '5'], 'pids/pids.max', 'pids.max'), '5');
+    assert.match(await cgroup(['--cpus', '0.5'], 'cpu/cpu.cfs_quota_us', 'cpu.max'), /^50000/);
+    const oom = await engine.docker(['run', '--rm', '--memory', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
+    assert.equal(oom.code, 137);
+    const readOnly = await engine.docker(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
+    assert.match(readOnly.stderr, /Read-only file system/);
+    assert.match(await engine.dockerOk(['run', '--rm', '--read-only', '--tmpfs', '/data', 'busybox', 'sh', '-c', 'touch /data/x && grep " /data " /proc/mounts']), /^tmpfs \/data tmpfs/);
+    assert.notEqual((await engine.docker(['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'chown', 'nobody', '/tmp'])).code, 0);
+    const defaultCaps = (await engine.dockerOk(['run', '--rm', 'busybox', 'grep', 'CapEff', '/proc/self/status'])).trim();
+    assert.equal(defaultCaps, 'CapEff:\t00000000a80425fb', 'dockerd\'s default capability set');
+    const privileged = (await engine.dockerOk(['run', '--rm', '--privileged', 'busybox', 'grep', 'CapEff', '/proc/self/status'])).trim();
+    assert.notEqual(privileged, defaultCaps);
+    assert.match(await engine.dockerOk(['run', '--rm', '--init', 'busybox', 'ps']), /1 root +\/usr\/bin\/tini/);
+    const badMemory = await engine.docker(['run', '--rm', '--memory', '1k', 'busybox', 'true']);
+    assert.match(badMemory.stderr, /Minimum memory limit allowed is 6MB/);
+  });
+
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
     const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);

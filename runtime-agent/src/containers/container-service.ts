@@ -175,6 +175,8 @@ export class ContainerService {
       const exitCode = err instanceof CreateFailedError ? exitCodeFor(message) : 128;
       record.State = { ...record.State, Status: err instanceof CreateFailedError ? 'created' : record.State.Status === 'running' ? 'exited' : record.State.Status, Pid: 0, ExitCode: exitCode, Error: message };
       await this.store.save(record);
+      // A --rm container that cannot start goes away, as in dockerd (the CLI waits for its removal).
+      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true }).catch(() => undefined);
       if (err instanceof CreateFailedError) throw new EngineError(exitCode === 127 || exitCode === 126 ? 400 : 500, message);
       throw err;
     }

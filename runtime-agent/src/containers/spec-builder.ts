@@ -1,4 +1,6 @@
 // From a container record to the OCI spec runc receives: process, mounts, namespaces, resources.
+import { readFileSync } from 'node:fs';
+
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ContainerRecord } from './container-record.js';
@@ -26,7 +28,7 @@ function capabilities(record: ContainerRecord): string[] {
   if (adds.includes('CAP_ALL')) caps = [...ALL_CAPABILITIES];
   for (const cap of adds) {
     if (cap === 'CAP_ALL') continue;
-    if (!ALL_CAPABILITIES.includes(cap)) throw new InvalidParameterError(`unknown capability: "${cap}"`);
+    if (!CAPABILITY_NAMES.includes(cap)) throw new InvalidParameterError(`unknown capability: "${cap}"`);
     if (!caps.includes(cap)) caps.push(cap);
   }
   return caps;
@@ -95,7 +97,8 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   };
 }
 
-export const ALL_CAPABILITIES = [
+/** Capability names by number (linux/capability.h). */
+const CAPABILITY_NAMES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
   'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
@@ -103,3 +106,18 @@ export const ALL_CAPABILITIES = [
   'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
+
+/**
+ * "All capabilities" as dockerd means it for --privileged: those this engine's own bounding set
+ * holds (a sandboxed root may lack some, and runc fails on any it cannot grant).
+ */
+export const ALL_CAPABILITIES: string[] = (() => {
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (!hex) return CAPABILITY_NAMES;
+    const mask = BigInt(`0x${hex}`);
+    return CAPABILITY_NAMES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+  } catch {
+    return CAPABILITY_NAMES;
+  }
+})();
