@@ -126,6 +126,26 @@ describe('containers: run and lifecycle', () => {
     assert.match(badMemory.stderr, /Minimum memory limit allowed is 6MB/);
   });
 
+  it('shows changes with diff, commits them with -c, and exports the filesystem', async () => {
+    await engine.dockerOk(['run', '--name', 'changer', 'busybox', 'sh', '-c', 'echo new > /newfile; rm /bin/ls; mkdir /etc/d; echo x > /etc/d/f']);
+    const diff = (await engine.dockerOk(['diff', 'changer'])).trim().split('\n');
+    assert.deepEqual(diff, ['C /bin', 'D /bin/ls', 'C /etc', 'A /etc/d', 'A /etc/d/f', 'A /newfile']);
+    const id = (await engine.dockerOk(['commit', '-c', 'CMD ["cat", "/newfile"]', '-m', 'from a test', 'changer', 'berth/committed:1'])).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'berth/committed:1']), 'new\n');
+    const check = await engine.docker(['run', '--rm', 'berth/committed:1', 'sh', '-c', 'cat /etc/d/f; ls /bin/ls']);
+    assert.equal(check.stdout, 'x\n');
+    assert.match(check.stderr, /No such file or directory/, 'the deletion was committed as a whiteout');
+    assert.match(await engine.dockerOk(['history', 'berth/committed:1']), /from a test/);
+    const archive = `${engine.dir}/changer.tar`;
+    await engine.dockerOk(['export', '-o', archive, 'changer']);
+    const listing = await run('tar', ['-tf', archive]);
+    assert.match(listing.stdout, /^\.\/newfile$/m);
+    assert.doesNotMatch(listing.stdout, /^\.\/bin\/ls$/m);
+    await engine.dockerOk(['rm', 'changer']);
+    await engine.dockerOk(['rmi', 'berth/committed:1']);
+  });
+
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
     const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);

@@ -301,6 +301,19 @@ export class ContainerService {
     await fs.writeFile(path.join(this.monitor.socketDir, record.Id, 'ctl'), `1 ${height} ${width}\n`);
   }
 
+  /** Runs `fn` with the container's merged rootfs mounted (mounting it for the call if stopped). */
+  async withRootfs<T>(record: ContainerRecord, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const rootfs = new ContainerRootfs(this.store.dir(record.Id));
+    if (await rootfs.isMounted()) return fn(rootfs.mountpoint);
+    await rootfs.prepare();
+    await rootfs.mount(record.SnapshotChainId ? await this.images.snapshots.lowerDirs(record.SnapshotChainId) : []);
+    try {
+      return await fn(rootfs.mountpoint);
+    } finally {
+      if (record.State.Status !== 'running' && record.State.Status !== 'paused') await rootfs.unmount();
+    }
+  }
+
   /** A promise that resolves when the container is not running (for logs -f and attach). */
   stopped(record: ContainerRecord): Promise<unknown> {
     return this.wait(record.Id, 'not-running');

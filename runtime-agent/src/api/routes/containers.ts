@@ -2,7 +2,9 @@
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 
+import { listChanges } from '../../containers/changes.js';
 import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
+import { ContainerRootfs } from '../../containers/rootfs.js';
 import type { ContainerRecord } from '../../containers/container-record.js';
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
@@ -177,6 +179,22 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.send(200, await psTable(pids, psArgs));
   });
 
+  router.get('/containers/([^/]+)/changes', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    const lower = record.SnapshotChainId ? await engine.images.snapshots.lowerDirs(record.SnapshotChainId) : [];
+    const changes = await listChanges(new ContainerRootfs(containers.store.dir(record.Id)).upper, lower);
+    ctx.send(200, changes.length ? changes : null);
+  });
+
+  router.get('/containers/([^/]+)/export', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    await containers.withRootfs(record, async (rootfs) => {
+      ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+      await streamCommand('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cf', '-', '.'], ctx.res);
+    });
+    ctx.res.end();
+  });
+
   router.post('/containers/prune', async (ctx) => {
     const deleted: string[] = [];
     for (const record of containers.store.all()) {
@@ -238,4 +256,12 @@ async function psTable(pids: number[], psArgs: string): Promise<{ Titles: string
     return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
   });
   return { Titles: titles, Processes: processes.filter((p) => wanted.has(p[pidColumn] ?? '')) };
+}
+
+/** Pipes a command's stdout into the response (export). */
+async function streamCommand(command: string, args: string[], out: ServerResponse): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(out, { end: false });
+  await new Promise<void>((resolve) => child.on('close', () => resolve()));
 }

@@ -3,7 +3,9 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 
+import { commitContainer } from '../../containers/commit.js';
 import type { Engine } from '../../engine.js';
+import type { ContainerConfig } from '../../images/media-types.js';
 import { importImage } from '../../images/import.js';
 import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
 import { imageHistory, imageInspect } from '../../images/image-views.js';
@@ -65,6 +67,28 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
     }
     const { deleted, reclaimed } = await images.prune(danglingOnly, (record) => pruneKeeps(images, record, filters));
     ctx.send(200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+  });
+
+  router.post('/commit', async (ctx) => {
+    const container = ctx.query.get('container');
+    if (!container) throw new InvalidParameterError('container is required');
+    const repo = ctx.query.get('repo');
+    let tag: Reference | undefined;
+    if (repo) {
+      tag = parseNormalizedNamed(repo);
+      const t = ctx.query.get('tag');
+      if (t) tag = withTagOrDigest({ domain: tag.domain, path: tag.path }, t);
+    }
+    const body = await ctx.json<ContainerConfig>();
+    const id = await commitContainer(engine.containers, images, container, {
+      ...(tag ? { tag } : {}),
+      comment: ctx.query.get('comment') ?? '',
+      author: ctx.query.get('author') ?? '',
+      changes: ctx.query.getAll('changes').filter(Boolean),
+      pause: ctx.query.get('pause') !== '0' && ctx.query.get('pause') !== 'false',
+      ...(body ? { config: body } : {}),
+    });
+    ctx.send(201, { Id: id });
   });
 
   router.get('/images/(.+)/json', async (ctx) => {
