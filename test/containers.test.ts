@@ -66,8 +66,14 @@ describe('containers: run and lifecycle', () => {
       await until('30 120');
       await until('42');
       await tmux('resize-window', '-t', session, '-x', '100', '-y', '20');
-      await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-      await until('20 100');
+      // The CLI forwards SIGWINCH asynchronously: ask until the new size shows.
+      let resized = false;
+      for (let i = 0; i < 30 && !resized; i++) {
+        await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+        await new Promise((r) => setTimeout(r, 200));
+        resized = (await screen()).includes('20 100');
+      }
+      assert.ok(resized, `the terminal size never reached the container:\n${await screen()}`);
       await tmux('send-keys', '-t', session, 'sleep 60', 'Enter');
       await new Promise((r) => setTimeout(r, 300));
       await tmux('send-keys', '-t', session, 'C-c');
@@ -144,6 +150,24 @@ describe('containers: run and lifecycle', () => {
     assert.doesNotMatch(listing.stdout, /^\.\/bin\/ls$/m);
     await engine.dockerOk(['rm', 'changer']);
     await engine.dockerOk(['rmi', 'berth/committed:1']);
+  });
+
+  it('copies files both ways with docker cp, confined to the container through its symlinks', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'copier', 'busybox', 'sh', '-c', 'ln -s / /escape; sleep 300']);
+    const hostFile = `${engine.dir}/from-host.txt`;
+    await fs.writeFile(hostFile, 'from host\n');
+    await engine.dockerOk(['cp', hostFile, 'copier:/tmp/']);
+    assert.equal(await engine.dockerOk(['exec', 'copier', 'cat', '/tmp/from-host.txt']), 'from host\n');
+    // /escape is a symlink to the container's /: the copy lands in the container, not on the host.
+    const outside = `/tmp/berth-escape-${process.pid}.txt`;
+    await engine.dockerOk(['cp', hostFile, `copier:/escape${outside}`]);
+    await assert.rejects(fs.access(outside));
+    assert.equal(await engine.dockerOk(['exec', 'copier', 'cat', outside]), 'from host\n');
+    await engine.dockerOk(['cp', 'copier:/etc/passwd', `${engine.dir}/passwd`]);
+    assert.match(await fs.readFile(`${engine.dir}/passwd`, 'utf8'), /^root:x:0:0/);
+    const missing = await engine.docker(['cp', 'copier:/nonexistent', `${engine.dir}/x`]);
+    assert.match(missing.stderr, /Could not find the file \/nonexistent in container/);
+    await engine.dockerOk(['rm', '-f', 'copier']);
   });
 
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {

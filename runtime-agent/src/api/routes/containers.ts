@@ -1,10 +1,13 @@
 // /containers/* routes: parse, call the container service, shape the answer.
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 
 import { listChanges } from '../../containers/changes.js';
 import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
+import { extractIntoRootfs } from '../../containers/archive-extract.js';
+import { pathStat, resolveInRoot } from '../../containers/rootfs-paths.js';
 import type { ContainerRecord } from '../../containers/container-record.js';
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
@@ -193,6 +196,36 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
       await streamCommand('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cf', '-', '.'], ctx.res);
     });
     ctx.res.end();
+  });
+
+  const archiveStat = async (ctx: RequestContext, head: boolean) => {
+    const record = containers.store.get(ctx.param());
+    const containerPath = ctx.query.get('path');
+    if (!containerPath) throw new InvalidParameterError('path is required');
+    await containers.withRootfs(record, async (rootfs) => {
+      const { hostPath, ...stat } = await pathStat(rootfs, containerPath);
+      const headers = { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/x-tar' };
+      if (head) {
+        ctx.res.writeHead(200, headers);
+        ctx.res.end();
+        return;
+      }
+      // The archive holds the resolved path under its own name; the CLI renames as `cp` requires.
+      const followed = containerPath.endsWith('/') || containerPath.endsWith('/.') ? await resolveInRoot(rootfs, containerPath) : hostPath;
+      ctx.res.writeHead(200, headers);
+      await streamCommand('tar', ['-C', path.dirname(followed), '--numeric-owner', '-cf', '-', path.basename(followed)], ctx.res);
+      ctx.res.end();
+    });
+  };
+  router.head('/containers/([^/]+)/archive', (ctx) => archiveStat(ctx, true));
+  router.get('/containers/([^/]+)/archive', (ctx) => archiveStat(ctx, false));
+
+  router.add('PUT', '/containers/([^/]+)/archive', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    const containerPath = ctx.query.get('path');
+    if (!containerPath) throw new InvalidParameterError('path is required');
+    await containers.withRootfs(record, (rootfs) => extractIntoRootfs(rootfs, containerPath, ctx.req));
+    ctx.noContent(200);
   });
 
   router.post('/containers/prune', async (ctx) => {

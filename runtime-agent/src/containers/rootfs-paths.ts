@@ -1,0 +1,63 @@
+// Paths inside a container's root filesystem, resolved the way the container sees them: symlinks
+// are followed relative to the container's root (an absolute link means the container's /, not the
+// host's), and `..` stops at the root. Nothing outside the rootfs can be reached.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+import { InvalidParameterError, NotFoundError, isErrnoException } from '../util/errors.js';
+
+const MAX_SYMLINKS = 40;
+
+/**
+ * The host path of `containerPath` inside `root`, with every symlink resolved inside the root.
+ * With `followLast` false the final component is not followed (an lstat-style answer).
+ */
+export async function resolveInRoot(root: string, containerPath: string, followLast = true): Promise<string> {
+  const pending = containerPath.split('/').filter(Boolean);
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length) {
+    const part = pending.shift() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = path.join(root, ...resolved, part);
+    let stat;
+    try {
+      stat = await fs.lstat(candidate);
+    } catch (err) {
+      if (isErrnoException(err, 'ENOENT')) {
+        resolved.push(part, ...pending);
+        return path.join(root, ...resolved);
+      }
+      throw err;
+    }
+    if (stat.isSymbolicLink() && (pending.length > 0 || followLast)) {
+      if (++links > MAX_SYMLINKS) throw new InvalidParameterError(`too many levels of symbolic links: ${containerPath}`);
+      const target = await fs.readlink(candidate);
+      if (target.startsWith('/')) resolved.length = 0;
+      pending.unshift(...target.split('/').filter(Boolean));
+      continue;
+    }
+    resolved.push(part);
+  }
+  return path.join(root, ...resolved);
+}
+
+/** The stat the archive API reports in X-Docker-Container-Path-Stat. */
+export async function pathStat(root: string, containerPath: string): Promise<{ name: string; size: number; mode: number; mtime: string; linkTarget: string; hostPath: string }> {
+  const hostPath = await resolveInRoot(root, containerPath, false);
+  let stat;
+  try {
+    stat = await fs.lstat(hostPath);
+  } catch (err) {
+    if (isErrnoException(err, 'ENOENT')) throw new NotFoundError(`Could not find the file ${containerPath} in container`);
+    throw err;
+  }
+  // Go's os.FileMode bits: directory 1<<31, symlink 1<<27.
+  const goMode = (stat.mode & 0o777) + (stat.isDirectory() ? 2 ** 31 : 0) + (stat.isSymbolicLink() ? 2 ** 27 : 0);
+  const linkTarget = stat.isSymbolicLink() ? await fs.readlink(hostPath) : '';
+  return { name: path.basename(hostPath) || '/', size: stat.size, mode: goMode, mtime: stat.mtime.toISOString(), linkTarget, hostPath };
+}
