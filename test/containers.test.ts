@@ -170,6 +170,17 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', '-f', 'copier']);
   });
 
+  it('reports stats from the container\'s cgroup', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'busyloop', '--memory', '64m', 'busybox', 'sh', '-c', 'while true; do :; done']);
+    const line = (await engine.dockerOk(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'busyloop'])).trim();
+    const [name, cpu, mem, pids] = line.split('|');
+    assert.equal(name, 'busyloop');
+    assert.ok(Number.parseFloat(cpu ?? '0') > 10, `a busy loop uses CPU: ${line}`);
+    assert.match(mem ?? '', / \/ 64MiB$/);
+    assert.equal(pids, '1');
+    await engine.dockerOk(['rm', '-f', 'busyloop']);
+  });
+
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
     const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 
+import { sampleCgroup } from '../../cgroups/stats.js';
 import { listChanges } from '../../containers/changes.js';
 import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
@@ -19,6 +20,7 @@ import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 
 const RAW_STREAM = 'application/vnd.docker.raw-stream';
+const ZERO_TIME_STATS = '0001-01-01T00:00:00Z';
 const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 const LIST_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'health', 'before', 'since', 'network', 'volume', 'is-task', 'publish', 'expose'] as const;
 
@@ -226,6 +228,30 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     if (!containerPath) throw new InvalidParameterError('path is required');
     await containers.withRootfs(record, (rootfs) => extractIntoRootfs(rootfs, containerPath, ctx.req));
     ctx.noContent(200);
+  });
+
+  router.get('/containers/([^/]+)/stats', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    const stream = ctx.query.get('stream') !== '0' && ctx.query.get('stream') !== 'false';
+    const oneShot = ctx.flag('one-shot');
+    const running = () => containers.store.find(record.Id)?.State.Status === 'running' || containers.store.find(record.Id)?.State.Status === 'paused';
+    const sample = async () => (running() ? sampleCgroup(`/berth/${record.Id}`) : undefined);
+    const base = { name: record.Name, id: record.Id, num_procs: 0, storage_stats: {} };
+    const empty = { read: ZERO_TIME_STATS, cpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: 0, throttling_data: {} }, memory_stats: {}, pids_stats: {}, blkio_stats: {} };
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    let previous = oneShot ? undefined : await sample();
+    if (!stream && !oneShot) await new Promise((r) => setTimeout(r, 1000));
+    let closed = false;
+    ctx.res.on('close', () => (closed = true));
+    do {
+      const current = (await sample()) ?? empty;
+      const pre = previous ?? empty;
+      ctx.res.write(JSON.stringify({ ...base, ...current, preread: pre.read, precpu_stats: pre.cpu_stats }) + '\n');
+      previous = current;
+      if (!stream || oneShot || !running()) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (!closed);
+    ctx.res.end();
   });
 
   router.post('/containers/prune', async (ctx) => {
