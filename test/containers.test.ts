@@ -181,6 +181,23 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', '-f', 'busyloop']);
   });
 
+  it('runs healthchecks: starting, healthy, unhealthy, shown in ps, inspect and events', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await engine.dockerOk(['run', '-d', '--name', 'gets-healthy', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sh', '-c', 'sleep 1; touch /tmp/ok; sleep 300']);
+    await engine.dockerOk(['run', '-d', '--name', 'stays-sick', '--health-cmd', 'echo sick; exit 1', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '300']);
+    assert.match(await engine.dockerOk(['ps', '--filter', 'name=gets-healthy', '--format', '{{.Status}}']), /\(health: starting\)/);
+    const statusOf = async (name: string) => (await engine.dockerOk(['inspect', '-f', '{{.State.Health.Status}}', name])).trim();
+    for (let i = 0; i < 50 && ((await statusOf('gets-healthy')) !== 'healthy' || (await statusOf('stays-sick')) !== 'unhealthy'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await statusOf('gets-healthy'), 'healthy');
+    assert.equal(await statusOf('stays-sick'), 'unhealthy');
+    assert.equal((await engine.dockerOk(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}'])).trim(), 'stays-sick');
+    assert.match(await engine.dockerOk(['inspect', '-f', '{{(index .State.Health.Log 0).Output}}', 'stays-sick']), /sick/);
+    const events = await engine.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=health_status', '--format', '{{.Actor.Attributes.name}} {{.Action}}']);
+    assert.match(events, /gets-healthy health_status: healthy/);
+    assert.match(events, /stays-sick health_status: unhealthy/);
+    await engine.dockerOk(['rm', '-f', 'gets-healthy', 'stays-sick']);
+  });
+
   it('runs detached, shows it in ps, reads logs, stops with SIGKILL after the timeout', async () => {
     const id = (await engine.dockerOk(['run', '-d', '--name', 'ticker', '-l', 'role=test', 'busybox', 'sh', '-c', 'echo started; while true; do sleep 0.1; done'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);

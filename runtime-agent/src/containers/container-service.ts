@@ -15,6 +15,7 @@ import { ZERO_TIME, type ContainerRecord } from './container-record.js';
 import { ContainerStore } from './container-store.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
+import { HealthMonitor } from './health.js';
 import { generateName } from './names.js';
 import { ContainerRootfs } from './rootfs.js';
 import { buildSpec } from './spec-builder.js';
@@ -30,6 +31,7 @@ export class ContainerService {
   /** Callbacks waiting for a container's next exit. */
   private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
   private readonly removeWaiters = new Map<string, (() => void)[]>();
+  private readonly health: HealthMonitor;
   /** Attach requests waiting for the container's process to exist (docker run attaches first). */
   private readonly pendingAttach = new Map<string, ((ok: boolean) => Promise<void>)[]>();
 
@@ -42,6 +44,14 @@ export class ContainerService {
     this.store = new ContainerStore(path.join(dataRoot, 'containers'));
     this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
     this.monitor = new ConmonMonitor(this.runtime, path.join(dataRoot, 'runtime', 'exits'), path.join(dataRoot, 'runtime', 'sock'));
+    this.health = new HealthMonitor({
+      find: (id) => this.store.find(id),
+      save: (record) => this.store.save(record),
+      publish: (record, action) => this.publish(record, action),
+      runtimeBinary: this.runtime.binary,
+      runtimeRoot: this.runtime.root,
+      bundle: (id) => this.store.dir(id),
+    });
   }
 
   async init(): Promise<void> {
@@ -61,6 +71,7 @@ export class ContainerService {
       const code = await this.monitor.readExit(record.Id);
       if (code !== undefined) await this.onExit(record.Id, code);
       else if (!(await this.runtime.state(record.Id))) await this.onExit(record.Id, 255);
+      else this.health.start(record);
     }
   }
 
@@ -112,6 +123,7 @@ export class ContainerService {
         StopSignal: body.StopSignal || ic.StopSignal || 'SIGTERM',
         ExposedPorts: { ...(ic.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) },
         Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
+        ...(body.Healthcheck || ic.Healthcheck ? { Healthcheck: mergeHealthcheck(ic.Healthcheck, body.Healthcheck) } : {}),
       },
       HostConfig: hostConfig,
       Path: command[0] ?? '',
@@ -167,6 +179,7 @@ export class ContainerService {
       await Promise.all(attachers.map((connect) => connect(true).catch((err: unknown) => log.warn('attach failed', { id: record.Id, error: String(err) }))));
       await this.runtime.start(record.Id);
       this.publish(record, 'start');
+      this.health.start(record);
       return 'started';
     } catch (err) {
       await this.runtime.delete(record.Id, true).catch(() => undefined);
@@ -200,6 +213,7 @@ export class ContainerService {
   private async onExit(id: string, code: number): Promise<void> {
     const record = this.store.find(id);
     if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
+    this.health.stop(id);
     // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
     const restart = shouldRestart(record, code);
     record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
@@ -431,6 +445,15 @@ export class ContainerService {
     }
     return record.ImageName.startsWith('sha256:') || /^[a-f0-9]+$/.test(record.ImageName) ? record.ImageName : record.Image.slice(7, 19);
   }
+}
+
+/** --health-* flags override the image's HEALTHCHECK field by field; Test NONE disables it. */
+function mergeHealthcheck(image: unknown, requested: unknown): unknown {
+  const base = (image ?? {}) as Record<string, unknown>;
+  const over = (requested ?? {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) if (value !== undefined && value !== null && value !== 0 && !(Array.isArray(value) && value.length === 0)) merged[key] = value;
+  return merged;
 }
 
 function shouldRestart(record: ContainerRecord, exitCode: number): boolean {

@@ -4,7 +4,8 @@ import type { ContainerRecord } from './container-record.js';
 /** "Up 3 seconds", "Exited (3) 2 minutes ago", "Created": the STATUS column of `docker ps`. */
 export function humanStatus(record: ContainerRecord, now = Date.now()): string {
   const s = record.State;
-  if (s.Status === 'running') return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+  const health = s.Health ? (s.Health.Status === 'starting' ? ' (health: starting)' : ` (${s.Health.Status})`) : '';
+  if (s.Status === 'running') return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${health}`;
   if (s.Status === 'paused') return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
   if (s.Status === 'exited') return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
   if (s.Status === 'created') return 'Created';
@@ -70,6 +71,7 @@ export function containerInspect(record: ContainerRecord, paths: { logPath: stri
       Error: s.Error,
       StartedAt: s.StartedAt,
       FinishedAt: s.FinishedAt,
+      ...(s.Health ? { Health: s.Health } : {}),
     },
     Image: record.Image,
     ResolvConfPath: `${paths.dir}/resolv.conf`,

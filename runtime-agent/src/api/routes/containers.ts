@@ -294,6 +294,7 @@ function matches(record: ContainerRecord, filters: Filters): boolean {
   if (filters.has('status') && !filters.get('status').includes(record.State.Status)) return false;
   if (filters.has('exited') && !(record.State.Status === 'exited' && filters.get('exited').map(Number).includes(record.State.ExitCode))) return false;
   if (filters.has('ancestor') && !filters.get('ancestor').some((a) => a === record.ImageName || record.Image.startsWith(a) || record.Image === `sha256:${a}`)) return false;
+  if (filters.has('health') && !filters.get('health').includes(record.State.Health?.Status ?? 'none')) return false;
   if (!filters.matchLabels('label', record.Config.Labels)) return false;
   return true;
 }
