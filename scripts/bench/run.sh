@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `docker run --rm busybox true` and `docker create` + `docker start -a`: berthd and Debian's
+# `docker run --rm busybox true`, `docker create` + `docker start -a` and `docker exec`: berthd and Debian's
 # dockerd side by side in one run, min / median of N, and the ratio. berthd's RSS with 20 idle
 # containers at the end.
 #   bash scripts/bench/run.sh [runs]      (default 10)
@@ -52,9 +52,14 @@ bench() {
 run_rm() { $DOCKER -H "$1" run --rm "$IMAGE" true; }
 create_start() { local id; id=$($DOCKER -H "$1" create "$IMAGE" true); $DOCKER -H "$1" start -a "$id"; $DOCKER -H "$1" rm "$id"; }
 
-echo "min / median of $RUNS (goal: run <= 0.4x dockerd)"
+exec_true() { $DOCKER -H "$1" exec bench-exec true; }
+
+echo "min / median of $RUNS (goals: run <= 0.4x dockerd, exec <= 0.5x)"
 bench "run --rm busybox true" run_rm
 bench "create + start -a (+ rm)" create_start
+for sock in d b; do $DOCKER -H "unix://$WORK/$sock.sock" run -d --name bench-exec "$IMAGE" sleep 3600 >/dev/null; done
+bench "exec true" exec_true
+for sock in d b; do $DOCKER -H "unix://$WORK/$sock.sock" rm -f bench-exec >/dev/null; done
 
 for i in $(seq 20); do $DOCKER -H "unix://$WORK/b.sock" run -d "$IMAGE" sleep 3600 >/dev/null; done
 sleep 1
