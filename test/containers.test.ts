@@ -117,8 +117,15 @@ describe('containers: run and lifecycle', () => {
     assert.equal(await cgroup(['--memory', '32m'], 'memory/memory.limit_in_bytes', 'memory.max'), String(32 * 1024 * 1024));
     assert.equal(await cgroup(['--pids-limit', '5'], 'pids/pids.max', 'pids.max'), '5');
     assert.match(await cgroup(['--cpus', '0.5'], 'cpu/cpu.cfs_quota_us', 'cpu.max'), /^50000/);
-    const oom = await engine.docker(['run', '--rm', '--memory', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
+    const oom = await engine.docker(['run', '--name', 'oom', '--memory', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     assert.equal(oom.code, 137);
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.OOMKilled}}', 'oom'])).trim(), 'true');
+    await engine.dockerOk(['rm', 'oom']);
+    await engine.dockerOk(['run', '-d', '--name', 'updated', 'busybox', 'sleep', '300']);
+    await engine.dockerOk(['update', '--memory', '48m', '--memory-swap', '96m', '--restart', 'on-failure:3', 'updated']);
+    assert.equal((await engine.dockerOk(['exec', 'updated', 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'])).trim(), String(48 * 1024 * 1024));
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', 'updated'])).trim(), 'on-failure:3');
+    await engine.dockerOk(['rm', '-f', 'updated']);
     const readOnly = await engine.docker(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
     assert.match(readOnly.stderr, /Read-only file system/);
     assert.match(await engine.dockerOk(['run', '--rm', '--read-only', '--tmpfs', '/data', 'busybox', 'sh', '-c', 'touch /data/x && grep " /data " /proc/mounts']), /^tmpfs \/data tmpfs/);

@@ -99,3 +99,10 @@ export async function sampleCgroup(cgroupPath: string): Promise<CgroupSample> {
 function hostMemory(): number {
   return totalmem();
 }
+
+/** How many times the kernel's OOM killer acted in the cgroup (for State.OOMKilled). */
+export async function oomKills(cgroupPath: string): Promise<number> {
+  const rel = cgroupPath.replace(/^\//, '');
+  const text = UNIFIED ? await read(path.join(CGROUP_ROOT, rel, 'memory.events')) : await read(path.join(CGROUP_ROOT, 'memory', rel, 'memory.oom_control'));
+  return keyValues(text).oom_kill ?? 0;
+}

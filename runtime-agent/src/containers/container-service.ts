@@ -7,11 +7,12 @@ import path from 'node:path';
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import { parseNormalizedNamed } from '../images/reference.js';
+import { oomKills } from '../cgroups/stats.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { ZERO_TIME, type ContainerRecord } from './container-record.js';
+import { ZERO_TIME, type ContainerRecord, type HostConfig } from './container-record.js';
 import { ContainerStore } from './container-store.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
@@ -214,10 +215,13 @@ export class ContainerService {
     const record = this.store.find(id);
     if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
     this.health.stop(id);
+    // The cgroup is still there until `runc delete`: ask it whether the OOM killer struck.
+    const oomKilled = code === 137 && (await oomKills(`/berth/${id}`).catch(() => 0)) > 0;
     // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
     const restart = shouldRestart(record, code);
-    record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
+    record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString(), OOMKilled: oomKilled };
     await this.store.save(record);
+    if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
     this.exitWaiters.delete(id);
@@ -379,6 +383,25 @@ export class ContainerService {
     record.Name = '/' + newName.replace(/^\//, '');
     await this.store.save(record);
     this.publish(record, 'rename', { oldName });
+  }
+
+  /** `docker update`: new limits (applied live with `runc update`) and restart policy. */
+  async update(idOrName: string, changes: Partial<HostConfig>): Promise<void> {
+    const record = this.store.get(idOrName);
+    const allowed = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'RestartPolicy'] as const;
+    const next: HostConfig = { ...record.HostConfig };
+    for (const key of allowed) if (changes[key] !== undefined && changes[key] !== null && !(typeof changes[key] === 'number' && changes[key] === 0 && key !== 'PidsLimit')) (next as Record<string, unknown>)[key] = changes[key];
+    if (next.AutoRemove && next.RestartPolicy?.Name && next.RestartPolicy.Name !== 'no') throw new InvalidParameterError('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    validateCreateRequest({ Image: record.ImageName, HostConfig: next });
+    if (record.State.Status === 'running' || record.State.Status === 'paused') {
+      const resources = buildSpec({ record: { ...record, HostConfig: next }, rootfs: '', user: { uid: 0, gid: 0 }, env: [], etcFiles: { hostname: '', hosts: '', resolvConf: '' } }).linux.resources ?? {};
+      const file = path.join(this.store.dir(record.Id), 'resources.json');
+      await fs.writeFile(file, JSON.stringify({ ...resources, devices: undefined }));
+      await this.runtime.update(record.Id, file);
+    }
+    record.HostConfig = next;
+    await this.store.save(record);
+    this.publish(record, 'update');
   }
 
   async pause(idOrName: string): Promise<void> {

@@ -57,6 +57,11 @@ export class OciRuntime {
     await this.run(['resume', id]);
   }
 
+  /** Applies new resource limits to a running container (`docker update`). */
+  async update(id: string, resourcesFile: string): Promise<void> {
+    await this.run(['update', '--resources', resourcesFile, id]);
+  }
+
   async ps(id: string): Promise<number[]> {
     return JSON.parse(await this.run(['ps', '--format', 'json', id])) as number[];
   }

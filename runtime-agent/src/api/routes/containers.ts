@@ -9,7 +9,7 @@ import { frame, readLog, type LogEntry } from '../../containers/container-logs.j
 import { ContainerRootfs } from '../../containers/rootfs.js';
 import { extractIntoRootfs } from '../../containers/archive-extract.js';
 import { pathStat, resolveInRoot } from '../../containers/rootfs-paths.js';
-import type { ContainerRecord } from '../../containers/container-record.js';
+import type { ContainerRecord, HostConfig } from '../../containers/container-record.js';
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
@@ -153,6 +153,11 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     const record = containers.store.get(ctx.param());
     const stream = ctx.hijack(record.Config.Tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     await attachStreams(ctx, engine, record, stream);
+  });
+
+  router.post('/containers/([^/]+)/update', async (ctx) => {
+    await containers.update(ctx.param(), await ctx.jsonObject<Partial<HostConfig>>());
+    ctx.send(200, { Warnings: [] });
   });
 
   router.post('/containers/([^/]+)/rename', async (ctx) => {
