@@ -86,6 +86,39 @@ describe('containers: run and lifecycle', () => {
     }
   });
 
+  it('detaches with ctrl-p ctrl-q, keeps the container running, and attaches again', async () => {
+    await engine.dockerOk(['run', '-dit', '--name', 'detachable', 'busybox', 'sh']);
+    const session = `berth-detach-${process.pid}`;
+    const tmux = (...args: string[]) => run('tmux', args);
+    const screen = async () => (await tmux('capture-pane', '-t', session, '-p')).stdout;
+    const until = async (text: string) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await screen()).includes(text)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`terminal never showed ${JSON.stringify(text)}:\n${await screen()}`);
+    };
+    const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`);
+    await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '20', 'sh');
+    try {
+      await tmux('send-keys', '-t', session, `env ${env.join(' ')} ${DOCKER} attach detachable; echo attach-exited`, 'Enter');
+      await tmux('send-keys', '-t', session, 'echo first-$((1+1))', 'Enter');
+      await until('first-2');
+      await tmux('send-keys', '-t', session, 'C-p', 'C-q');
+      await until('attach-exited');
+      assert.match(await screen(), /read escape sequence/);
+      assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.Running}}', 'detachable'])).trim(), 'true');
+      await tmux('send-keys', '-t', session, `env ${env.join(' ')} ${DOCKER} attach detachable`, 'Enter');
+      await tmux('send-keys', '-t', session, 'echo second-$((2+2))', 'Enter');
+      await until('second-4');
+      await tmux('send-keys', '-t', session, 'exit 4', 'Enter');
+      assert.equal((await engine.dockerOk(['wait', 'detachable'])).trim(), '4');
+    } finally {
+      await tmux('kill-session', '-t', session);
+      await engine.docker(['rm', '-f', 'detachable']);
+    }
+  });
+
   it('execs into a running container: output, exit code, stdin, -u/-w/-e, -d, a missing command', async () => {
     await engine.dockerOk(['run', '-d', '--name', 'exec-target', 'busybox', 'sleep', '300']);
     const res = await engine.docker(['exec', 'exec-target', 'sh', '-c', 'echo out; echo err >&2; exit 5']);

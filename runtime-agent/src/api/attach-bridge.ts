@@ -6,17 +6,34 @@ import type { Duplex } from 'node:stream';
 
 import { AttachConnection } from '../containers/attach-socket.js';
 import { frame } from '../containers/container-logs.js';
+import { InvalidParameterError } from '../util/errors.js';
 
 export interface BridgeOptions {
   tty: boolean;
   stdout: boolean;
   stderr: boolean;
   stdin: boolean;
+  /** The byte sequence that detaches the client (default ctrl-p ctrl-q), when stdin is attached. */
+  detachKeys?: Buffer;
+}
+
+/** `ctrl-p,ctrl-q` -> [0x10, 0x11]; `a,ctrl-a` -> [0x61, 0x01]. */
+export function parseDetachKeys(spec: string | null | undefined): Buffer {
+  const value = spec || 'ctrl-p,ctrl-q';
+  const bytes = value.split(',').map((key) => {
+    const ctrl = /^ctrl-([a-z@\[\\\]^_])$/.exec(key);
+    if (ctrl) return (ctrl[1] ?? '').charCodeAt(0) & 0x1f;
+    if (key.length === 1) return key.charCodeAt(0);
+    throw new InvalidParameterError(`Invalid detach keys (${value}) provided`);
+  });
+  return Buffer.from(bytes);
 }
 
 export class AttachBridge {
   private connection: AttachConnection | undefined;
   private finished = false;
+  /** The client typed the detach sequence: the container keeps running. */
+  detached = false;
   private resolveDone!: () => void;
   /** Resolves when conmon closed the stream (the process ended) or the client went away. */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
@@ -40,7 +57,34 @@ export class AttachBridge {
     });
     if (options.stdin) {
       const input = client as Duplex;
-      input.on('data', (chunk: Buffer) => this.connection?.write(chunk));
+      const keys = options.detachKeys;
+      let matched = 0;
+      input.on('data', (chunk: Buffer) => {
+        if (!keys || keys.length === 0) return this.connection?.write(chunk);
+        // Bytes that may start the detach sequence are held back until it is clear they do not.
+        const out: number[] = [];
+        for (const byte of chunk) {
+          if (byte === keys[matched]) {
+            if (++matched === keys.length) {
+              if (out.length) this.connection?.write(Buffer.from(out));
+              this.detached = true;
+              this.finish();
+              return;
+            }
+            continue;
+          }
+          if (matched > 0) {
+            out.push(...keys.subarray(0, matched));
+            matched = 0;
+            if (byte === keys[0]) {
+              matched = 1;
+              continue;
+            }
+          }
+          out.push(byte);
+        }
+        if (out.length) this.connection?.write(Buffer.from(out));
+      });
       input.on('end', () => this.connection?.endInput());
       input.resume();
     }

@@ -171,7 +171,7 @@ export class ContainerService {
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
-      const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin) });
+      const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin), leaveStdinOpen: !record.Config.StdinOnce });
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
       // Attachers connect between create and start, so not a byte of output is missed.

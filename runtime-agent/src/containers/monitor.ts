@@ -16,6 +16,8 @@ export interface LaunchOptions {
   logPath: string;
   terminal: boolean;
   stdin: boolean;
+  /** Keep the container's stdin open when an attached client leaves (not StdinOnce). */
+  leaveStdinOpen: boolean;
 }
 
 export class CreateFailedError extends SystemError {}
@@ -120,6 +122,7 @@ export class ConmonMonitor {
       '--conmon-pidfile', path.join(bundle, 'conmon.pid'),
       ...(options.terminal ? ['-t'] : []),
       ...(options.stdin ? ['-i'] : []),
+      ...(options.stdin && options.leaveStdinOpen ? ['--leave-stdin-open'] : []),
     ];
     const child = spawn('conmon', args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],

@@ -15,7 +15,7 @@ import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
-import { AttachBridge } from '../attach-bridge.js';
+import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 
@@ -286,6 +286,7 @@ async function attachStreams(ctx: RequestContext, engine: Engine, record: Contai
     stderr: ctx.flag('stderr'),
     // Input needs the hijacked connection; a plain HTTP attach is output only.
     stdin: ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined,
+    detachKeys: parseDetachKeys(ctx.query.get('detachKeys')),
   });
   const started = containers.whenCreated(record, () => bridge.connect(containers.attachSocketDir(), record.Id));
   started.then((ok) => !ok && bridge.finish(), () => bridge.finish());

@@ -3,7 +3,7 @@ import { frame } from '../../containers/container-logs.js';
 import type { ExecConfig } from '../../containers/exec-service.js';
 import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../../util/errors.js';
-import { AttachBridge } from '../attach-bridge.js';
+import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { Router } from '../router.js';
 
 /** How long an attached exec waits for conmon's exit report after the output closed. */
@@ -32,6 +32,7 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
       stdout: session.config.AttachStdout !== false,
       stderr: session.config.AttachStderr !== false,
       stdin: Boolean(session.config.AttachStdin) && ctx.upgrade !== undefined,
+      detachKeys: parseDetachKeys(session.config.DetachKeys),
     });
     try {
       const { exited } = await execs.start(session.id, () => bridge.connect(engine.containers.attachSocketDir(), session.id));
