@@ -256,6 +256,38 @@ describe('containers: run and lifecycle', () => {
     assert.equal(await engine.dockerOk(['logs', 'ticker']), 'started\n', 'logs of a stopped container stay readable');
   });
 
+  it('reads logs with --tail, -t, --since and --until, and follows until the container stops', async () => {
+    await engine.dockerOk(['run', '--name', 'talker', 'busybox', 'sh', '-c', 'echo one; echo two >&2; echo three']);
+    assert.equal(await engine.dockerOk(['logs', '--tail', '2', 'talker']), 'three\n');
+    const both = await engine.docker(['logs', '--tail', '2', 'talker']);
+    assert.equal(both.stdout, 'three\n');
+    assert.equal(both.stderr, 'two\n');
+    const stamped = await engine.dockerOk(['logs', '-t', 'talker']);
+    assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\S* one\n/);
+    assert.equal(await engine.dockerOk(['logs', '--since', '2000-01-01T00:00:00Z', '--until', '2000-01-02T00:00:00Z', 'talker']), '');
+    assert.equal(await engine.dockerOk(['logs', '--since', '2000-01-01T00:00:00Z', 'talker']), 'one\nthree\n');
+    await engine.dockerOk(['run', '-d', '--name', 'follower', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.2; done']);
+    assert.equal(await engine.dockerOk(['logs', '-f', 'follower']), 'line 1\nline 2\nline 3\n', 'logs -f ends when the container stops');
+    await engine.dockerOk(['rm', 'talker', 'follower']);
+  });
+
+  it('lists with ps filters, -q, -n and prunes stopped containers', async () => {
+    await engine.dockerOk(['run', '--name', 'exit0', 'busybox', 'true']);
+    await engine.docker(['run', '--name', 'exit3', 'busybox', 'sh', '-c', 'exit 3']);
+    await engine.dockerOk(['run', '-d', '--name', 'alive', 'busybox', 'sleep', '300']);
+    const names = async (...args: string[]) => (await engine.dockerOk(['ps', ...args, '--format', '{{.Names}}'])).trim().split('\n').filter(Boolean).sort();
+    assert.deepEqual(await names('--filter', 'status=exited', '--filter', 'name=exit'), ['exit0', 'exit3']);
+    assert.deepEqual(await names('-a', '--filter', 'exited=3', '--filter', 'name=exit'), ['exit3']);
+    assert.deepEqual(await names('--filter', 'name=alive'), ['alive']);
+    assert.deepEqual(await names('-a', '--filter', 'ancestor=busybox', '--filter', 'name=^alive$'), ['alive']);
+    assert.equal((await engine.dockerOk(['ps', '-a', '-n', '1', '-q'])).trim().split('\n').length, 1);
+    const pruned = await engine.dockerOk(['container', 'prune', '-f']);
+    assert.match(pruned, /Deleted Containers:/);
+    assert.deepEqual(await names('-a', '--filter', 'name=exit'), []);
+    assert.deepEqual(await names('--filter', 'name=alive'), ['alive'], 'running containers are not pruned');
+    await engine.dockerOk(['rm', '-f', 'alive']);
+  });
+
   it('refuses a name in use and removing a running container without -f', async () => {
     await engine.dockerOk(['run', '-d', '--name', 'busy', 'busybox', 'sleep', '100']);
     const dup = await engine.docker(['create', '--name', 'busy', 'busybox']);
