@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { DOCKER, TestEngine, registry, run } from './support/berthd.js';
 import { makeTar } from './support/tar.js';
+import { Terminal } from './support/terminal.js';
 
 describe('containers: run and lifecycle', () => {
   let engine: TestEngine;
@@ -47,74 +48,53 @@ describe('containers: run and lifecycle', () => {
   });
 
   it('runs -it in a real terminal: size, resize, Ctrl-C and exit code', async () => {
-    const session = `berth-${process.pid}`;
-    const tmux = (...args: string[]) => run('tmux', args);
-    const screen = async () => (await tmux('capture-pane', '-t', session, '-p')).stdout;
-    const until = async (text: string) => {
-      for (let i = 0; i < 100; i++) {
-        if ((await screen()).includes(text)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`terminal never showed ${JSON.stringify(text)}:\n${await screen()}`);
-    };
     const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`);
-    await tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', 'env', ...env, DOCKER, 'run', '-it', '--name', 'tty', 'busybox', 'sh');
+    const term = await Terminal.open('tty', 120, 30, ['env', ...env, DOCKER, 'run', '-it', '--name', 'tty', 'busybox', 'sh']);
     try {
-      await tmux('set-option', '-t', session, 'remain-on-exit', 'on');
-      await until('/ #');
-      await tmux('send-keys', '-t', session, 'stty size; echo $((6*7))', 'Enter');
-      await until('30 120');
-      await until('42');
-      await tmux('resize-window', '-t', session, '-x', '100', '-y', '20');
+      await term.until('/ #');
+      await term.type('stty size; echo $((6*7))', 'Enter');
+      await term.until('30 120');
+      await term.until('42');
+      await term.resize(100, 20);
       // The CLI forwards SIGWINCH asynchronously: ask until the new size shows.
       let resized = false;
       for (let i = 0; i < 30 && !resized; i++) {
-        await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+        await term.type('clear; stty size', 'Enter');
         await new Promise((r) => setTimeout(r, 200));
-        resized = (await screen()).includes('20 100');
+        resized = (await term.screen()).includes('20 100');
       }
-      assert.ok(resized, `the terminal size never reached the container:\n${await screen()}`);
-      await tmux('send-keys', '-t', session, 'sleep 60', 'Enter');
+      assert.ok(resized, `the terminal size never reached the container:\n${await term.screen()}`);
+      await term.type('sleep 60', 'Enter');
       await new Promise((r) => setTimeout(r, 300));
-      await tmux('send-keys', '-t', session, 'C-c');
-      await tmux('send-keys', '-t', session, 'echo interrupted', 'Enter');
-      await until('interrupted\n');
-      await tmux('send-keys', '-t', session, 'exit 7', 'Enter');
+      await term.type('C-c');
+      await term.type('echo interrupted', 'Enter');
+      await term.until('interrupted\n');
+      await term.type('exit 7', 'Enter');
       assert.equal((await engine.dockerOk(['wait', 'tty'])).trim(), '7');
     } finally {
-      await tmux('kill-session', '-t', session);
+      await term.close();
     }
   });
 
   it('detaches with ctrl-p ctrl-q, keeps the container running, and attaches again', async () => {
     await engine.dockerOk(['run', '-dit', '--name', 'detachable', 'busybox', 'sh']);
-    const session = `berth-detach-${process.pid}`;
-    const tmux = (...args: string[]) => run('tmux', args);
-    const screen = async () => (await tmux('capture-pane', '-t', session, '-p')).stdout;
-    const until = async (text: string) => {
-      for (let i = 0; i < 100; i++) {
-        if ((await screen()).includes(text)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`terminal never showed ${JSON.stringify(text)}:\n${await screen()}`);
-    };
-    const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`);
-    await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '20', 'sh');
+    const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`).join(' ');
+    const term = await Terminal.open('detach', 100, 20, ['sh']);
     try {
-      await tmux('send-keys', '-t', session, `env ${env.join(' ')} ${DOCKER} attach detachable; echo attach-exited`, 'Enter');
-      await tmux('send-keys', '-t', session, 'echo first-$((1+1))', 'Enter');
-      await until('first-2');
-      await tmux('send-keys', '-t', session, 'C-p', 'C-q');
-      await until('attach-exited');
-      assert.match(await screen(), /read escape sequence/);
+      await term.type(`env ${env} ${DOCKER} attach detachable; echo attach-exited`, 'Enter');
+      await term.type('echo first-$((1+1))', 'Enter');
+      await term.until('first-2');
+      await term.type('C-p', 'C-q');
+      await term.until('attach-exited');
+      assert.match(await term.screen(), /read escape sequence/);
       assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.Running}}', 'detachable'])).trim(), 'true');
-      await tmux('send-keys', '-t', session, `env ${env.join(' ')} ${DOCKER} attach detachable`, 'Enter');
-      await tmux('send-keys', '-t', session, 'echo second-$((2+2))', 'Enter');
-      await until('second-4');
-      await tmux('send-keys', '-t', session, 'exit 4', 'Enter');
+      await term.type(`env ${env} ${DOCKER} attach detachable`, 'Enter');
+      await term.type('echo second-$((2+2))', 'Enter');
+      await term.until('second-4');
+      await term.type('exit 4', 'Enter');
       assert.equal((await engine.dockerOk(['wait', 'detachable'])).trim(), '4');
     } finally {
-      await tmux('kill-session', '-t', session);
+      await term.close();
       await engine.docker(['rm', '-f', 'detachable']);
     }
   });

@@ -48,6 +48,14 @@ export class RequestContext {
     return !['', '0', 'false', 'False', 'FALSE', 'no'].includes(value);
   }
 
+  /** The `h` and `w` query parameters of the resize endpoints. */
+  terminalSize(): { height: number; width: number } {
+    const height = Number(this.query.get('h'));
+    const width = Number(this.query.get('w'));
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0) throw new InvalidParameterError('invalid height or width');
+    return { height, width };
+  }
+
   /** Reads and parses a JSON body; an empty body gives `undefined`. */
   async json<T>(): Promise<T | undefined> {
     const type = this.req.headers['content-type'];

@@ -176,10 +176,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/containers/([^/]+)/resize', async (ctx) => {
-    const h = Number(ctx.query.get('h'));
-    const w = Number(ctx.query.get('w'));
-    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw new InvalidParameterError('invalid height or width');
-    await containers.resize(ctx.param(), h, w);
+    const { height, width } = ctx.terminalSize();
+    await containers.resize(ctx.param(), height, width);
     ctx.noContent(200);
   });
 

@@ -2,7 +2,6 @@
 import { frame } from '../../containers/container-logs.js';
 import type { ExecConfig } from '../../containers/exec-service.js';
 import type { Engine } from '../../engine.js';
-import { InvalidParameterError } from '../../util/errors.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { Router } from '../router.js';
 
@@ -49,10 +48,8 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/exec/([^/]+)/resize', async (ctx) => {
-    const h = Number(ctx.query.get('h'));
-    const w = Number(ctx.query.get('w'));
-    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw new InvalidParameterError('invalid height or width');
-    await execs.resize(ctx.param(), h, w);
+    const { height, width } = ctx.terminalSize();
+    await execs.resize(ctx.param(), height, width);
     ctx.noContent(200);
   });
 
