@@ -20,6 +20,7 @@ declare -A PROVIDES=(
   [isal]=/usr/bin/igzip
   [curl]=/usr/bin/curl
   [tmux]=/usr/bin/tmux
+  [golang-github-containers-common]=/usr/share/containers/seccomp.json
   [tar]=/bin/tar
   [gzip]=/bin/gzip
 )

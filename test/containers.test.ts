@@ -148,6 +148,12 @@ describe('containers: run and lifecycle', () => {
     const privileged = (await engine.dockerOk(['run', '--rm', '--privileged', 'busybox', 'grep', 'CapEff', '/proc/self/status'])).trim();
     assert.notEqual(privileged, defaultCaps);
     assert.match(await engine.dockerOk(['run', '--rm', '--init', 'busybox', 'ps']), /1 root +\/usr\/bin\/tini/);
+    const seccomp = async (...flags: string[]) => (await engine.dockerOk(['run', '--rm', ...flags, 'busybox', 'grep', 'Seccomp:', '/proc/self/status'])).trim();
+    assert.equal(await seccomp(), 'Seccomp:\t2', 'the default seccomp filter is on');
+    assert.equal(await seccomp('--privileged'), 'Seccomp:\t0');
+    assert.equal(await seccomp('--security-opt', 'seccomp=unconfined'), 'Seccomp:\t0');
+    const nnp = await engine.dockerOk(['run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']);
+    assert.equal(nnp.trim(), 'NoNewPrivs:\t1');
     const badMemory = await engine.docker(['run', '--rm', '--memory', '1k', 'busybox', 'true']);
     assert.match(badMemory.stderr, /Minimum memory limit allowed is 6MB/);
   });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
+import { seccompFor } from '../oci/seccomp.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ContainerRecord } from './container-record.js';
 
@@ -69,6 +70,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   for (const [dest, options] of Object.entries(hc.Tmpfs ?? {})) {
     mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(options ? options.split(',') : [])] });
   }
+  const seccomp = seccompFor(hc.SecurityOpt ?? [], Boolean(hc.Privileged), caps);
   const noNewPrivileges = (hc.SecurityOpt ?? []).some((o) => o === 'no-new-privileges' || o === 'no-new-privileges:true' || o === 'no-new-privileges=true');
   return {
     ociVersion: '1.0.2',
@@ -93,6 +95,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
       cgroupsPath: `/berth/${record.Id}`,
       ...(hc.Privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
       ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
 }

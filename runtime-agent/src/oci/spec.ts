@@ -1,5 +1,7 @@
 // The OCI runtime spec (config.json) berthd hands to runc/crun, with dockerd's defaults: the same
 // capability set, masked and read-only /proc paths, device list and mounts.
+import type { OciSeccomp } from './seccomp.js';
+
 export interface OciUser {
   uid: number;
   gid: number;
@@ -37,6 +39,7 @@ export interface OciSpec {
     readonlyPaths?: string[];
     devices?: unknown[];
     sysctl?: Record<string, string>;
+    seccomp?: OciSeccomp;
   };
 }
 
