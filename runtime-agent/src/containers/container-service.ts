@@ -68,6 +68,12 @@ export class ContainerService {
         this.scheduleRestart(record);
         continue;
       }
+      if (record.State.Status === 'created' && (await this.runtime.state(record.Id))) {
+        // berthd died between runtime create and recording the start: clear the half-made task.
+        await this.runtime.delete(record.Id, true).catch(() => undefined);
+        await new ContainerRootfs(this.store.dir(record.Id)).unmount().catch(() => undefined);
+        continue;
+      }
       if (record.State.Status !== 'running' && record.State.Status !== 'paused') continue;
       const code = await this.monitor.readExit(record.Id);
       if (code !== undefined) await this.onExit(record.Id, code);
