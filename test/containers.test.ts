@@ -257,6 +257,33 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', 'talker', 'follower']);
   });
 
+  it('writes json-file logs, rotates them by --log-opt, and keeps what was written while berthd was down', async () => {
+    await engine.dockerOk(['run', '--name', 'rotating', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done']);
+    const logPath = (await engine.dockerOk(['inspect', '-f', '{{.LogPath}}', 'rotating'])).trim();
+    assert.match(logPath, /-json\.log$/);
+    const first = JSON.parse((await fs.readFile(logPath, 'utf8')).split('\n')[0] ?? '{}') as { log: string; stream: string; time: string };
+    assert.equal(first.stream, 'stdout');
+    assert.match(first.time, /Z$/);
+    for (const suffix of ['', '.1', '.2']) assert.ok((await fs.stat(logPath + suffix)).size <= 1024);
+    await assert.rejects(fs.access(`${logPath}.3`));
+    const lines = (await engine.dockerOk(['logs', 'rotating'])).trim().split('\n');
+    assert.equal(lines[lines.length - 1], 'line-199-xxxxxxxxxxxxxxxxxxxx');
+    assert.ok(lines.length < 200 && lines.length > 20, `older lines were rotated away (${lines.length} left)`);
+    assert.equal((await engine.docker(['run', '--log-opt', 'max-file=2', 'busybox', 'true'])).stderr.includes('max-file cannot be set without max-size'), true);
+
+    await engine.dockerOk(['run', '-d', '--name', 'writer', 'busybox', 'sh', '-c', 'echo before; sleep 1.5; echo during; sleep 30']);
+    await engine.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2000));
+    await engine.start();
+    let out = '';
+    for (let i = 0; i < 30 && !out.includes('during'); i++) {
+      out = await engine.dockerOk(['logs', 'writer']);
+      if (!out.includes('during')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(out, 'before\nduring\n');
+    await engine.dockerOk(['rm', '-f', 'rotating', 'writer']);
+  });
+
   it('lists with ps filters, -q, -n and prunes stopped containers', async () => {
     await engine.dockerOk(['run', '--name', 'exit0', 'busybox', 'true']);
     await engine.docker(['run', '--name', 'exit3', 'busybox', 'sh', '-c', 'exit 3']);

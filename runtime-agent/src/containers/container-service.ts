@@ -17,6 +17,7 @@ import { ContainerStore } from './container-store.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
 import { HealthMonitor } from './health.js';
+import { LogCollector, jsonLogOptions, type JsonLogOptions } from './json-log.js';
 import { generateName } from './names.js';
 import { ContainerRootfs } from './rootfs.js';
 import { buildSpec } from './spec-builder.js';
@@ -76,9 +77,16 @@ export class ContainerService {
       }
       if (record.State.Status !== 'running' && record.State.Status !== 'paused') continue;
       const code = await this.monitor.readExit(record.Id);
-      if (code !== undefined) await this.onExit(record.Id, code);
+      if (code !== undefined) {
+        // Copy what it wrote while berthd was down before recording the exit.
+        await this.startLogCollector(record);
+        await this.onExit(record.Id, code);
+      }
       else if (!(await this.runtime.state(record.Id))) await this.onExit(record.Id, 255);
-      else this.health.start(record);
+      else {
+        this.health.start(record);
+        await this.startLogCollector(record);
+      }
     }
   }
 
@@ -86,22 +94,45 @@ export class ContainerService {
     this.monitor.close();
   }
 
+  /** The json-file log (what `docker logs` reads and inspect shows as LogPath). */
   logPath(record: ContainerRecord): string {
-    return path.join(this.store.dir(record.Id), 'ctr.log');
+    return path.join(this.store.dir(record.Id), `${record.Id}-json.log`);
   }
 
-  /** Current size of the log: where an attach starts reading. */
+  /** What conmon writes (k8s-file); berthd copies it into the json-file. */
+  private conmonLogPath(record: ContainerRecord): string {
+    return path.join(this.store.dir(record.Id), 'conmon.log');
+  }
+
+  logOptions(record: ContainerRecord): JsonLogOptions & { enabled: boolean } {
+    const config = record.HostConfig.LogConfig;
+    return { ...jsonLogOptions(config?.Config), enabled: config?.Type !== 'none' };
+  }
+
+  private readonly collectors = new Map<string, LogCollector>();
+
+  private async startLogCollector(record: ContainerRecord): Promise<void> {
+    const options = this.logOptions(record);
+    if (!options.enabled || this.collectors.has(record.Id)) return;
+    const collector = new LogCollector(this.conmonLogPath(record), this.logPath(record), path.join(this.store.dir(record.Id), 'log-position'), options);
+    this.collectors.set(record.Id, collector);
+    await collector.start();
+  }
+
+  private async finishLogCollector(id: string): Promise<void> {
+    const collector = this.collectors.get(id);
+    this.collectors.delete(id);
+    await collector?.finish();
+  }
+
   /** Publishes a container event with dockerd's attributes (image, name, labels). */
   private publish(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.events.publish('container', action, record.Id, { ...(record.Config.Labels ?? {}), image: record.ImageName, name: record.Name.slice(1), ...extra });
   }
 
-  async logSize(record: ContainerRecord): Promise<number> {
-    return (await fs.stat(this.logPath(record)).catch(() => undefined))?.size ?? 0;
-  }
-
   async create(body: CreateRequest, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
     validateCreateRequest(body);
+    jsonLogOptions(body.HostConfig?.LogConfig?.Config);
     const imageName = body.Image as string;
     const image = this.images.images.resolve(imageName);
     const imageConfig = await this.images.config(image.id);
@@ -142,7 +173,7 @@ export class ContainerService {
     delete (record.Config as Record<string, unknown>).HostConfig;
     delete (record.Config as Record<string, unknown>).NetworkingConfig;
     await this.store.save(record);
-    // The log exists from the start, so `logs -f` and attach can follow it before the first line.
+    // The log exists from the start, so `logs -f` can follow it before the first line.
     await fs.writeFile(this.logPath(record), '', { flag: 'a' });
     this.publish(record, 'create');
     return { Id: id, Warnings: [] };
@@ -177,9 +208,10 @@ export class ContainerService {
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
-      const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.logPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin), leaveStdinOpen: !record.Config.StdinOnce });
+      const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.conmonLogPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin), leaveStdinOpen: !record.Config.StdinOnce });
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
+      await this.startLogCollector(record);
       // Attachers connect between create and start, so not a byte of output is missed.
       const attachers = this.pendingAttach.get(record.Id) ?? [];
       this.pendingAttach.delete(record.Id);
@@ -221,6 +253,7 @@ export class ContainerService {
     const record = this.store.find(id);
     if (!record || (record.State.Status !== 'running' && record.State.Status !== 'paused')) return;
     this.health.stop(id);
+    await this.finishLogCollector(id);
     // The cgroup is still there until `runc delete`: ask it whether the OOM killer struck.
     const oomKilled = code === 137 && (await oomKills(`/berth/${id}`).catch(() => 0)) > 0;
     // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
@@ -454,6 +487,7 @@ export class ContainerService {
     if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
     await new ContainerRootfs(this.store.dir(record.Id)).unmount();
     await this.monitor.clearExit(record.Id);
+    await this.finishLogCollector(record.Id);
     await this.store.delete(record.Id);
     this.publish(record, 'destroy');
     for (const attach of this.pendingAttach.get(record.Id) ?? []) void attach(false);

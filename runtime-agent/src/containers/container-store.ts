@@ -8,7 +8,9 @@ import path from 'node:path';
 import { readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import { log } from '../util/log.js';
 import type { ContainerRecord } from './container-record.js';
+import { ContainerRootfs } from './rootfs.js';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -23,9 +25,18 @@ export class ContainerStore {
     for (const id of await fs.readdir(this.root)) {
       const dir = path.join(this.root, id);
       await removeTempFiles(dir);
-      const record = await readJsonIfExists<ContainerRecord>(path.join(dir, 'container.json'));
-      if (record) this.records.set(record.Id, record);
-      else await fs.rm(dir, { recursive: true, force: true }); // a create a crash cut short
+      const record = await readJsonIfExists<ContainerRecord>(path.join(dir, 'container.json')).catch((err: unknown) => {
+        log.warn('unreadable container record, skipped', { dir, error: String(err) });
+        return undefined;
+      });
+      if (record) {
+        this.records.set(record.Id, record);
+        continue;
+      }
+      // A create that a crash cut short. Whatever is wrong with it must not stop the engine.
+      const rootfs = new ContainerRootfs(dir);
+      await rootfs.unmount().catch(() => undefined);
+      await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => log.warn('could not remove leftover container directory', { dir, error: String(err) }));
     }
     return this.all();
   }

@@ -118,6 +118,8 @@ export class ConmonMonitor {
       '--exit-dir', this.exitDir,
       '--socket-dir-path', this.socketDir,
       '-l', `k8s-file:${options.logPath}`,
+      // berthd copies this file into the json-file log; conmon keeps it from growing without end.
+      '--log-size-max', String(64 * 1024 * 1024),
       '--runtime-arg', `--root=${this.runtime.root}`,
       '--conmon-pidfile', path.join(bundle, 'conmon.pid'),
       ...(options.terminal ? ['-t'] : []),

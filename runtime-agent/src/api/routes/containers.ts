@@ -5,7 +5,8 @@ import type { ServerResponse } from 'node:http';
 
 import { sampleCgroup } from '../../cgroups/stats.js';
 import { listChanges } from '../../containers/changes.js';
-import { frame, readLog, type LogEntry } from '../../containers/container-logs.js';
+import { frame, type LogEntry } from '../../containers/container-logs.js';
+import { readJsonLog } from '../../containers/json-log.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
 import { extractIntoRootfs } from '../../containers/archive-extract.js';
 import { pathStat, resolveInRoot } from '../../containers/rootfs-paths.js';
@@ -103,6 +104,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
 
   router.get('/containers/([^/]+)/logs', async (ctx) => {
     const record = containers.store.get(ctx.param());
+    const logOptions = containers.logOptions(record);
+    if (!logOptions.enabled) throw new InvalidParameterError('configured logging driver does not support reading');
     const stdout = ctx.flag('stdout');
     const stderr = ctx.flag('stderr');
     if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
@@ -127,15 +130,15 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
       ctx.res.write(tty ? payload : frame(e.stream, payload));
     };
     const running = record.State.Status === 'running' || record.State.Status === 'paused';
-    const options = { follow: follow && running, stopped: containers.stopped(record), signal: abort.signal };
+    const options = { follow: follow && running, stopped: containers.stopped(record), signal: abort.signal, maxFile: logOptions.maxFile };
     if (tail !== undefined && tail >= 0) {
       // Tail needs the end first: read what is there, keep the last N, then follow on.
       const backlog: LogEntry[] = [];
-      for await (const e of readLog(containers.logPath(record), { follow: false })) if (accept(e)) backlog.push(e);
+      for await (const e of readJsonLog(containers.logPath(record), { follow: false, maxFile: logOptions.maxFile })) if (accept(e)) backlog.push(e);
       for (const e of tail === 0 ? [] : backlog.slice(-tail)) write(e);
       if (options.follow) {
         let skip = backlog.length;
-        for await (const e of readLog(containers.logPath(record), options)) {
+        for await (const e of readJsonLog(containers.logPath(record), options)) {
           if (skip > 0 && accept(e)) {
             skip--;
             continue;
@@ -144,7 +147,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
         }
       }
     } else {
-      for await (const e of readLog(containers.logPath(record), options)) if (accept(e)) write(e);
+      for await (const e of readJsonLog(containers.logPath(record), options)) if (accept(e)) write(e);
     }
     ctx.res.end();
   });
