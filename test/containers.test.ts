@@ -196,6 +196,27 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', '-f', 'copier']);
   });
 
+  it('applies devices, ulimits, sysctls, shm size, CPU shares and sets, env files and stop signals', async () => {
+    assert.match(await engine.dockerOk(['run', '--rm', '--device', '/dev/null:/dev/mynull', 'busybox', 'sh', '-c', 'echo x > /dev/mynull && ls -l /dev/mynull']), /^c.* 1, +3 /);
+    const missing = await engine.docker(['run', '--rm', '--device', '/dev/nonexistent', 'busybox', 'true']);
+    assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/nonexistent"/);
+    assert.ok(Number((await engine.dockerOk(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'ls /dev | wc -l'])).trim()) > 20, 'privileged containers see the host devices');
+    assert.equal((await engine.dockerOk(['run', '--rm', '--ulimit', 'nofile=512:1024', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn'])).trim(), '512\n1024');
+    assert.equal((await engine.dockerOk(['run', '--rm', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_forward'])).trim(), '1');
+    assert.match(await engine.dockerOk(['run', '--rm', '--shm-size', '8m', 'busybox', 'df', '-k', '/dev/shm']), /\s8192\s/);
+    const cpu = async (flag: string[], v1: string) => (await engine.dockerOk(['run', '--rm', ...flag, 'busybox', 'cat', `/sys/fs/cgroup/${v1}`])).trim();
+    assert.equal(await cpu(['--cpu-shares', '512'], 'cpu/cpu.shares'), '512');
+    assert.equal(await cpu(['--cpuset-cpus', '0'], 'cpuset/cpuset.cpus'), '0');
+    const envFile = `${engine.dir}/vars.env`;
+    await fs.writeFile(envFile, 'FROM_FILE=yes\n# a comment\nOTHER=2\n');
+    assert.equal(await engine.dockerOk(['run', '--rm', '--env-file', envFile, 'busybox', 'sh', '-c', 'echo $FROM_FILE $OTHER']), 'yes 2\n');
+    // --stop-signal USR1 reaches the process's trap; --stop-timeout bounds the wait before KILL.
+    await engine.dockerOk(['run', '-d', '--name', 'graceful', '--stop-signal', 'USR1', '--stop-timeout', '5', 'busybox', 'sh', '-c', 'trap "exit 42" USR1; while true; do sleep 0.1; done']);
+    await engine.dockerOk(['stop', 'graceful']);
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.ExitCode}}', 'graceful'])).trim(), '42');
+    await engine.dockerOk(['rm', 'graceful']);
+  });
+
   it('reports stats from the container\'s cgroup', async () => {
     await engine.dockerOk(['run', '-d', '--name', 'busyloop', '--memory', '64m', 'busybox', 'sh', '-c', 'while true; do :; done']);
     const line = (await engine.dockerOk(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'busyloop'])).trim();

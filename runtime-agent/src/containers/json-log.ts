@@ -49,6 +49,11 @@ export class LogCollector {
   private size = 0;
   private pumping: Promise<void> = Promise.resolve();
   private again = false;
+  /**
+   * Where the json-file ended when copying (re)started: its last entry's time and how many entries
+   * carry that time. A crash between writing lines and saving the offset must not copy them twice.
+   */
+  private resume = { time: '', count: 0 };
 
   constructor(
     private readonly source: string,
@@ -61,6 +66,7 @@ export class LogCollector {
     const saved = await fs.readFile(this.positionFile, 'utf8').catch(() => '0');
     this.offset = Number(saved) || 0;
     this.size = (await fs.stat(this.target).catch(() => undefined))?.size ?? 0;
+    this.resume = await lastEntries(this.target);
     await fs.writeFile(this.source, '', { flag: 'a' });
     this.watcher = watch(this.source, () => this.kick());
     this.kick();
@@ -106,7 +112,16 @@ export class LogCollector {
     if (entries.length === 0) return;
     let chunk = '';
     for (const e of entries) {
-      const line = JSON.stringify({ log: e.text, stream: e.stream, time: dockerTime(e.time) }) + '\n';
+      const time = dockerTime(e.time);
+      if (this.resume.time) {
+        if (time < this.resume.time) continue;
+        if (time === this.resume.time && this.resume.count > 0) {
+          this.resume.count--;
+          continue;
+        }
+        this.resume = { time: '', count: 0 };
+      }
+      const line = JSON.stringify({ log: e.text, stream: e.stream, time }) + '\n';
       if (this.options.maxSize && this.size + chunk.length + line.length > this.options.maxSize && this.size + chunk.length > 0) {
         await fs.appendFile(this.target, chunk);
         chunk = '';
@@ -128,6 +143,29 @@ export class LogCollector {
       await fs.rename(this.target, `${this.target}.1`);
     }
     this.size = 0;
+  }
+}
+
+/** The time of the last entry of a json-file log and how many entries at its end share it. */
+async function lastEntries(file: string): Promise<{ time: string; count: number }> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch {
+    return { time: '', count: 0 };
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 256 * 1024);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const times = buffer.toString('utf8').split('\n').filter(Boolean).map((l) => parseJsonLine(l)?.time ?? '');
+    const time = times[times.length - 1] ?? '';
+    let count = 0;
+    for (let i = times.length - 1; i >= 0 && times[i] === time; i--) count++;
+    return { time, count: time ? count : 0 };
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,5 +1,5 @@
 // From a container record to the OCI spec runc receives: process, mounts, namespaces, resources.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { seccompFor } from '../oci/seccomp.js';
@@ -35,9 +35,9 @@ function capabilities(record: ContainerRecord): string[] {
   return caps;
 }
 
-function resources(record: ContainerRecord): LinuxResources {
+function resources(record: ContainerRecord, extraDeviceRules: NonNullable<LinuxResources['devices']>): LinuxResources {
   const hc = record.HostConfig;
-  const res: LinuxResources = { devices: hc.Privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES };
+  const res: LinuxResources = { devices: hc.Privileged ? [{ allow: true, access: 'rwm' }] : [...DEFAULT_DEVICE_RULES, ...extraDeviceRules] };
   if (hc.Memory) res.memory = { limit: hc.Memory, ...(hc.MemorySwap ? { swap: hc.MemorySwap } : {}) };
   const cpu: NonNullable<LinuxResources['cpu']> = {};
   if (hc.NanoCpus) {
@@ -51,6 +51,68 @@ function resources(record: ContainerRecord): LinuxResources {
   if (Object.keys(cpu).length) res.cpu = cpu;
   if (hc.PidsLimit && hc.PidsLimit > 0) res.pids = { limit: hc.PidsLimit };
   return res;
+}
+
+interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer?: string;
+  CgroupPermissions?: string;
+}
+
+interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/** A host device node as the OCI spec describes it (`--device`, and every device for --privileged). */
+function hostDevice(hostPath: string, containerPath: string): LinuxDevice | undefined {
+  let stat;
+  try {
+    stat = statSync(hostPath);
+  } catch {
+    throw new InvalidParameterError(`error gathering device information while adding custom device "${hostPath}": no such file or directory`);
+  }
+  if (!stat.isCharacterDevice() && !stat.isBlockDevice()) return undefined;
+  const rdev = stat.rdev;
+  return {
+    path: containerPath,
+    type: stat.isCharacterDevice() ? 'c' : 'b',
+    major: Math.floor(rdev / 256) & 0xfff,
+    minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    fileMode: stat.mode & 0o777,
+    uid: stat.uid,
+    gid: stat.gid,
+  };
+}
+
+function devices(record: ContainerRecord): { nodes: LinuxDevice[]; rules: NonNullable<LinuxResources['devices']> } {
+  const hc = record.HostConfig;
+  const nodes: LinuxDevice[] = [];
+  const rules: NonNullable<LinuxResources['devices']> = [];
+  if (hc.Privileged) {
+    for (const name of readdirSync('/dev')) {
+      const device = (() => {
+        try {
+          return hostDevice(`/dev/${name}`, `/dev/${name}`);
+        } catch {
+          return undefined;
+        }
+      })();
+      if (device && !['console', 'tty', 'ptmx'].includes(name)) nodes.push(device);
+    }
+  }
+  for (const mapping of (hc.Devices as DeviceMapping[] | undefined) ?? []) {
+    const device = hostDevice(mapping.PathOnHost, mapping.PathInContainer || mapping.PathOnHost);
+    if (!device) throw new InvalidParameterError(`${mapping.PathOnHost} is not a device`);
+    nodes.push(device);
+    rules.push({ allow: true, type: device.type, major: device.major, minor: device.minor, access: mapping.CgroupPermissions || 'rwm' });
+  }
+  return { nodes, rules };
 }
 
 export function buildSpec(inputs: SpecInputs): OciSpec {
@@ -70,6 +132,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   for (const [dest, options] of Object.entries(hc.Tmpfs ?? {})) {
     mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(options ? options.split(',') : [])] });
   }
+  const deviceSetup = devices(record);
   const seccomp = seccompFor(hc.SecurityOpt ?? [], Boolean(hc.Privileged), caps);
   const noNewPrivileges = (hc.SecurityOpt ?? []).some((o) => o === 'no-new-privileges' || o === 'no-new-privileges:true' || o === 'no-new-privileges=true');
   return {
@@ -91,7 +154,8 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
     linux: {
       // Until networks land (issue 4), every container gets its own network namespace with loopback only.
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
-      resources: resources(record),
+      resources: resources(record, deviceSetup.rules),
+      ...(deviceSetup.nodes.length ? { devices: deviceSetup.nodes } : {}),
       cgroupsPath: `/berth/${record.Id}`,
       ...(hc.Privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
       ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
