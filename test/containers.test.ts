@@ -278,6 +278,23 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', 'talker', 'follower']);
   });
 
+  it('restarts an always-restart container that died while berthd was down', async () => {
+    await engine.dockerOk(['run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '300']);
+    const pid = (await engine.dockerOk(['inspect', '-f', '{{.State.Pid}}', 'phoenix'])).trim();
+    await engine.stop('SIGKILL');
+    process.kill(Number(pid), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    await engine.start();
+    let state = '';
+    for (let i = 0; i < 50 && state !== 'running 1'; i++) {
+      state = (await engine.dockerOk(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'phoenix'])).trim();
+      if (state !== 'running 1') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'running 1');
+    assert.notEqual((await engine.dockerOk(['inspect', '-f', '{{.State.Pid}}', 'phoenix'])).trim(), pid);
+    await engine.dockerOk(['rm', '-f', 'phoenix']);
+  });
+
   it('writes json-file logs, rotates them by --log-opt, and keeps what was written while berthd was down', async () => {
     await engine.dockerOk(['run', '--name', 'rotating', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done']);
     const logPath = (await engine.dockerOk(['inspect', '-f', '{{.LogPath}}', 'rotating'])).trim();
@@ -315,6 +332,8 @@ describe('containers: run and lifecycle', () => {
     assert.deepEqual(await names('--filter', 'name=alive'), ['alive']);
     assert.deepEqual(await names('-a', '--filter', 'ancestor=busybox', '--filter', 'name=^alive$'), ['alive']);
     assert.equal((await engine.dockerOk(['ps', '-a', '-n', '1', '-q'])).trim().split('\n').length, 1);
+    await engine.dockerOk(['exec', 'alive', 'sh', '-c', 'head -c 300000 /dev/zero > /big']);
+    assert.match(await engine.dockerOk(['ps', '-s', '--filter', 'name=^alive$', '--format', '{{.Size}}']), /^3\d\dkB \(virtual \d/);
     const pruned = await engine.dockerOk(['container', 'prune', '-f']);
     assert.match(pruned, /Deleted Containers:/);
     assert.deepEqual(await names('-a', '--filter', 'name=exit'), []);

@@ -14,6 +14,7 @@ import type { ContainerRecord, HostConfig } from '../../containers/container-rec
 import { containerInspect, containerSummary } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
+import { dirSize } from '../../util/dir-size.js';
 import { InvalidParameterError } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
@@ -50,7 +51,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.send(201, await containers.create(body, name));
   });
 
-  router.get('/containers/json', (ctx) => {
+  router.get('/containers/json', async (ctx) => {
     const filters = Filters.parse(ctx.query.get('filters'), LIST_FILTERS);
     const all = ctx.flag('all');
     let list = containers.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
@@ -58,7 +59,19 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     list = list.filter((c) => matches(c, filters));
     const limit = Number(ctx.query.get('limit') ?? '-1');
     if (limit > 0) list = list.slice(0, limit);
-    ctx.send(200, list.map((c) => containerSummary(c, containers.imageLabel(c))));
+    const withSize = ctx.flag('size');
+    ctx.send(
+      200,
+      await Promise.all(
+        list.map(async (c) => {
+          const summary = containerSummary(c, containers.imageLabel(c));
+          if (!withSize) return summary;
+          const sizeRw = await dirSize(new ContainerRootfs(containers.store.dir(c.Id)).upper);
+          const image = engine.images.images.get(c.Image);
+          return { ...summary, SizeRw: sizeRw, SizeRootFs: sizeRw + (image ? await engine.images.size(image) : 0) };
+        }),
+      ),
+    );
   });
 
   router.get('/containers/([^/]+)/json', (ctx) => {
