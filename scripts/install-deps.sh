@@ -45,4 +45,15 @@ if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then
   echo "install-deps: the docker CLI is missing; installing Debian's docker-cli" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-cli >&2 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
 fi
+# dockerd's default seccomp profile, as Debian ships it in the docker.io source package's Go
+# sources; berthd applies it to every container. Only that one file is taken from the package.
+SECCOMP_PROFILE=/usr/share/berth/seccomp/docker-default.json
+if [ ! -s "$SECCOMP_PROFILE" ]; then
+  echo "install-deps: fetching dockerd's default seccomp profile (golang-github-docker-docker-dev)" >&2
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get download golang-github-docker-docker-dev >/dev/null 2>&1 || { apt-get update -qq >&2 && apt-get download golang-github-docker-docker-dev >/dev/null; } )
+  dpkg-deb -x "$tmp"/golang-github-docker-docker-dev_*.deb "$tmp/x"
+  install -D -m 0644 "$tmp/x/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json" "$SECCOMP_PROFILE"
+  rm -rf "$tmp"
+fi
 echo "install-deps: system packages present" >&2

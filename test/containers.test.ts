@@ -150,6 +150,9 @@ describe('containers: run and lifecycle', () => {
     assert.match(await engine.dockerOk(['run', '--rm', '--init', 'busybox', 'ps']), /1 root +\/usr\/bin\/tini/);
     const seccomp = async (...flags: string[]) => (await engine.dockerOk(['run', '--rm', ...flags, 'busybox', 'grep', 'Seccomp:', '/proc/self/status'])).trim();
     assert.equal(await seccomp(), 'Seccomp:\t2', 'the default seccomp filter is on');
+    // dockerd's profile: namespaces need CAP_SYS_ADMIN (the containers project's profile would allow this).
+    assert.notEqual((await engine.docker(['run', '--rm', 'busybox', 'unshare', '-U', 'true'])).code, 0);
+    assert.equal((await engine.docker(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'unshare', '-m', 'true'])).code, 0);
     assert.equal(await seccomp('--privileged'), 'Seccomp:\t0');
     assert.equal(await seccomp('--security-opt', 'seccomp=unconfined'), 'Seccomp:\t0');
     const nnp = await engine.dockerOk(['run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']);

@@ -1,7 +1,7 @@
-// The default seccomp filter. dockerd's default profile is also the containers project's
-// (/usr/share/containers/seccomp.json, Debian's golang-github-containers-common, installed with
-// skopeo and podman): the same Docker-format profile is read here and turned into the OCI form for
-// this machine's architecture and the container's capabilities, as dockerd does.
+// The default seccomp filter: dockerd's own default profile (installed by scripts/install-deps.sh
+// from Debian's docker.io sources, and shipped in the VM image), turned into the OCI form for this
+// machine's architecture and the container's capabilities, as dockerd does. The containers
+// project's profile (Podman's, looser: it allows mount, setns, ptrace...) is only a fallback.
 import { readFileSync } from 'node:fs';
 
 import { InvalidParameterError } from '../util/errors.js';
@@ -32,7 +32,7 @@ export interface OciSeccomp {
   syscalls: { names: string[]; action: string; args?: unknown[]; errnoRet?: number }[];
 }
 
-const PROFILE_PATHS = ['/usr/share/containers/seccomp.json', '/etc/containers/seccomp.json'];
+const PROFILE_PATHS = ['/usr/share/berth/seccomp/docker-default.json', '/usr/share/containers/seccomp.json'];
 const NODE_TO_GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
 const GO_TO_SECCOMP_ARCH: Record<string, string> = { amd64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64', arm: 'SCMP_ARCH_ARM', '386': 'SCMP_ARCH_X86', s390x: 'SCMP_ARCH_S390X', ppc64le: 'SCMP_ARCH_PPC64LE', riscv64: 'SCMP_ARCH_RISCV64' };
 
@@ -43,6 +43,7 @@ function loadDefaultProfile(): DockerSeccompProfile | null {
   for (const file of PROFILE_PATHS) {
     try {
       defaultProfile = JSON.parse(readFileSync(file, 'utf8')) as DockerSeccompProfile;
+      if (file !== PROFILE_PATHS[0]) log.warn("dockerd's seccomp profile is missing: using the containers project's, which allows more", { file });
       return defaultProfile;
     } catch {
       // try the next place
