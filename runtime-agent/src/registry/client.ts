@@ -1,7 +1,6 @@
 // A Docker Registry HTTP API v2 (OCI distribution) client: manifests, blobs, uploads, tags, with
 // Bearer-token and Basic authentication negotiated from the registry's WWW-Authenticate challenge.
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 
 import { MANIFEST_ACCEPT } from '../images/media-types.js';
 import { sha256Digest } from '../util/digest.js';
@@ -10,6 +9,7 @@ import { log } from '../util/log.js';
 import { hasCredentials, type AuthConfig } from './auth-config.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { RegistryHosts } from './endpoints.js';
+import { HttpTransport, drain, readBody, readText, type HttpResponse } from './http-transport.js';
 import { RegistryError, describeRegistryErrors, engineStatusFor } from './registry-error.js';
 
 export type Action = 'pull' | 'push';
@@ -20,11 +20,7 @@ export interface FetchedManifest {
   digest: string;
 }
 
-interface RawResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
-}
+type RawResponse = HttpResponse;
 
 const USER_AGENT = 'berthd/0.1 (docker-compatible)';
 /** Blobs above this size are uploaded in PATCH chunks; smaller ones in a single PUT. */
@@ -36,24 +32,10 @@ function header(headers: RawResponse['headers'], name: string): string | undefin
   return Array.isArray(value) ? value[0] : value;
 }
 
-type Undici = typeof import('undici');
-
 export class RegistryClient {
-  private http: Promise<{ undici: Undici; dispatcher: Dispatcher }> | undefined;
+  readonly transport = new HttpTransport();
 
   constructor(readonly hosts: RegistryHosts) {}
-
-  /**
-   * undici and its connection pool, loaded on first use: the module alone costs ~20 MB of RSS,
-   * which an idle engine that has not talked to a registry should not pay.
-   */
-  transport(): Promise<{ undici: Undici; dispatcher: Dispatcher }> {
-    this.http ??= import('undici').then((undici) => ({
-      undici,
-      dispatcher: new undici.Agent({ connections: 16, pipelining: 1, keepAliveTimeout: 30_000 }).compose(undici.interceptors.redirect({ maxRedirections: 5 })),
-    }));
-    return this.http;
-  }
 
   repository(domain: string, path: string, auth: AuthConfig | undefined, actions: Action[]): Repository {
     return new Repository(this, domain, path, auth, actions);
@@ -89,7 +71,7 @@ export class Repository {
   async getManifest(reference: string): Promise<FetchedManifest> {
     const res = await this.send('GET', `/v2/${this.path}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT.join(', ') } });
     if (res.statusCode !== 200) throw await this.errorFrom(res, `manifest for ${this.name}:${reference}`);
-    const body = Buffer.from(await res.body.arrayBuffer());
+    const body = await readBody(res.body);
     const digest = sha256Digest(body);
     const claimed = header(res.headers, 'docker-content-digest');
     if (reference.startsWith('sha256:') && digest !== reference) {
@@ -119,7 +101,7 @@ export class Repository {
   /** Size of a blob the registry already has in this repository, or undefined. */
   async statBlob(digest: string): Promise<number | undefined> {
     const res = await this.send('HEAD', `/v2/${this.path}/blobs/${digest}`);
-    await res.body.dump();
+    await drain(res.body);
     if (res.statusCode === 200) return Number(header(res.headers, 'content-length') ?? '0');
     if (res.statusCode === 404) return undefined;
     throw await this.errorFrom(res, `blob ${digest}`);
@@ -128,7 +110,7 @@ export class Repository {
   /** Asks the registry to link a blob from another repository; true when it did. */
   async mountBlob(digest: string, fromPath: string): Promise<boolean> {
     const res = await this.send('POST', `/v2/${this.path}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromPath)}`, {}, [`repository:${fromPath}:pull`]);
-    await res.body.dump();
+    await drain(res.body);
     if (res.statusCode === 201) return true;
     const location = header(res.headers, 'location');
     if (res.statusCode === 202 && location) await this.cancelUpload(location);
@@ -141,7 +123,7 @@ export class Repository {
    */
   async uploadBlob(digest: string, size: number, open: () => Readable, onProgress?: (sent: number) => void): Promise<void> {
     const start = await this.send('POST', `/v2/${this.path}/blobs/uploads/`, { headers: { 'content-length': '0' } });
-    await start.body.dump();
+    await drain(start.body);
     let location = header(start.headers, 'location');
     if (start.statusCode !== 202 || !location) throw await this.errorFrom(start, `upload of ${digest}`);
     if (size <= CHUNKED_UPLOAD_THRESHOLD) {
@@ -149,7 +131,7 @@ export class Repository {
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
         body: counted(open(), onProgress),
       });
-      await res.body.dump();
+      await drain(res.body);
       if (res.statusCode !== 201) throw await this.errorFrom(res, `upload of ${digest}`);
       return;
     }
@@ -159,20 +141,20 @@ export class Repository {
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${offset}-${offset + chunk.length - 1}` },
         body: chunk,
       });
-      await res.body.dump();
+      await drain(res.body);
       if (res.statusCode !== 202) throw await this.errorFrom(res, `upload of ${digest}`);
       location = header(res.headers, 'location') ?? location;
       offset += chunk.length;
       onProgress?.(offset);
     }
     const done = await this.send('PUT', withQuery(this.absolute(location), { digest }), { headers: { 'content-length': '0' } });
-    await done.body.dump();
+    await drain(done.body);
     if (done.statusCode !== 201) throw await this.errorFrom(done, `upload of ${digest}`);
   }
 
   async putManifest(reference: string, body: Buffer, mediaType: string): Promise<string> {
     const res = await this.send('PUT', `/v2/${this.path}/manifests/${reference}`, { headers: { 'content-type': mediaType }, body });
-    await res.body.dump();
+    await drain(res.body);
     if (res.statusCode !== 201) throw await this.errorFrom(res, `manifest ${this.name}:${reference}`);
     return header(res.headers, 'docker-content-digest') ?? sha256Digest(body);
   }
@@ -183,7 +165,7 @@ export class Repository {
     while (next) {
       const res = await this.send('GET', next);
       if (res.statusCode !== 200) throw await this.errorFrom(res, `tags of ${this.name}`);
-      const body = (await res.body.json()) as { tags?: string[] | null };
+      const body = JSON.parse(await readText(res.body)) as { tags?: string[] | null };
       tags.push(...(body.tags ?? []));
       const link = header(res.headers, 'link');
       next = link ? /<([^>]+)>/.exec(link)?.[1] : undefined;
@@ -194,7 +176,7 @@ export class Repository {
   /** GET /v2/ with the credentials; throws when the registry refuses them. */
   async checkLogin(): Promise<void> {
     const res = await this.send('GET', '/v2/');
-    await res.body.dump();
+    await drain(res.body);
     if (res.statusCode === 200) return;
     // 500 as in dockerd: a 401 from the engine would make the CLI prompt for credentials.
     if (res.statusCode === 401) throw new SystemError(`login attempt to ${this.base}/v2/ failed with status: 401 Unauthorized`);
@@ -204,7 +186,7 @@ export class Repository {
   private async cancelUpload(location: string): Promise<void> {
     try {
       const res = await this.send('DELETE', this.absolute(location));
-      await res.body.dump();
+      await drain(res.body);
     } catch {
       // an abandoned upload is cleaned up by the registry eventually
     }
@@ -220,7 +202,7 @@ export class Repository {
    * auth handshake happens on the first request of a session (the upload start or a HEAD).
    */
   private async send(
-    method: Dispatcher.HttpMethod,
+    method: string,
     pathOrUrl: string,
     options: { headers?: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal } = {},
     extraScopes: string[] = [],
@@ -229,16 +211,12 @@ export class Repository {
     const attempt = async (): Promise<RawResponse> => {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...options.headers };
       if (this.authorization) headers.authorization = this.authorization;
-      const { undici, dispatcher } = await this.client.transport();
       try {
-        return await undici.request(url, {
+        return await this.client.transport.request(url, {
           method,
           headers,
           body: options.body ?? null,
-          dispatcher,
           ...(options.signal ? { signal: options.signal } : {}),
-          headersTimeout: 60_000,
-          bodyTimeout: 120_000,
         });
       } catch (err) {
         throw new SystemError(`${goMethod(method)} "${url}": ${errorMessage(err)}`);
@@ -247,7 +225,7 @@ export class Repository {
     let res = await attempt();
     if (res.statusCode === 401 && !(options.body instanceof Readable)) {
       const challenges = parseChallenges(res.headers['www-authenticate']);
-      await res.body.dump();
+      await drain(res.body);
       let answered: boolean;
       try {
         answered = await this.answerChallenge(challenges, extraScopes);
@@ -291,8 +269,7 @@ export class Repository {
       // OAuth2 refresh-token grant (the identity token from `docker login`).
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.auth.identitytoken, client_id: 'docker', service: challenge.params.service ?? '' });
       for (const scope of scopes) form.append('scope', scope);
-      const { undici, dispatcher } = await this.client.transport();
-      const res = await undici.request(realm, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher });
+      const res = await this.client.transport.request(realm, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
       return this.readToken(res);
     }
     if (hasCredentials(this.auth) && this.auth.username) {
@@ -300,9 +277,8 @@ export class Repository {
     }
     log.debug('fetching registry token', { realm, scopes: scopes.join(' ') });
     let res: RawResponse;
-    const { undici, dispatcher } = await this.client.transport();
     try {
-      res = await undici.request(url.toString(), { method: 'GET', headers, dispatcher });
+      res = await this.client.transport.request(url.toString(), { method: 'GET', headers });
     } catch (err) {
       throw new SystemError(`Get "${url.toString()}": ${errorMessage(err)}`);
     }
@@ -310,7 +286,7 @@ export class Repository {
   }
 
   private async readToken(res: RawResponse): Promise<string> {
-    const text = await res.body.text();
+    const text = await readText(res.body);
     if (res.statusCode === 401) throw new SystemError('unauthorized: incorrect username or password');
     if (res.statusCode !== 200) throw new SystemError(`token request failed with status ${res.statusCode}: ${text.slice(0, 200)}`);
     const body = JSON.parse(text) as { token?: string; access_token?: string };
@@ -320,7 +296,7 @@ export class Repository {
   }
 
   private async errorFrom(res: RawResponse, what: string): Promise<EngineError> {
-    const text = res.statusCode === 404 && res.headers['content-length'] === '0' ? '' : await res.body.text().catch(() => '');
+    const text = res.statusCode === 404 && res.headers['content-length'] === '0' ? '' : await readText(res.body).catch(() => '');
     const { text: described, codes } = describeRegistryErrors(text, res.statusCode);
     log.debug('registry error', { what, status: res.statusCode, body: text.slice(0, 300) });
     return new RegistryError(engineStatusFor(res.statusCode), described, res.statusCode, codes);
