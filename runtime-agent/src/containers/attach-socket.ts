@@ -4,7 +4,10 @@
 // SEQPACKET, hence the node-unix-socket addon.
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { SeqpacketSocket } from 'node-unix-socket';
+import type { SeqpacketSocket } from 'node-unix-socket';
+
+/** The native addon is loaded on the first attach, not by an idle engine. */
+let addon: Promise<typeof import('node-unix-socket')> | undefined;
 
 export interface AttachHandlers {
   onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
@@ -21,7 +24,9 @@ export class AttachConnection {
    * Connects to a container's attach socket. The path goes through /proc/self/fd because a
    * unix socket path may not exceed 108 bytes and data roots can be long.
    */
-  static connect(socketDir: string, id: string, handlers: AttachHandlers): Promise<AttachConnection> {
+  static async connect(socketDir: string, id: string, handlers: AttachHandlers): Promise<AttachConnection> {
+    addon ??= import('node-unix-socket');
+    const { SeqpacketSocket } = await addon;
     const dirFd = openSync(path.join(socketDir, id), 'r');
     const socket = new SeqpacketSocket();
     return new Promise((resolve, reject) => {

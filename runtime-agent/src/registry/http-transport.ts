@@ -2,7 +2,6 @@
 // redirects (blob downloads are often sent to a storage host), and body helpers. Node's core is
 // already loaded; a client library would cost an idle engine ~20 MB of memory.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
 
 export interface HttpResponse {
@@ -23,21 +22,18 @@ const MAX_REDIRECTS = 5;
 const IDLE_TIMEOUT_MS = 120_000;
 
 export class HttpTransport {
-  private readonly agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 16 }),
-  };
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  /** TLS is loaded on first use: loopback registries, the common case here, never need it. */
+  private https: Promise<{ module: typeof import('node:https'); agent: import('node:https').Agent }> | undefined;
 
   async request(url: string, options: RequestOptions, redirects = 0): Promise<HttpResponse> {
     const target = new URL(url);
-    const protocol = target.protocol as 'http:' | 'https:';
-    const module = protocol === 'https:' ? https : http;
+    const secure = target.protocol === 'https:';
+    if (secure) this.https ??= import('node:https').then((module) => ({ module, agent: new module.Agent({ keepAlive: true, maxSockets: 16 }) }));
+    const tls = secure ? await this.https : undefined;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = module.request(
-        target,
-        { method: options.method, headers: options.headers ?? {}, agent: this.agents[protocol], ...(options.signal ? { signal: options.signal } : {}) },
-        resolve,
-      );
+      const requestOptions = { method: options.method, headers: options.headers ?? {}, ...(options.signal ? { signal: options.signal } : {}) };
+      const req = tls ? tls.module.request(target, { ...requestOptions, agent: tls.agent }, resolve) : http.request(target, { ...requestOptions, agent: this.httpAgent }, resolve);
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer from ${target.host} for ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.on('error', reject);
       const body = options.body;
