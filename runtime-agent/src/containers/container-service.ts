@@ -17,6 +17,7 @@ import { ContainerStore } from './container-store.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
 import { HealthMonitor } from './health.js';
+import { restartDelay, shouldRestart } from './restart-policy.js';
 import { LogCollector, jsonLogOptions, type JsonLogOptions } from './json-log.js';
 import { generateName } from './names.js';
 import { ContainerRootfs } from './rootfs.js';
@@ -272,14 +273,8 @@ export class ContainerService {
 
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
 
-  /**
-   * dockerd's back-off: 100 ms doubling on every restart, capped at a minute, back to 100 ms once
-   * a run lasted 10 s.
-   */
   private scheduleRestart(record: ContainerRecord): void {
-    const ranMs = Date.parse(record.State.FinishedAt) - Date.parse(record.State.StartedAt);
-    const previous = ranMs >= 10_000 ? 0 : record.RestartCount;
-    const delay = Math.min(60_000, 100 * 2 ** Math.min(previous, 10));
+    const delay = restartDelay(record);
     const timer = setTimeout(() => {
       this.restartTimers.delete(record.Id);
       const current = this.store.find(record.Id);
@@ -517,20 +512,6 @@ function mergeHealthcheck(image: unknown, requested: unknown): unknown {
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) if (value !== undefined && value !== null && value !== 0 && !(Array.isArray(value) && value.length === 0)) merged[key] = value;
   return merged;
-}
-
-function shouldRestart(record: ContainerRecord, exitCode: number): boolean {
-  const policy = record.HostConfig.RestartPolicy;
-  switch (policy?.Name) {
-    case 'always':
-      return !record.ManuallyStopped;
-    case 'unless-stopped':
-      return !record.ManuallyStopped;
-    case 'on-failure':
-      return exitCode !== 0 && !record.ManuallyStopped && (!policy.MaximumRetryCount || record.RestartCount < policy.MaximumRetryCount);
-    default:
-      return false;
-  }
 }
 
 function normalizeSignal(signal: string): string {
