@@ -494,6 +494,17 @@ export class ContainerService {
     if (!this.images.images.get(record.Image)) await this.images.collectGarbage();
   }
 
+  /** `docker container prune`: removes every container that is not running; returns their IDs. */
+  async prune(): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const record of this.store.all()) {
+      if (record.State.Status === 'running' || record.State.Status === 'paused' || record.State.Status === 'restarting') continue;
+      await this.remove(record.Id, { force: false });
+      deleted.push(record.Id);
+    }
+    return deleted;
+  }
+
   /** The image as `ps` shows it: the name used at create while it still names the image, else the short ID. */
   imageLabel(record: ContainerRecord): string {
     try {

@@ -7,16 +7,16 @@ import { sampleCgroup } from '../../cgroups/stats.js';
 import { listChanges } from '../../containers/changes.js';
 import { frame, type LogEntry } from '../../containers/container-logs.js';
 import { readJsonLog } from '../../containers/json-log.js';
+import { listContainers } from '../../containers/container-queries.js';
+import { processTable } from '../../containers/top.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
 import { extractIntoRootfs } from '../../containers/archive-extract.js';
 import { pathStat, resolveInRoot } from '../../containers/rootfs-paths.js';
 import type { ContainerRecord, HostConfig } from '../../containers/container-record.js';
-import { containerInspect, containerSummary } from '../../containers/container-views.js';
+import { containerInspect } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
-import { dirSize } from '../../util/dir-size.js';
 import { InvalidParameterError } from '../../util/errors.js';
-import { Filters } from '../../util/filters.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
@@ -24,7 +24,6 @@ import type { Router } from '../router.js';
 const RAW_STREAM = 'application/vnd.docker.raw-stream';
 const ZERO_TIME_STATS = '0001-01-01T00:00:00Z';
 const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
-const LIST_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'health', 'before', 'since', 'network', 'volume', 'is-task', 'publish', 'expose'] as const;
 
 function seconds(value: string | null, name: string): number | undefined {
   if (value === null || value === '') return undefined;
@@ -52,26 +51,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.get('/containers/json', async (ctx) => {
-    const filters = Filters.parse(ctx.query.get('filters'), LIST_FILTERS);
-    const all = ctx.flag('all');
-    let list = containers.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
-    if (!all && !filters.has('status') && !filters.has('exited')) list = list.filter((c) => c.State.Status === 'running' || c.State.Status === 'paused');
-    list = list.filter((c) => matches(c, filters));
     const limit = Number(ctx.query.get('limit') ?? '-1');
-    if (limit > 0) list = list.slice(0, limit);
-    const withSize = ctx.flag('size');
-    ctx.send(
-      200,
-      await Promise.all(
-        list.map(async (c) => {
-          const summary = containerSummary(c, containers.imageLabel(c));
-          if (!withSize) return summary;
-          const sizeRw = await dirSize(new ContainerRootfs(containers.store.dir(c.Id)).upper);
-          const image = engine.images.images.get(c.Image);
-          return { ...summary, SizeRw: sizeRw, SizeRootFs: sizeRw + (image ? await engine.images.size(image) : 0) };
-        }),
-      ),
-    );
+    ctx.send(200, await listContainers(engine, { filters: ctx.query.get('filters'), all: ctx.flag('all'), limit, withSize: ctx.flag('size') }));
   });
 
   router.get('/containers/([^/]+)/json', (ctx) => {
@@ -200,7 +181,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   router.get('/containers/([^/]+)/top', async (ctx) => {
     const pids = await containers.processes(ctx.param());
     const psArgs = ctx.query.get('ps_args') || '-ef';
-    ctx.send(200, await psTable(pids, psArgs));
+    ctx.send(200, await processTable(pids, psArgs));
   });
 
   router.get('/containers/([^/]+)/changes', async (ctx) => {
@@ -274,14 +255,9 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/containers/prune', async (ctx) => {
-    const deleted: string[] = [];
-    for (const record of containers.store.all()) {
-      if (record.State.Status === 'running' || record.State.Status === 'paused') continue;
-      await containers.remove(record.Id, { force: false });
-      deleted.push(record.Id);
-    }
+    const deleted = await containers.prune();
     ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
-  });
+});
 }
 
 /**
@@ -306,36 +282,6 @@ async function attachStreams(ctx: RequestContext, engine: Engine, record: Contai
   started.then((ok) => !ok && bridge.finish(), () => bridge.finish());
   await bridge.done;
   bridge.close();
-}
-
-function matches(record: ContainerRecord, filters: Filters): boolean {
-  if (filters.has('id') && !filters.get('id').some((id) => record.Id.startsWith(id))) return false;
-  if (filters.has('name') && !filters.get('name').some((n) => new RegExp(n.replace(/^\//, '')).test(record.Name.slice(1)))) return false;
-  if (filters.has('status') && !filters.get('status').includes(record.State.Status)) return false;
-  if (filters.has('exited') && !(record.State.Status === 'exited' && filters.get('exited').map(Number).includes(record.State.ExitCode))) return false;
-  if (filters.has('ancestor') && !filters.get('ancestor').some((a) => a === record.ImageName || record.Image.startsWith(a) || record.Image === `sha256:${a}`)) return false;
-  if (filters.has('health') && !filters.get('health').includes(record.State.Health?.Status ?? 'none')) return false;
-  if (!filters.matchLabels('label', record.Config.Labels)) return false;
-  return true;
-}
-
-/** `docker top`: the host's `ps` output narrowed to the container's PIDs, split into columns. */
-async function psTable(pids: number[], psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-  const { execFile } = await import('node:child_process');
-  const args = psArgs.split(/\s+/).filter(Boolean);
-  const out = await new Promise<string>((resolve, reject) =>
-    execFile('ps', args, { maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new InvalidParameterError(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout))),
-  );
-  const lines = out.split('\n').filter(Boolean);
-  const titles = (lines[0] ?? '').trim().split(/\s+/);
-  const pidColumn = titles.indexOf('PID');
-  if (pidColumn === -1) throw new InvalidParameterError(`Couldn't find PID field in ps output`);
-  const wanted = new Set(pids.map(String));
-  const processes = lines.slice(1).map((line) => {
-    const fields = line.trim().split(/\s+/);
-    return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
-  });
-  return { Titles: titles, Processes: processes.filter((p) => wanted.has(p[pidColumn] ?? '')) };
 }
 
 /** Pipes a command's stdout into the response (export). */
