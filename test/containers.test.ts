@@ -325,6 +325,21 @@ describe('containers: run and lifecycle', () => {
     await engine.dockerOk(['rm', '-f', 'rotating', 'writer']);
   });
 
+  it('replays earlier output on attach with logs=1', async () => {
+    await engine.dockerOk(['run', '--name', 'replayed', 'busybox', 'sh', '-c', 'echo earlier; echo oops >&2']);
+    const res = await engine.request('POST', '/v1.43/containers/replayed/attach?logs=1&stdout=1&stderr=1');
+    assert.equal(res.status, 200);
+    const frames: string[] = [];
+    const raw = Buffer.from(res.body, 'latin1');
+    for (let i = 0; i + 8 <= raw.length; ) {
+      const size = raw.readUInt32BE(i + 4);
+      frames.push(`${raw[i]}:${raw.subarray(i + 8, i + 8 + size).toString()}`);
+      i += 8 + size;
+    }
+    assert.deepEqual(frames.sort(), ['1:earlier\n', '2:oops\n']);
+    await engine.dockerOk(['rm', 'replayed']);
+  });
+
   it('lists with ps filters, -q, -n and prunes stopped containers', async () => {
     await engine.dockerOk(['run', '--name', 'exit0', 'busybox', 'true']);
     await engine.docker(['run', '--name', 'exit3', 'busybox', 'sh', '-c', 'exit 3']);

@@ -266,14 +266,24 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
  */
 async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse): Promise<void> {
   const containers = engine.containers;
+  const tty = Boolean(record.Config.Tty);
+  const want = { stdout: ctx.flag('stdout'), stderr: ctx.flag('stderr') };
+  if (ctx.flag('logs')) {
+    // `logs=1`: what the container already wrote comes first, as dockerd replays it.
+    const logOptions = containers.logOptions(record);
+    if (logOptions.enabled) {
+      for await (const e of readJsonLog(containers.logPath(record), { follow: false, maxFile: logOptions.maxFile })) {
+        if (want[e.stream]) client.write(tty ? Buffer.from(e.text) : frame(e.stream, Buffer.from(e.text)));
+      }
+    }
+  }
   if (!ctx.flag('stream')) {
     client.end();
     return;
   }
   const bridge = new AttachBridge(client, {
-    tty: Boolean(record.Config.Tty),
-    stdout: ctx.flag('stdout'),
-    stderr: ctx.flag('stderr'),
+    tty,
+    ...want,
     // Input needs the hijacked connection; a plain HTTP attach is output only.
     stdin: ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined,
     detachKeys: parseDetachKeys(ctx.query.get('detachKeys')),
