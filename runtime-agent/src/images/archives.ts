@@ -12,7 +12,7 @@ import tarStream from 'tar-stream';
 import type { ProgressReporter } from '../api/progress-stream.js';
 import { chainIds } from '../snapshots/chain-id.js';
 import { decompress, detectFileCompression } from '../util/compression.js';
-import { digestHex, sha256Digest, shortId } from '../util/digest.js';
+import { digestHex, sha256Digest, sha256OfStream, shortId } from '../util/digest.js';
 import { InvalidParameterError, SystemError } from '../util/errors.js';
 import { SpooledArchive } from './archive-reader.js';
 import type { ImageService } from './image-service.js';
@@ -244,10 +244,7 @@ export class ArchiveService {
 }
 
 async function verifyFileDigest(file: string, digest: string): Promise<void> {
-  const { createHash } = await import('node:crypto');
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
-  const actual = 'sha256:' + hash.digest('hex');
+  const actual = await sha256OfStream(createReadStream(file));
   if (actual !== digest) throw new InvalidParameterError(`invalid archive: blob ${digest} does not match its digest (got ${actual})`);
 }
 

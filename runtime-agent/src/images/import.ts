@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 
 import { chainIds } from '../snapshots/chain-id.js';
 import { decompress, detectFileCompression } from '../util/compression.js';
-import { sha256Digest } from '../util/digest.js';
+import { sha256Digest, sha256OfStream } from '../util/digest.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ImageService } from './image-service.js';
 import { MediaType, type ContainerConfig, type ImageConfig } from './media-types.js';
@@ -25,7 +25,7 @@ export async function importImage(images: ImageService, source: Readable, tag: R
     extend([blob.digest]);
     const kind = await detectFileCompression(images.content.blobPath(blob.digest));
     // The diff ID is only known after unpacking: unpack into a scratch chain, then look it up.
-    const unpackedDiffId = await probeDiffId(images, blob.digest);
+    const unpackedDiffId = await sha256OfStream(decompress(images.content.openRead(blob.digest)));
     const [chainId = ''] = chainIds([unpackedDiffId]);
     extend([chainId]);
     await images.snapshots.create(chainId, undefined, unpackedDiffId, () => decompress(images.content.openRead(blob.digest)));
@@ -50,14 +50,6 @@ export async function importImage(images: ImageService, source: Readable, tag: R
     if (tag) await images.mutations.run('images', () => images.images.addRef(tag, id));
     return id;
   });
-}
-
-/** sha256 of the uncompressed tar. */
-async function probeDiffId(images: ImageService, blobDigest: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const hash = createHash('sha256');
-  for await (const chunk of decompress(images.content.openRead(blobDigest)) as AsyncIterable<Buffer>) hash.update(chunk);
-  return 'sha256:' + hash.digest('hex');
 }
 
 /** Applies `--change` instructions (the subset dockerd's import accepts) to a container config. */

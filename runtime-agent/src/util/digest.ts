@@ -1,5 +1,6 @@
 // sha256 digests as the OCI specs write them: "sha256:<64 hex>".
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 
 import { InvalidParameterError } from './errors.js';
 
@@ -16,6 +17,13 @@ export function assertDigest(value: string): string {
 
 export function sha256Digest(data: string | Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 digest of everything a stream yields. */
+export async function sha256OfStream(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  return 'sha256:' + hash.digest('hex');
 }
 
 export function digestHex(digest: string): string {

@@ -66,7 +66,7 @@ export function globMatch(pattern: string, value: string): boolean {
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end === -1) return false;
-      re += '[' + pattern.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\') + ']';
+      re += '[' + pattern.slice(i + 1, end).replace(/\\/g, '\\\\') + ']';
       i = end;
     } else if (c === '\\' && i + 1 < pattern.length) {
       re += '\\' + pattern[++i];

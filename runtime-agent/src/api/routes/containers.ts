@@ -1,4 +1,5 @@
 // /containers/* routes: parse, call the container service, shape the answer.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
@@ -296,7 +297,6 @@ async function attachStreams(ctx: RequestContext, engine: Engine, record: Contai
 
 /** Pipes a command's stdout into the response (export). */
 async function streamCommand(command: string, args: string[], out: ServerResponse): Promise<void> {
-  const { spawn } = await import('node:child_process');
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(out, { end: false });
   await new Promise<void>((resolve) => child.on('close', () => resolve()));

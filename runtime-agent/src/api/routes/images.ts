@@ -72,13 +72,7 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   router.post('/commit', async (ctx) => {
     const container = ctx.query.get('container');
     if (!container) throw new InvalidParameterError('container is required');
-    const repo = ctx.query.get('repo');
-    let tag: Reference | undefined;
-    if (repo) {
-      tag = parseNormalizedNamed(repo);
-      const t = ctx.query.get('tag');
-      if (t) tag = withTagOrDigest({ domain: tag.domain, path: tag.path }, t);
-    }
+    const tag = repoAndTag(ctx);
     const body = await ctx.json<ContainerConfig>();
     const id = await commitContainer(engine.containers, images, container, {
       ...(tag ? { tag } : {}),
@@ -102,13 +96,10 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   router.get('/images/(.+)/get', async (ctx) => saveRoute(ctx, engine, [ctx.param()]));
 
   router.post('/images/(.+)/tag', async (ctx) => {
-    const repo = ctx.query.get('repo');
-    if (!repo) throw new InvalidParameterError('repository name (repo) is required');
-    let target = parseReference(repo);
-    const tag = ctx.query.get('tag');
-    if (tag) target = withTagOrDigest({ domain: target.domain, path: target.path }, tag);
+    const target = repoAndTag(ctx);
+    if (!target) throw new InvalidParameterError('repository name (repo) is required');
     images.images.resolve(ctx.param());
-    await images.tag(ctx.param(), familiarString(target.tag || target.digest ? target : { ...target, tag: 'latest' }));
+    await images.tag(ctx.param(), familiarString(target));
     ctx.noContent(201);
   });
 
@@ -127,6 +118,15 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   router.delete('/images/(.+)', async (ctx) => {
     ctx.send(200, await images.remove(ctx.param(), { force: ctx.flag('force'), noPrune: ctx.flag('noprune') }));
   });
+}
+
+/** The `repo` and `tag` query parameters of tag, import and commit as one reference (`latest` by default). */
+function repoAndTag(ctx: RequestContext): Reference | undefined {
+  const repo = ctx.query.get('repo');
+  if (!repo) return undefined;
+  const ref = parseNormalizedNamed(repo);
+  const tag = ctx.query.get('tag');
+  return tag ? withTagOrDigest({ domain: ref.domain, path: ref.path }, tag) : ref;
 }
 
 function header(ctx: RequestContext, name: string): string | undefined {
@@ -158,13 +158,7 @@ async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string)
 
 async function importRoute(ctx: RequestContext, engine: Engine, fromSrc: string): Promise<void> {
   if (fromSrc !== '-') throw new EngineError(501, 'importing from a URL is not supported: pipe the archive on stdin (docker import - or cat file | docker import -)');
-  const repo = ctx.query.get('repo');
-  let target: Reference | undefined;
-  if (repo) {
-    target = parseNormalizedNamed(repo);
-    const tag = ctx.query.get('tag');
-    if (tag) target = withTagOrDigest({ domain: target.domain, path: target.path }, tag);
-  }
+  const target = repoAndTag(ctx);
   const changes = ctx.query.getAll('changes');
   const platform = ctx.query.get('platform') ?? undefined;
   await streamed(ctx, async (stream) => {
