@@ -11,6 +11,7 @@ import { ArchiveService } from './images/archives.js';
 import { ImageService } from './images/image-service.js';
 import { Puller } from './images/pull.js';
 import { Pusher } from './images/push.js';
+import { NetworkService } from './networks/network-service.js';
 import { RegistryClient } from './registry/client.js';
 import { RegistryHosts } from './registry/endpoints.js';
 import { readJsonIfExists, writeJsonAtomic } from './util/atomic-file.js';
@@ -21,6 +22,10 @@ export interface EngineConfig {
   defaultRuntime: string;
   /** Engine labels shown by `docker info`. */
   labels: string[];
+  /** Device name of the default bridge network. */
+  bridge: string;
+  /** --bip: the default bridge's address, e.g. 172.17.0.1/16 (else the first free default pool). */
+  bridgeIp?: string;
 }
 
 export class Engine {
@@ -31,6 +36,7 @@ export class Engine {
   readonly pusher: Pusher;
   readonly archives: ArchiveService;
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
   readonly events = new EventBus();
   readonly execs: ExecService;
   readonly startedAt = new Date();
@@ -43,7 +49,8 @@ export class Engine {
     this.puller = new Puller(this.images, this.registry);
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
-    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events);
+    this.networks = new NetworkService(config.dataRoot, this.events, { bridge: config.bridge, ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}) });
+    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events, this.networks);
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
   }
 
@@ -53,6 +60,11 @@ export class Engine {
     await this.images.init();
     await this.containers.init();
     await this.containers.applyRestartPoliciesAtStartup();
+  }
+
+  /** Clean shutdown: listeners closed; network plumbing removed if no container needs it. */
+  async close(): Promise<void> {
+    await this.containers.close();
   }
 
   /** A stable identity for `docker info`'s ID, made on first start. */

@@ -45,6 +45,8 @@ export class TestEngine {
   readonly dataRoot: string;
   /** DOCKER_CONFIG of this engine's CLI calls, so `docker login` never touches ~/.docker. */
   readonly dockerConfig: string;
+  /** Each engine gets a default bridge of its own, so engines of different tests never share one. */
+  readonly bridge = `bt${Math.random().toString(16).slice(2, 10)}`;
 
   constructor(readonly dir: string = mkdtempSync(path.join(tmpdir(), 'berth-test-'))) {
     this.socket = path.join(dir, 'docker.sock');
@@ -61,7 +63,7 @@ export class TestEngine {
 
   async start(extraArgs: string[] = []): Promise<void> {
     this.log = '';
-    const child = spawn(BERTHD, ['--host', `unix://${this.socket}`, '--data-root', this.dataRoot, '--log-level', 'debug', ...extraArgs], {
+    const child = spawn(BERTHD, ['--host', `unix://${this.socket}`, '--data-root', this.dataRoot, '--log-level', 'debug', '--bridge', this.bridge, ...extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -98,8 +100,17 @@ export class TestEngine {
     await this.start(extraArgs);
   }
 
+  /**
+   * Removes every container, then stops the engine with SIGTERM: with nothing running it removes
+   * its bridges and firewall chains, so a test leaves the host as it found it.
+   */
   async dispose(): Promise<void> {
-    await this.stop('SIGKILL');
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      const ids = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await this.docker(['rm', '-f', '-v', ...ids]);
+    }
+    const code = await Promise.race([this.stop('SIGTERM'), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    if (code === 'timeout') await this.stop('SIGKILL');
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 

@@ -18,6 +18,8 @@ Options:
       --log-level string          debug, info, warn, error, fatal (default info)
       --default-runtime string    OCI runtime for containers (default runc)
       --label list                Engine label shown by docker info; repeatable
+      --bridge string             Device name of the default bridge network (default berth0)
+      --bip string                Address and subnet of the default bridge, e.g. 172.17.0.1/16
   -h, --help                      Show this help
 `;
 
@@ -33,6 +35,8 @@ export async function main(argv: string[]): Promise<void> {
         'log-level': { type: 'string', short: 'l' },
         'default-runtime': { type: 'string' },
         label: { type: 'string', multiple: true },
+        bridge: { type: 'string' },
+        bip: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -66,6 +70,8 @@ export async function main(argv: string[]): Promise<void> {
     insecureRegistries: values['insecure-registry'] ?? [],
     defaultRuntime: values['default-runtime'] ?? 'runc',
     labels: values.label ?? [],
+    bridge: values.bridge ?? 'berth0',
+    ...(values.bip ? { bridgeIp: values.bip } : {}),
   });
   try {
     await engine.init();
@@ -96,9 +102,14 @@ export async function main(argv: string[]): Promise<void> {
       server.close();
       server.closeIdleConnections();
     }
-    const deadline = setTimeout(() => process.exit(0), 10_000);
-    deadline.unref();
-    Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(() => process.exit(0));
+    let finishing = false;
+    const finish = () => {
+      if (finishing) return;
+      finishing = true;
+      engine.close().catch((err: unknown) => log.warn('engine shutdown incomplete', { error: String(err) })).finally(() => process.exit(0));
+    };
+    setTimeout(finish, 10_000).unref();
+    Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(finish);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   // One request's stream going wrong must not take every container's engine down with it; the

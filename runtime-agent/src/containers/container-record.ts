@@ -1,6 +1,7 @@
 // What berthd keeps about a container: the create request as normalized (Config, HostConfig),
 // the image it came from, and its state. Field names follow the Engine API so inspect can show them.
 import type { ContainerConfig } from '../images/media-types.js';
+import type { NetworkSettings } from '../networks/network-record.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -67,6 +68,8 @@ export interface ContainerRecord {
   ManuallyStopped?: boolean;
   /** The image's top snapshot, which the container's overlay stacks on. */
   SnapshotChainId?: string;
+  /** Its networks (endpoints filled in while it runs) and published ports. */
+  NetworkSettings?: NetworkSettings;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -2,12 +2,14 @@
 // processes conmon supervises (including those that ran on while berthd was down).
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import { parseNormalizedNamed } from '../images/reference.js';
 import { oomKills } from '../cgroups/stats.js';
+import type { NetworkService, NetworkSetup } from '../networks/network-service.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
@@ -43,8 +45,10 @@ export class ContainerService {
     private readonly images: ImageService,
     runtimeBinary: string,
     private readonly events: EventBus,
+    readonly networks: NetworkService,
   ) {
     this.store = new ContainerStore(path.join(dataRoot, 'containers'));
+    networks.bindContainers(this.store);
     this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
     this.monitor = new ConmonMonitor(this.runtime, path.join(dataRoot, 'runtime', 'exits'), path.join(dataRoot, 'runtime', 'sock'));
     this.health = new HealthMonitor({
@@ -59,6 +63,7 @@ export class ContainerService {
 
   async init(): Promise<void> {
     await this.store.init();
+    await this.networks.init();
     await this.monitor.init((id, code) => void this.onExit(id, code));
     this.images.setUsageHooks(
       (imageId) => this.store.all().filter((c) => c.Image === imageId).map((c) => ({ containerId: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
@@ -91,8 +96,9 @@ export class ContainerService {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.monitor.close();
+    await this.networks.close();
   }
 
   /** The json-file log (what `docker logs` reads and inspect shows as LogPath). */
@@ -142,6 +148,8 @@ export class ContainerService {
     const command = resolveCommand(body, imageConfig);
     const ic = imageConfig.config ?? {};
     const hostConfig = { NetworkMode: 'default', RestartPolicy: { Name: 'no' as const, MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} }, ...(body.HostConfig ?? {}) };
+    const networkSettings = this.networks.endpointsForCreate(hostConfig, body.NetworkingConfig, body.MacAddress);
+    const hostname = body.Hostname || (hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12));
     const record: ContainerRecord = {
       Id: id,
       Name: '/' + (name?.replace(/^\//, '') ?? this.uniqueName()),
@@ -150,7 +158,7 @@ export class ContainerService {
       ImageName: imageName,
       Config: {
         ...body,
-        Hostname: body.Hostname || id.slice(0, 12),
+        Hostname: hostname,
         Domainname: body.Domainname ?? '',
         Image: imageName,
         Env: mergeEnv(ic.Env, body.Env),
@@ -169,6 +177,7 @@ export class ContainerService {
       Args: command.slice(1),
       State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },
       RestartCount: 0,
+      NetworkSettings: networkSettings,
       ...(this.images.topChainId(image) ? { SnapshotChainId: this.images.topChainId(image) } : {}),
     };
     delete (record.Config as Record<string, unknown>).HostConfig;
@@ -200,16 +209,19 @@ export class ContainerService {
     await rootfs.prepare();
     const lower = record.SnapshotChainId ? await this.images.snapshots.lowerDirs(record.SnapshotChainId) : [];
     await rootfs.mount(lower);
+    let network: NetworkSetup | undefined;
     try {
-      const etcFiles = await this.writeEtcFiles(record, dir);
+      network = await this.networks.setup(record);
+      const etcFiles = network.etcFiles;
       const user = await resolveUser(rootfs.mountpoint, record.Config.User);
       const initPath = record.HostConfig.Init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
       if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
-      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, ...(initPath ? { initPath } : {}) });
+      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, network: network.namespace, networkSysctls: network.sysctls, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
       const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.conmonLogPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin), leaveStdinOpen: !record.Config.StdinOnce });
+      await network.wire(pid);
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
       await this.store.save(record);
       await this.startLogCollector(record);
@@ -223,6 +235,7 @@ export class ContainerService {
       return 'started';
     } catch (err) {
       await this.runtime.delete(record.Id, true).catch(() => undefined);
+      if (network) await this.networks.release(record).catch(() => undefined);
       await rootfs.unmount().catch(() => undefined);
       const message = err instanceof Error ? err.message : String(err);
       const exitCode = err instanceof CreateFailedError ? exitCodeFor(message) : 128;
@@ -235,20 +248,6 @@ export class ContainerService {
     }
   }
 
-  private async writeEtcFiles(record: ContainerRecord, dir: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
-    const hostname = path.join(dir, 'hostname');
-    const hosts = path.join(dir, 'hosts');
-    const resolvConf = path.join(dir, 'resolv.conf');
-    await fs.writeFile(hostname, `${record.Config.Hostname}\n`);
-    await fs.writeFile(
-      hosts,
-      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', ''].join('\n'),
-    );
-    const hostResolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    await fs.writeFile(resolvConf, hostResolv.split('\n').filter((l) => !/^nameserver\s+127\./.test(l)).join('\n'));
-    return { hostname, hosts, resolvConf };
-  }
-
   /** Called when conmon records an exit: runtime cleanup, state, waiters, auto-remove. */
   private async onExit(id: string, code: number): Promise<void> {
     const record = this.store.find(id);
@@ -259,6 +258,7 @@ export class ContainerService {
     const oomKilled = code === 137 && (await oomKills(`/berth/${id}`).catch(() => 0)) > 0;
     // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
     const restart = shouldRestart(record, code);
+    await this.networks.release(record).catch((err: unknown) => log.warn('network release failed', { id, error: String(err) }));
     record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString(), OOMKilled: oomKilled };
     await this.store.save(record);
     if (oomKilled) this.publish(record, 'oom');
@@ -428,7 +428,7 @@ export class ContainerService {
     if (next.AutoRemove && next.RestartPolicy?.Name && next.RestartPolicy.Name !== 'no') throw new InvalidParameterError('Restart policy cannot be updated because AutoRemove is enabled for the container');
     validateCreateRequest({ Image: record.ImageName, HostConfig: next });
     if (record.State.Status === 'running' || record.State.Status === 'paused') {
-      const resources = buildSpec({ record: { ...record, HostConfig: next }, rootfs: '', user: { uid: 0, gid: 0 }, env: [], etcFiles: { hostname: '', hosts: '', resolvConf: '' } }).linux.resources ?? {};
+      const resources = buildSpec({ record: { ...record, HostConfig: next }, rootfs: '', user: { uid: 0, gid: 0 }, env: [], etcFiles: { hostname: '', hosts: '', resolvConf: '' }, network: { kind: 'host' } }).linux.resources ?? {};
       const file = path.join(this.store.dir(record.Id), 'resources.json');
       await fs.writeFile(file, JSON.stringify({ ...resources, devices: undefined }));
       await this.runtime.update(record.Id, file);

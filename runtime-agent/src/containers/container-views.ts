@@ -1,4 +1,5 @@
 // Containers as the Engine API shows them: `GET /containers/json` rows and `GET /containers/{id}/json`.
+import { portSummary } from '../networks/port-bindings.js';
 import type { ContainerRecord } from './container-record.js';
 
 /** "Up 3 seconds", "Exited (3) 2 minutes ago", "Created": the STATUS column of `docker ps`. */
@@ -42,12 +43,12 @@ export function containerSummary(record: ContainerRecord, imageLabel: string): R
     ImageID: record.Image,
     Command: commandLine(record),
     Created: Math.floor(Date.parse(record.Created) / 1000),
-    Ports: [],
+    Ports: portSummary(record.NetworkSettings?.Ports),
     Labels: record.Config.Labels ?? {},
     State: record.State.Status,
     Status: humanStatus(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: record.NetworkSettings?.Networks ?? {} },
     Mounts: [],
   };
 }
@@ -90,6 +91,33 @@ export function containerInspect(record: ContainerRecord, paths: { logPath: stri
     GraphDriver: { Data: { UpperDir: `${paths.dir}/fs/upper`, WorkDir: `${paths.dir}/fs/work`, MergedDir: `${paths.dir}/rootfs` }, Name: 'overlay2' },
     Mounts: [],
     Config: record.Config,
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {}, IPAddress: '', Gateway: '', MacAddress: '' },
+    NetworkSettings: networkSettings(record),
+  };
+}
+
+/** NetworkSettings of inspect: the top-level address fields describe the default bridge endpoint. */
+function networkSettings(record: ContainerRecord): Record<string, unknown> {
+  const running = record.State.Status === 'running' || record.State.Status === 'paused';
+  const networks = record.NetworkSettings?.Networks ?? {};
+  const bridge = networks.bridge;
+  return {
+    Bridge: '',
+    SandboxID: running ? record.Id : '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: record.NetworkSettings?.Ports ?? {},
+    SandboxKey: running && record.HostConfig.NetworkMode !== 'host' ? `/proc/${record.State.Pid}/ns/net` : '',
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: networks,
   };
 }

@@ -17,6 +17,8 @@ export interface CreateRequest extends ContainerConfig {
   StopTimeout?: number;
   HostConfig?: HostConfig;
   NetworkingConfig?: unknown;
+  /** --mac-address before API 1.44 (later versions put it in the endpoint). */
+  MacAddress?: string;
 }
 
 function stringList(value: unknown, field: string): string[] | undefined {

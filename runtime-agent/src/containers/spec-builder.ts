@@ -17,6 +17,10 @@ export interface SpecInputs {
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf written for this container. */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   initPath?: string;
+  /** A new network namespace, the host's, or another container's (`--network container:x`). */
+  network: { kind: 'new' } | { kind: 'host' } | { kind: 'join'; path: string };
+  /** Sysctls the network setup needs on top of --sysctl. */
+  networkSysctls?: Record<string, string>;
 }
 
 function capabilities(record: ContainerRecord): string[] {
@@ -115,6 +119,11 @@ function devices(record: ContainerRecord): { nodes: LinuxDevice[]; rules: NonNul
   return { nodes, rules };
 }
 
+function networkNamespace(network: SpecInputs['network']): { type: 'network'; path?: string }[] {
+  if (network.kind === 'host') return [];
+  return [network.kind === 'join' ? { type: 'network', path: network.path } : { type: 'network' }];
+}
+
 export function buildSpec(inputs: SpecInputs): OciSpec {
   const { record } = inputs;
   const hc = record.HostConfig;
@@ -152,13 +161,12 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
     hostname: record.Config.Hostname,
     mounts,
     linux: {
-      // Until networks land (issue 4), every container gets its own network namespace with loopback only.
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network)],
       resources: resources(record, deviceSetup.rules),
       ...(deviceSetup.nodes.length ? { devices: deviceSetup.nodes } : {}),
       cgroupsPath: `/berth/${record.Id}`,
       ...(hc.Privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
-      ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
+      ...(hc.Sysctls || inputs.networkSysctls ? { sysctl: { ...(inputs.networkSysctls ?? {}), ...(hc.Sysctls ?? {}) } } : {}),
       ...(seccomp ? { seccomp } : {}),
     },
   };

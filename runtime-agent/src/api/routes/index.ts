@@ -4,6 +4,7 @@ import { registerContainerRoutes } from './containers.js';
 import { registerEventRoutes } from './events.js';
 import { registerExecRoutes } from './exec.js';
 import { registerImageRoutes } from './images.js';
+import { registerNetworkRoutes } from './networks.js';
 import { registerSystemRoutes } from './system.js';
 
 export function buildRouter(engine: Engine): Router {
@@ -13,5 +14,6 @@ export function buildRouter(engine: Engine): Router {
   registerContainerRoutes(router, engine);
   registerEventRoutes(router, engine);
   registerExecRoutes(router, engine);
+  registerNetworkRoutes(router, engine);
   return router;
 }

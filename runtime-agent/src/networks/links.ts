@@ -1,0 +1,79 @@
+// Network devices through iproute2: bridges on the host, and veth pairs whose inner end is moved
+// into a container's network namespace (named by the PID of its first process). Each operation is
+// one `ip -batch` per namespace, so wiring a container costs two short processes.
+import { existsSync } from 'node:fs';
+
+import { runCommand } from '../util/command.js';
+
+export interface EndpointWiring {
+  /** Host end of the veth pair, enslaved to the bridge. */
+  hostVeth: string;
+  /** Name inside the container: eth0, eth1, ... */
+  ifname: string;
+  bridge: string;
+  /** "172.18.0.2/16" */
+  cidr: string;
+  /** Default route through this gateway (only the first network's endpoint sets one). */
+  defaultGateway?: string;
+  mac: string;
+  mtu: number;
+}
+
+export function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
+  const lines = linkExists(name) ? [] : [`link add name ${name} type bridge`];
+  lines.push(`link set dev ${name} mtu ${mtu}`, `addr replace ${gatewayCidr} dev ${name}`, `link set dev ${name} up`);
+  await runCommand('ip', ['-batch', '-'], lines.join('\n') + '\n');
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  if (!linkExists(name)) return;
+  await runCommand('ip', ['link', 'del', 'dev', name]).catch((err: unknown) => {
+    // Gone in between (a veth dies with its namespace): that is the wanted outcome.
+    if (linkExists(name)) throw err;
+  });
+}
+
+/** Creates the pair with its inner end directly in the namespace, then configures that end there. */
+export async function wireEndpoint(pid: number, wiring: EndpointWiring): Promise<void> {
+  await runCommand(
+    'ip',
+    ['-batch', '-'],
+    [
+      `link add name ${wiring.hostVeth} mtu ${wiring.mtu} type veth peer name ${wiring.ifname} mtu ${wiring.mtu} address ${wiring.mac} netns ${pid}`,
+      `link set dev ${wiring.hostVeth} master ${wiring.bridge} up`,
+    ].join('\n') + '\n',
+  );
+  const inside = [`addr add ${wiring.cidr} dev ${wiring.ifname}`, `link set dev ${wiring.ifname} up`, 'link set dev lo up'];
+  if (wiring.defaultGateway) inside.push(`route replace default via ${wiring.defaultGateway} dev ${wiring.ifname}`);
+  await runCommand('nsenter', ['-t', String(pid), '-n', 'ip', '-batch', '-'], inside.join('\n') + '\n');
+}
+
+/** Brings loopback up in a namespace that has nothing else (--network none). */
+export async function loopbackUp(pid: number): Promise<void> {
+  await runCommand('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', 'dev', 'lo', 'up']);
+}
+
+/**
+ * The embedded DNS server listens on the network's gateway; inside the container, queries to
+ * 127.0.0.11:53 (where dockerd's resolver answers, and where nginx configs point) are redirected
+ * there. Needs net.ipv4.conf.all.route_localnet=1 in the container's namespace (set via the spec).
+ */
+export async function redirectDns(pid: number, resolverIp: string, containerIp: string): Promise<void> {
+  const rules = `table ip berth_dns {
+  chain output {
+    type nat hook output priority -100;
+    ip daddr 127.0.0.11 udp dport 53 dnat to ${resolverIp}:53
+    ip daddr 127.0.0.11 tcp dport 53 dnat to ${resolverIp}:53
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100;
+    ip saddr 127.0.0.0/8 ip daddr ${resolverIp} meta l4proto { tcp, udp } th dport 53 snat to ${containerIp}
+  }
+}
+`;
+  await runCommand('nsenter', ['-t', String(pid), '-n', 'nft', '-f', '-'], rules);
+}
