@@ -12,6 +12,7 @@ import { ImageService } from './images/image-service.js';
 import { Puller } from './images/pull.js';
 import { Pusher } from './images/push.js';
 import { NetworkService } from './networks/network-service.js';
+import { VolumeService } from './volumes/volume-service.js';
 import { RegistryClient } from './registry/client.js';
 import { RegistryHosts } from './registry/endpoints.js';
 import { readJsonIfExists, writeJsonAtomic } from './util/atomic-file.js';
@@ -37,6 +38,7 @@ export class Engine {
   readonly archives: ArchiveService;
   readonly containers: ContainerService;
   readonly networks: NetworkService;
+  readonly volumes: VolumeService;
   readonly events = new EventBus();
   readonly execs: ExecService;
   readonly startedAt = new Date();
@@ -50,7 +52,8 @@ export class Engine {
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
     this.networks = new NetworkService(config.dataRoot, this.events, { bridge: config.bridge, ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}) });
-    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events, this.networks);
+    this.volumes = new VolumeService(path.join(config.dataRoot, 'volumes'), this.events);
+    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events, this.networks, this.volumes);
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
   }
 
@@ -58,6 +61,7 @@ export class Engine {
     await fs.mkdir(this.config.dataRoot, { recursive: true, mode: 0o711 });
     this.id = await this.loadEngineId();
     await this.images.init();
+    await this.volumes.init();
     await this.containers.init();
     await this.containers.applyRestartPoliciesAtStartup();
   }

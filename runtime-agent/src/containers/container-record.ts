@@ -1,7 +1,8 @@
 // What berthd keeps about a container: the create request as normalized (Config, HostConfig),
 // the image it came from, and its state. Field names follow the Engine API so inspect can show them.
 import type { ContainerConfig } from '../images/media-types.js';
-import type { NetworkSettings } from '../networks/network-record.js';
+import type { NetworkSettings, PortMap } from '../networks/network-record.js';
+import type { MountPoint } from './mounts.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -34,6 +35,15 @@ export interface HostConfig {
   Sysctls?: Record<string, string> | null;
   RestartPolicy?: RestartPolicy;
   NetworkMode?: string;
+  PortBindings?: PortMap | null;
+  PublishAllPorts?: boolean;
+  ExtraHosts?: string[] | null;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
+  /** --mount entries (checked by the mount planner). */
+  Mounts?: unknown[] | null;
+  VolumesFrom?: string[] | null;
   LogConfig?: { Type: string; Config: Record<string, string> };
   [key: string]: unknown;
 }
@@ -70,6 +80,8 @@ export interface ContainerRecord {
   SnapshotChainId?: string;
   /** Its networks (endpoints filled in while it runs) and published ports. */
   NetworkSettings?: NetworkSettings;
+  /** Volumes, binds and tmpfs mounts, as planned at create. */
+  MountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -10,6 +10,9 @@ import type { ImageService } from '../images/image-service.js';
 import { parseNormalizedNamed } from '../images/reference.js';
 import { oomKills } from '../cgroups/stats.js';
 import type { NetworkService, NetworkSetup } from '../networks/network-service.js';
+import type { VolumeService } from '../volumes/volume-service.js';
+import { isAnonymous } from '../volumes/volume-record.js';
+import { planMounts, prepareMounts } from './mounts.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
@@ -46,9 +49,14 @@ export class ContainerService {
     runtimeBinary: string,
     private readonly events: EventBus,
     readonly networks: NetworkService,
+    private readonly volumes: VolumeService,
   ) {
     this.store = new ContainerStore(path.join(dataRoot, 'containers'));
     networks.bindContainers(this.store);
+    volumes.setUsers((name) => {
+      const users = this.store.all().filter((c) => c.MountPoints?.some((m) => m.Name === name));
+      return { all: users.map((c) => c.Id), running: users.filter((c) => c.State.Status === 'running' || c.State.Status === 'paused').map((c) => c.Id) };
+    });
     this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
     this.monitor = new ConmonMonitor(this.runtime, path.join(dataRoot, 'runtime', 'exits'), path.join(dataRoot, 'runtime', 'sock'));
     this.health = new HealthMonitor({
@@ -180,6 +188,14 @@ export class ContainerService {
       NetworkSettings: networkSettings,
       ...(this.images.topChainId(image) ? { SnapshotChainId: this.images.topChainId(image) } : {}),
     };
+    record.MountPoints = await planMounts({
+      binds: hostConfig.Binds ?? [],
+      mounts: (hostConfig.Mounts ?? []) as never[],
+      volumesFrom: hostConfig.VolumesFrom ?? [],
+      anonymous: Object.keys(record.Config.Volumes ?? {}),
+      volumes: this.volumes,
+      findContainer: (idOrName) => this.store.find(idOrName),
+    });
     delete (record.Config as Record<string, unknown>).HostConfig;
     delete (record.Config as Record<string, unknown>).NetworkingConfig;
     await this.store.save(record);
@@ -216,7 +232,8 @@ export class ContainerService {
       const user = await resolveUser(rootfs.mountpoint, record.Config.User);
       const initPath = record.HostConfig.Init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
       if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
-      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, network: network.namespace, networkSysctls: network.sysctls, ...(initPath ? { initPath } : {}) });
+      const mounts = await prepareMounts(record, rootfs.mountpoint, this.volumes);
+      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
@@ -230,6 +247,9 @@ export class ContainerService {
       this.pendingAttach.delete(record.Id);
       await Promise.all(attachers.map((connect) => connect(true).catch((err: unknown) => log.warn('attach failed', { id: record.Id, error: String(err) }))));
       await this.runtime.start(record.Id);
+      for (const m of record.MountPoints ?? []) {
+        if (m.Name) this.events.publish('volume', 'mount', m.Name, { container: record.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
+      }
       this.publish(record, 'start');
       this.health.start(record);
       return 'started';
@@ -242,7 +262,7 @@ export class ContainerService {
       record.State = { ...record.State, Status: err instanceof CreateFailedError ? 'created' : record.State.Status === 'running' ? 'exited' : record.State.Status, Pid: 0, ExitCode: exitCode, Error: message };
       await this.store.save(record);
       // A --rm container that cannot start goes away, as in dockerd (the CLI waits for its removal).
-      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true }).catch(() => undefined);
+      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
       if (err instanceof CreateFailedError) throw new EngineError(exitCode === 127 || exitCode === 126 ? 400 : 500, message);
       throw err;
     }
@@ -261,6 +281,7 @@ export class ContainerService {
     await this.networks.release(record).catch((err: unknown) => log.warn('network release failed', { id, error: String(err) }));
     record.State = { ...record.State, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString(), OOMKilled: oomKilled };
     await this.store.save(record);
+    await this.releaseVolumes(record);
     if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
@@ -268,7 +289,17 @@ export class ContainerService {
     await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
     await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
     if (restart) this.scheduleRestart(record);
-    else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
+    else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
+  }
+
+  /** After an exit: volume unmount events, and volumes with driver options unmounted if unused. */
+  private async releaseVolumes(record: ContainerRecord): Promise<void> {
+    for (const m of record.MountPoints ?? []) {
+      if (!m.Name) continue;
+      this.events.publish('volume', 'unmount', m.Name, { container: record.Id, driver: 'local' });
+      const volume = this.volumes.find(m.Name);
+      if (volume) await this.volumes.release(volume).catch((err: unknown) => log.warn('volume unmount failed', { volume: m.Name, error: String(err) }));
+    }
   }
 
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -464,7 +495,7 @@ export class ContainerService {
     return this.runtime.ps(record.Id);
   }
 
-  async remove(idOrName: string, options: { force: boolean }): Promise<void> {
+  async remove(idOrName: string, options: { force: boolean; volumes?: boolean }): Promise<void> {
     const record = this.store.get(idOrName);
     this.cancelRestart(record.Id);
     if (record.State.Status === 'running' || record.State.Status === 'paused') {
@@ -485,6 +516,7 @@ export class ContainerService {
     await this.finishLogCollector(record.Id);
     await this.store.delete(record.Id);
     this.publish(record, 'destroy');
+    if (options.volumes) await this.removeAnonymousVolumes(record);
     for (const attach of this.pendingAttach.get(record.Id) ?? []) void attach(false);
     this.pendingAttach.delete(record.Id);
     for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
@@ -492,6 +524,15 @@ export class ContainerService {
     // The snapshots stay with their image; only an image deleted under the container (rmi -f)
     // leaves layers that nothing uses any more.
     if (!this.images.images.get(record.Image)) await this.images.collectGarbage();
+  }
+
+  /** rm -v and --rm: the container's anonymous volumes go with it (unless another container uses them). */
+  private async removeAnonymousVolumes(record: ContainerRecord): Promise<void> {
+    for (const m of record.MountPoints ?? []) {
+      const volume = m.Name ? this.volumes.find(m.Name) : undefined;
+      if (!volume || !isAnonymous(volume)) continue;
+      await this.volumes.remove(volume.Name).catch((err: unknown) => log.debug('anonymous volume kept', { volume: volume.Name, error: String(err) }));
+    }
   }
 
   /** `docker container prune`: removes every container that is not running; returns their IDs. */

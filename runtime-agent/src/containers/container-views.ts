@@ -1,6 +1,7 @@
 // Containers as the Engine API shows them: `GET /containers/json` rows and `GET /containers/{id}/json`.
 import { portSummary } from '../networks/port-bindings.js';
 import type { ContainerRecord } from './container-record.js';
+import { mountsView } from './mounts.js';
 
 /** "Up 3 seconds", "Exited (3) 2 minutes ago", "Created": the STATUS column of `docker ps`. */
 export function humanStatus(record: ContainerRecord, now = Date.now()): string {
@@ -49,7 +50,7 @@ export function containerSummary(record: ContainerRecord, imageLabel: string): R
     Status: humanStatus(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: record.NetworkSettings?.Networks ?? {} },
-    Mounts: [],
+    Mounts: mountsView(record.MountPoints),
   };
 }
 
@@ -89,7 +90,7 @@ export function containerInspect(record: ContainerRecord, paths: { logPath: stri
     ExecIDs: null,
     HostConfig: record.HostConfig,
     GraphDriver: { Data: { UpperDir: `${paths.dir}/fs/upper`, WorkDir: `${paths.dir}/fs/work`, MergedDir: `${paths.dir}/rootfs` }, Name: 'overlay2' },
-    Mounts: [],
+    Mounts: mountsView(record.MountPoints),
     Config: record.Config,
     NetworkSettings: networkSettings(record),
   };

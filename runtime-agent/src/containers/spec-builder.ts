@@ -19,6 +19,8 @@ export interface SpecInputs {
   initPath?: string;
   /** A new network namespace, the host's, or another container's (`--network container:x`). */
   network: { kind: 'new' } | { kind: 'host' } | { kind: 'join'; path: string };
+  /** Volumes, binds and --mount tmpfs, in mount order. */
+  mounts?: OciMount[];
   /** Sysctls the network setup needs on top of --sysctl. */
   networkSysctls?: Record<string, string>;
 }
@@ -141,6 +143,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   for (const [dest, options] of Object.entries(hc.Tmpfs ?? {})) {
     mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(options ? options.split(',') : [])] });
   }
+  mounts.push(...(inputs.mounts ?? []));
   const deviceSetup = devices(record);
   const seccomp = seccompFor(hc.SecurityOpt ?? [], Boolean(hc.Privileged), caps);
   const noNewPrivileges = (hc.SecurityOpt ?? []).some((o) => o === 'no-new-privileges' || o === 'no-new-privileges:true' || o === 'no-new-privileges=true');

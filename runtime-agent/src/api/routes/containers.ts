@@ -93,7 +93,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.delete('/containers/([^/]+)', async (ctx) => {
-    await containers.remove(ctx.param(), { force: ctx.flag('force') });
+    await containers.remove(ctx.param(), { force: ctx.flag('force'), volumes: ctx.flag('v') });
     ctx.noContent();
   });
 

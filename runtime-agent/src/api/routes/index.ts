@@ -6,6 +6,7 @@ import { registerExecRoutes } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerNetworkRoutes } from './networks.js';
 import { registerSystemRoutes } from './system.js';
+import { registerVolumeRoutes } from './volumes.js';
 
 export function buildRouter(engine: Engine): Router {
   const router = new Router();
@@ -15,5 +16,6 @@ export function buildRouter(engine: Engine): Router {
   registerEventRoutes(router, engine);
   registerExecRoutes(router, engine);
   registerNetworkRoutes(router, engine);
+  registerVolumeRoutes(router, engine);
   return router;
 }

@@ -9,6 +9,7 @@ import { normalizeAuthConfig, type AuthConfig } from '../../registry/auth-config
 import { InvalidParameterError } from '../../util/errors.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
+import { listContainers } from '../../containers/container-queries.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -163,8 +164,8 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
     ctx.send(200, {
       LayersSize: await images.diskUsage(),
       Images: summaries.map((s) => ({ ...s, SharedSize: shared.get(s.Id) ?? 0 })),
-      Containers: [],
-      Volumes: [],
+      Containers: await listContainers(engine, { filters: null, all: true, limit: -1, withSize: true }),
+      Volumes: await engine.volumes.usage(),
       BuildCache: [],
       BuilderSize: 0,
     });

@@ -1,0 +1,34 @@
+// /volumes/* routes: parse, call the volume service, shape the answer.
+import type { Engine } from '../../engine.js';
+import type { VolumeCreateRequest } from '../../volumes/volume-service.js';
+import { Filters } from '../../util/filters.js';
+import type { Router } from '../router.js';
+
+const LIST_FILTERS = ['dangling', 'driver', 'label', 'name'] as const;
+const PRUNE_FILTERS = ['label', 'all'] as const;
+
+export function registerVolumeRoutes(router: Router, engine: Engine): void {
+  const volumes = engine.volumes;
+
+  router.get('/volumes/?', (ctx) => {
+    ctx.send(200, { Volumes: volumes.list(Filters.parse(ctx.query.get('filters'), LIST_FILTERS)), Warnings: null });
+  });
+
+  router.post('/volumes/create', async (ctx) => {
+    ctx.send(201, await volumes.create(await ctx.jsonObject<VolumeCreateRequest>()));
+  });
+
+  router.post('/volumes/prune', async (ctx) => {
+    const { deleted, reclaimed } = await volumes.prune(Filters.parse(ctx.query.get('filters'), PRUNE_FILTERS));
+    ctx.send(200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+  });
+
+  router.get('/volumes/(.+)', (ctx) => {
+    ctx.send(200, volumes.get(ctx.param()));
+  });
+
+  router.delete('/volumes/(.+)', async (ctx) => {
+    await volumes.remove(ctx.param(), ctx.flag('force'));
+    ctx.noContent();
+  });
+}
