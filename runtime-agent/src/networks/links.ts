@@ -1,6 +1,7 @@
 // Network devices through iproute2: bridges on the host, and veth pairs whose inner end is moved
 // into a container's network namespace (named by the PID of its first process). Each operation is
 // one `ip -batch` per namespace, so wiring a container costs two short processes.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
 import { runCommand } from '../util/command.js';
@@ -23,8 +24,18 @@ export function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/**
+ * A bridge without an address of its own takes the lowest MAC of its ports, so it changes as
+ * containers come and go, and containers' ARP entries for the gateway go stale for seconds. A
+ * fixed, locally administered MAC derived from the name keeps it stable (and the same after a restart).
+ */
+function bridgeMac(name: string): string {
+  const hash = createHash('sha256').update(name).digest();
+  return ['02', ...[...hash.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
 export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  const lines = linkExists(name) ? [] : [`link add name ${name} type bridge`];
+  const lines = linkExists(name) ? [] : [`link add name ${name} address ${bridgeMac(name)} type bridge`];
   lines.push(`link set dev ${name} mtu ${mtu}`, `addr replace ${gatewayCidr} dev ${name}`, `link set dev ${name} up`);
   await runCommand('ip', ['-batch', '-'], lines.join('\n') + '\n');
 }
