@@ -86,6 +86,8 @@ export async function main(argv: string[]): Promise<void> {
       servers.push(await listenUnix(router, socketPath));
     } catch (err) {
       log.error('failed to listen', { socket: socketPath, error: err instanceof Error ? err.message : String(err) });
+      // Leave no bridge or firewall chain behind from an engine that never served.
+      await engine.close().catch(() => undefined);
       process.exit(1);
     }
     log.info('API listen on ' + socketPath);
