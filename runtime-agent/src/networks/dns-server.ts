@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-import dnsPacket from 'dns-packet';
+import type dnsPacketModule from 'dns-packet';
 
 import { log } from '../util/log.js';
 
@@ -33,6 +33,15 @@ export function hostNameservers(): string[] {
   }
 }
 
+type DnsPacket = typeof dnsPacketModule;
+
+/** Loaded with the first user-defined network: an engine without one never pays for it. */
+let dnsPacket: DnsPacket | undefined;
+async function loadDnsPacket(): Promise<DnsPacket> {
+  dnsPacket ??= (await import('dns-packet')).default;
+  return dnsPacket;
+}
+
 export class EmbeddedDns {
   private readonly listeners = new Map<string, { udp: dgram.Socket; tcp: net.Server }>();
 
@@ -41,6 +50,7 @@ export class EmbeddedDns {
   /** Starts answering on `address` (a gateway); a second call for the same address is a no-op. */
   async listen(address: string): Promise<void> {
     if (this.listeners.has(address)) return;
+    await loadDnsPacket();
     const udp = dgram.createSocket({ type: 'udp4' });
     udp.on('message', (message, remote) => {
       void this.answer(message, remote.address).then((reply) => {
@@ -103,7 +113,8 @@ export class EmbeddedDns {
 
   /** The reply to one query message, or undefined to stay silent (unparseable input). */
   async answer(message: Buffer, clientIp: string): Promise<Buffer | undefined> {
-    let query: dnsPacket.DecodedPacket;
+    const dnsPacket = await loadDnsPacket();
+    let query: dnsPacketModule.DecodedPacket;
     try {
       query = dnsPacket.decode(message);
     } catch {
@@ -112,7 +123,7 @@ export class EmbeddedDns {
     const question = query.questions?.[0];
     if (query.type !== 'query' || !question) return undefined;
     const name = question.name.replace(/\.$/, '').toLowerCase();
-    const reply = (answers: dnsPacket.Answer[], rcode = 0): Buffer =>
+    const reply = (answers: dnsPacketModule.Answer[], rcode = 0): Buffer =>
       dnsPacket.encode({
         type: 'response',
         id: query.id ?? 0,

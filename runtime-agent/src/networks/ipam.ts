@@ -1,6 +1,6 @@
 // IPv4 address management for bridge networks: subnets, gateways, ip-ranges and picking a free
-// address. Parsing is ipaddr.js's; what is left is integer arithmetic on 32-bit addresses.
-import ipaddr from 'ipaddr.js';
+// address. Validation is node:net's; what is left is integer arithmetic on 32-bit addresses.
+import { isIPv4 as isValidIPv4 } from 'node:net';
 
 import { InvalidParameterError } from '../util/errors.js';
 
@@ -11,8 +11,8 @@ export interface Subnet {
 }
 
 export function ipToInt(ip: string): number {
-  const bytes = ipaddr.IPv4.parse(ip).toByteArray();
-  return ((bytes[0]! << 24) >>> 0) + (bytes[1]! << 16) + (bytes[2]! << 8) + bytes[3]!;
+  if (!isValidIPv4(ip)) throw new InvalidParameterError(`invalid IPv4 address: ${ip}`);
+  return ip.split('.').reduce((n, byte) => n * 256 + Number(byte), 0);
 }
 
 export function intToIp(n: number): string {
@@ -24,15 +24,10 @@ function mask(prefix: number): number {
 }
 
 export function parseSubnet(cidr: string): Subnet {
-  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new InvalidParameterError(`invalid CIDR address: ${cidr}`);
-  let parsed: [ipaddr.IPv4, number];
-  try {
-    parsed = ipaddr.IPv4.parseCIDR(cidr);
-  } catch {
-    throw new InvalidParameterError(`invalid CIDR address: ${cidr}`);
-  }
-  const [address, prefix] = parsed;
-  return { base: (ipToInt(address.toString()) & mask(prefix)) >>> 0, prefix };
+  const [address = '', prefixText = '', extra] = cidr.split('/');
+  const prefix = Number(prefixText);
+  if (extra !== undefined || !isValidIPv4(address) || !/^\d{1,2}$/.test(prefixText) || prefix > 32) throw new InvalidParameterError(`invalid CIDR address: ${cidr}`);
+  return { base: (ipToInt(address) & mask(prefix)) >>> 0, prefix };
 }
 
 export function formatSubnet(subnet: Subnet): string {
@@ -49,7 +44,7 @@ export function overlaps(a: Subnet, b: Subnet): boolean {
 }
 
 export function isIPv4(value: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(value);
+  return isValidIPv4(value);
 }
 
 /** The pools dockerd draws default subnets from: 172.17-31.0.0/16, then 192.168.x.0/20. */
