@@ -236,7 +236,7 @@ export class ContainerService {
       const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
-      if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
+      if (this.runtime.hasState(record.Id)) await this.runtime.delete(record.Id, true).catch(() => undefined);
       const pid = await this.monitor.create({ id: record.Id, bundle: dir, logPath: this.conmonLogPath(record), terminal: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin), leaveStdinOpen: !record.Config.StdinOnce });
       await network.wire(pid);
       record.State = { ...record.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false };
@@ -286,8 +286,10 @@ export class ContainerService {
     this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
     this.exitWaiters.delete(id);
-    await this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) }));
-    await new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) }));
+    await Promise.all([
+      this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) })),
+      new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) })),
+    ]);
     if (restart) this.scheduleRestart(record);
     else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
   }
@@ -510,7 +512,7 @@ export class ContainerService {
       await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
       await exited;
     }
-    if (record.State.StartedAt !== ZERO_TIME) await this.runtime.delete(record.Id, true).catch(() => undefined);
+    if (this.runtime.hasState(record.Id)) await this.runtime.delete(record.Id, true).catch(() => undefined);
     await new ContainerRootfs(this.store.dir(record.Id)).unmount();
     await this.monitor.clearExit(record.Id);
     await this.finishLogCollector(record.Id);

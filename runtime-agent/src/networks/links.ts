@@ -58,14 +58,9 @@ export async function wireEndpoint(pid: number, wiring: EndpointWiring): Promise
       `link set dev ${wiring.hostVeth} master ${wiring.bridge} up`,
     ].join('\n') + '\n',
   );
-  const inside = [`addr add ${wiring.cidr} dev ${wiring.ifname}`, `link set dev ${wiring.ifname} up`, 'link set dev lo up'];
+  const inside = [`addr add ${wiring.cidr} dev ${wiring.ifname}`, `link set dev ${wiring.ifname} up`];
   if (wiring.defaultGateway) inside.push(`route replace default via ${wiring.defaultGateway} dev ${wiring.ifname}`);
   await runCommand('nsenter', ['-t', String(pid), '-n', 'ip', '-batch', '-'], inside.join('\n') + '\n');
-}
-
-/** Brings loopback up in a namespace that has nothing else (--network none). */
-export async function loopbackUp(pid: number): Promise<void> {
-  await runCommand('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', 'dev', 'lo', 'up']);
 }
 
 /**

@@ -15,7 +15,7 @@ import { EmbeddedDns, hostNameservers } from './dns-server.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { Firewall } from './firewall.js';
 import { allocate, contains, defaultPools, formatSubnet, intToIp, ipToInt, isIPv4, macForIp, overlaps, parseSubnet, poolConfig, type PoolConfig, type Subnet } from './ipam.js';
-import { deleteLink, ensureBridge, linkExists, loopbackUp, redirectDns, wireEndpoint } from './links.js';
+import { deleteLink, ensureBridge, linkExists, redirectDns, wireEndpoint } from './links.js';
 import {
   BRIDGE_NAME_OPTION, HOST_BINDING_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION, PREDEFINED_NETWORKS,
   bridgeName, emptyEndpoint, type EndpointSettings, type NetworkRecord,
@@ -436,7 +436,8 @@ export class NetworkService {
       sysctls,
       etcFiles: files,
       wire: async (pid) => {
-        if (!primary) return loopbackUp(pid);
+        // runc brings loopback up in every namespace it creates: --network none needs nothing more.
+        if (!primary) return;
         for (const [index, { network, endpoint, ip }] of allocated.entries()) {
           const pool = this.pool(network);
           await wireEndpoint(pid, {
@@ -481,8 +482,10 @@ export class NetworkService {
       if (!endpoint.EndpointID) continue;
       const network = this.store.find(endpoint.NetworkID);
       if (network && endpoint.IPAddress) this.reservedFor(network.Id).delete(ipToInt(endpoint.IPAddress));
-      // The veth normally dies with the namespace; a joined namespace (container:) may outlive it.
-      await deleteLink(vethName(endpoint.EndpointID)).catch(() => undefined);
+      // The veth normally dies with the namespace, which the kernel tears down on its own time; in
+      // case it outlives the process (a namespace someone holds), remove it without making the
+      // exit wait for that.
+      void deleteLink(vethName(endpoint.EndpointID)).catch(() => undefined);
       if (network) this.events.publish('network', 'disconnect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
       Object.assign(endpoint, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: endpoint.IPAMConfig?.IPv4Address ? endpoint.MacAddress : '' });
       void name;

@@ -1,5 +1,7 @@
 // The OCI runtime (runc or crun) as a command: state, start, kill, delete, pause, resume.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 import { SystemError } from '../util/errors.js';
 
@@ -25,6 +27,11 @@ export class OciRuntime {
         else resolve(stdout);
       });
     });
+  }
+
+  /** Whether the runtime still keeps state for `id` (a file check: no process to spawn). */
+  hasState(id: string): boolean {
+    return existsSync(path.join(this.root, id));
   }
 
   async state(id: string): Promise<RuntimeState | undefined> {
