@@ -1,7 +1,7 @@
 // The host firewall rules berthd needs, kept in chains of its own so the host's rules and policies
-// stay as they were: one jump from FORWARD and one from nat POSTROUTING, and chains whose whole
-// content is rewritten from the list of networks on every change (iptables-restore --noflush, one
-// process, atomic per table).
+// stay as they were: jumps from FORWARD, nat PREROUTING, OUTPUT and POSTROUTING, and chains whose
+// whole content is rewritten from the list of networks and published ports on every change
+// (iptables-restore --noflush: one process, atomic per table).
 import { runCommand } from '../util/command.js';
 import { log } from '../util/log.js';
 
@@ -14,50 +14,88 @@ export interface FirewallNetwork {
   masquerade: boolean;
 }
 
+/** A published port the kernel forwards: host address and port to the container's. */
+export interface ForwardedPort {
+  proto: 'tcp' | 'udp';
+  /** 0.0.0.0 for every local address. */
+  hostIp: string;
+  hostPort: number;
+  containerIp: string;
+  containerPort: number;
+  bridge: string;
+}
+
 export class Firewall {
   readonly forwardChain: string;
   readonly natChain: string;
+  readonly dnatChain: string;
 
   /** Chains are named after the default bridge so two engines on one host never share them. */
   constructor(tag: string) {
     this.forwardChain = `BERTH-FWD-${tag}`;
     this.natChain = `BERTH-NAT-${tag}`;
+    this.dnatChain = `BERTH-DNAT-${tag}`;
   }
 
-  rules(networks: FirewallNetwork[]): string {
+  rules(networks: FirewallNetwork[], ports: ForwardedPort[]): string {
     const f = this.forwardChain;
+    const n = this.natChain;
+    const d = this.dnatChain;
     const filter = [`*filter`, `:${f} - [0:0]`, `-F ${f}`];
-    const nat = [`*nat`, `:${this.natChain} - [0:0]`, `-F ${this.natChain}`];
-    for (const n of networks) {
-      filter.push(`-A ${f} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    const nat = [`*nat`, `:${n} - [0:0]`, `:${d} - [0:0]`, `-F ${n}`, `-F ${d}`];
+    // Connections to published ports first: they may come from another network, which the
+    // isolation rules below would otherwise drop.
+    for (const p of ports) {
+      filter.push(`-A ${f} -d ${p.containerIp}/32 -o ${p.bridge} -p ${p.proto} --dport ${p.containerPort} -m conntrack --ctstate DNAT -j ACCEPT`);
+      const destination = p.hostIp === '0.0.0.0' ? '' : ` -d ${p.hostIp}/32`;
+      nat.push(`-A ${d}${destination} -p ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIp}:${p.containerPort}`);
+    }
+    // Replies of accepted connections, before isolation: a published port's answer crosses networks.
+    for (const net of networks) filter.push(`-A ${f} -o ${net.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    for (const net of networks) {
       // Networks are isolated from each other, as dockerd's DOCKER-ISOLATION chains do.
-      for (const other of networks) if (other !== n) filter.push(`-A ${f} -i ${n.bridge} -o ${other.bridge} -j DROP`);
-      filter.push(`-A ${f} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
-      if (n.internal) {
-        filter.push(`-A ${f} -i ${n.bridge} ! -o ${n.bridge} -j DROP`, `-A ${f} ! -i ${n.bridge} -o ${n.bridge} -j DROP`);
+      for (const other of networks) if (other !== net) filter.push(`-A ${f} -i ${net.bridge} -o ${other.bridge} -j DROP`);
+      filter.push(`-A ${f} -i ${net.bridge} -o ${net.bridge} -j ${net.icc ? 'ACCEPT' : 'DROP'}`);
+      if (net.internal) {
+        filter.push(`-A ${f} -i ${net.bridge} ! -o ${net.bridge} -j DROP`, `-A ${f} ! -i ${net.bridge} -o ${net.bridge} -j DROP`);
       } else {
-        filter.push(`-A ${f} -i ${n.bridge} ! -o ${n.bridge} -j ACCEPT`);
-        if (n.masquerade) nat.push(`-A ${this.natChain} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+        filter.push(`-A ${f} -i ${net.bridge} ! -o ${net.bridge} -j ACCEPT`);
+        if (net.masquerade) nat.push(`-A ${n} -s ${net.subnet} ! -o ${net.bridge} -j MASQUERADE`);
       }
+      // Published ports reached from the host itself (127.0.0.1 included) or from a container of
+      // the same bridge (its own port too): answer through the gateway, or the reply would not
+      // find its way back.
+      nat.push(`-A ${n} -o ${net.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
+      nat.push(`-A ${n} -s ${net.subnet} -o ${net.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
     }
     return [...filter, 'COMMIT', ...nat, 'COMMIT', ''].join('\n');
   }
 
-  async apply(networks: FirewallNetwork[]): Promise<void> {
-    await runCommand('iptables-restore', ['--noflush', '-w'], this.rules(networks));
-    await this.ensureJump('filter', 'FORWARD', this.forwardChain);
-    await this.ensureJump('nat', 'POSTROUTING', this.natChain);
+  async apply(networks: FirewallNetwork[], ports: ForwardedPort[]): Promise<void> {
+    await runCommand('iptables-restore', ['--noflush', '-w'], this.rules(networks, ports));
+    await this.ensureJump('filter', 'FORWARD', ['-j', this.forwardChain]);
+    await this.ensureJump('nat', 'POSTROUTING', ['-j', this.natChain]);
+    await this.ensureJump('nat', 'PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.dnatChain]);
+    await this.ensureJump('nat', 'OUTPUT', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.dnatChain]);
   }
 
-  private async ensureJump(table: string, from: string, to: string): Promise<void> {
-    const present = await runCommand('iptables', ['-w', '-t', table, '-C', from, '-j', to]).then(() => true, () => false);
-    if (!present) await runCommand('iptables', ['-w', '-t', table, '-I', from, '1', '-j', to]);
+  private async ensureJump(table: string, from: string, rule: string[]): Promise<void> {
+    const present = await runCommand('iptables', ['-w', '-t', table, '-C', from, ...rule]).then(() => true, () => false);
+    if (!present) await runCommand('iptables', ['-w', '-t', table, '-I', from, '1', ...rule]);
   }
 
   /** Removes the jumps and the chains: the host's tables are as they were before berthd. */
   async remove(): Promise<void> {
-    for (const [table, from, chain] of [['filter', 'FORWARD', this.forwardChain], ['nat', 'POSTROUTING', this.natChain]] as const) {
-      while (await runCommand('iptables', ['-w', '-t', table, '-D', from, '-j', chain]).then(() => true, () => false));
+    const jumps: [string, string, string[], string][] = [
+      ['filter', 'FORWARD', ['-j', this.forwardChain], this.forwardChain],
+      ['nat', 'POSTROUTING', ['-j', this.natChain], this.natChain],
+      ['nat', 'PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.dnatChain], this.dnatChain],
+      ['nat', 'OUTPUT', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.dnatChain], this.dnatChain],
+    ];
+    for (const [table, from, rule] of jumps) {
+      while (await runCommand('iptables', ['-w', '-t', table, '-D', from, ...rule]).then(() => true, () => false));
+    }
+    for (const [table, , , chain] of jumps) {
       await runCommand('iptables', ['-w', '-t', table, '-F', chain]).catch(() => undefined);
       await runCommand('iptables', ['-w', '-t', table, '-X', chain]).catch((err: unknown) => log.debug('chain not removed', { chain, error: String(err) }));
     }

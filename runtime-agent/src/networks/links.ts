@@ -2,7 +2,7 @@
 // into a container's network namespace (named by the PID of its first process). Each operation is
 // one `ip -batch` per namespace, so wiring a container costs two short processes.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 
 import { runCommand } from '../util/command.js';
 
@@ -35,9 +35,18 @@ function bridgeMac(name: string): string {
 }
 
 export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  const lines = linkExists(name) ? [] : [`link add name ${name} address ${bridgeMac(name)} type bridge`];
+  const lines = linkExists(name) ? await staleAddresses(name, gatewayCidr) : [`link add name ${name} address ${bridgeMac(name)} type bridge`];
   lines.push(`link set dev ${name} mtu ${mtu}`, `addr replace ${gatewayCidr} dev ${name}`, `link set dev ${name} up`);
   await runCommand('ip', ['-batch', '-'], lines.join('\n') + '\n');
+  // Published ports are forwarded to containers from 127.0.0.1 too; the kernel routes such
+  // loopback-sourced packets out of this bridge (and only this one) with route_localnet.
+  await fs.writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
+}
+
+/** Addresses a bridge kept from an earlier life (a crashed engine, another data root) other than ours. */
+async function staleAddresses(name: string, gatewayCidr: string): Promise<string[]> {
+  const output = await runCommand('ip', ['-o', '-4', 'addr', 'show', 'dev', name]);
+  return [...output.matchAll(/\binet (\S+)/g)].map((m) => m[1]!).filter((cidr) => cidr !== gatewayCidr).map((cidr) => `addr del ${cidr} dev ${name}`);
 }
 
 export async function deleteLink(name: string): Promise<void> {
@@ -56,6 +65,8 @@ export async function wireEndpoint(pid: number, wiring: EndpointWiring): Promise
     [
       `link add name ${wiring.hostVeth} mtu ${wiring.mtu} type veth peer name ${wiring.ifname} mtu ${wiring.mtu} address ${wiring.mac} netns ${pid}`,
       `link set dev ${wiring.hostVeth} master ${wiring.bridge} up`,
+      // A container reaching its own published port: the bridge sends the packet back out this port.
+      `link set dev ${wiring.hostVeth} type bridge_slave hairpin on`,
     ].join('\n') + '\n',
   );
   const inside = [`addr add ${wiring.cidr} dev ${wiring.ifname}`, `link set dev ${wiring.ifname} up`];
