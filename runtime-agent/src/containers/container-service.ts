@@ -71,11 +71,15 @@ export class ContainerService {
 
   async init(): Promise<void> {
     await this.store.init();
+    // Runtime state of containers that no longer exist (berthd stopped while clearing a removed one).
+    for (const id of await fs.readdir(this.runtime.root).catch(() => [] as string[])) {
+      if (!this.store.find(id)) await this.runtime.delete(id, true).catch(() => undefined);
+    }
     await this.networks.init();
     await this.monitor.init((id, code) => void this.onExit(id, code));
     this.images.setUsageHooks(
       (imageId) => this.store.all().filter((c) => c.Image === imageId).map((c) => ({ containerId: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
-      () => this.store.all().map((c) => c.SnapshotChainId).filter((c): c is string => Boolean(c)),
+      () => [...this.store.all().map((c) => c.SnapshotChainId), ...[...this.cleaning.values()].map((c) => c.chainId)].filter((c): c is string => Boolean(c)),
     );
     // Reconcile: containers that exited while berthd was down.
     for (const record of this.store.all()) {
@@ -105,6 +109,7 @@ export class ContainerService {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.cleaning.values()].map((c) => c.done));
     this.monitor.close();
     await this.networks.close();
   }
@@ -286,10 +291,14 @@ export class ContainerService {
     this.publish(record, 'die', { exitCode: String(code) });
     for (const waiter of this.exitWaiters.get(id) ?? []) waiter(code);
     this.exitWaiters.delete(id);
-    await Promise.all([
-      this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) })),
-      new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) })),
-    ]);
+    const autoRemove = !restart && record.HostConfig.AutoRemove;
+    // An auto-removed container's runtime state and mount are cleared by its removal, off this path.
+    if (!autoRemove) {
+      await Promise.all([
+        this.runtime.delete(id, true).catch((err: unknown) => log.warn('runtime delete failed', { id, error: String(err) })),
+        new ContainerRootfs(this.store.dir(id)).unmount().catch((err: unknown) => log.warn('unmount failed', { id, error: String(err) })),
+      ]);
+    }
     if (restart) this.scheduleRestart(record);
     else if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch((err: unknown) => log.warn('auto-remove failed', { id, error: String(err) }));
   }
@@ -512,20 +521,39 @@ export class ContainerService {
       await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);
       await exited;
     }
-    if (this.runtime.hasState(record.Id)) await this.runtime.delete(record.Id, true).catch(() => undefined);
-    await new ContainerRootfs(this.store.dir(record.Id)).unmount();
-    await this.monitor.clearExit(record.Id);
-    await this.finishLogCollector(record.Id);
-    await this.store.delete(record.Id);
+    await this.store.forget(record.Id);
     this.publish(record, 'destroy');
     if (options.volumes) await this.removeAnonymousVolumes(record);
     for (const attach of this.pendingAttach.get(record.Id) ?? []) void attach(false);
     this.pendingAttach.delete(record.Id);
     for (const waiter of this.removeWaiters.get(record.Id) ?? []) waiter();
     this.removeWaiters.delete(record.Id);
+    this.cleanUpRemoved(record);
+  }
+
+  /** Removed containers whose runtime state, mounts and directory are still being cleared. */
+  private readonly cleaning = new Map<string, { chainId: string | undefined; done: Promise<void> }>();
+
+  /**
+   * What a removed container leaves behind (runtime state, its overlay mount, its directory) is
+   * cleared after the removal is visible: `docker rm` and `run --rm` do not wait for it. Its
+   * layers count as in use until then; a crash in between is swept by init.
+   */
+  private cleanUpRemoved(record: ContainerRecord): void {
+    const id = record.Id;
+    const done = (async () => {
+      if (this.runtime.hasState(id)) await this.runtime.delete(id, true).catch(() => undefined);
+      await new ContainerRootfs(this.store.dir(id)).unmount();
+      await this.monitor.clearExit(id);
+      await this.finishLogCollector(id);
+      await this.store.removeDir(id);
+    })()
+      .catch((err: unknown) => log.warn('cleanup of a removed container incomplete', { id, error: String(err) }))
+      .finally(() => this.cleaning.delete(id));
+    this.cleaning.set(id, { chainId: record.SnapshotChainId, done });
     // The snapshots stay with their image; only an image deleted under the container (rmi -f)
     // leaves layers that nothing uses any more.
-    if (!this.images.images.get(record.Image)) await this.images.collectGarbage();
+    void done.then(() => (this.images.images.get(record.Image) ? undefined : this.images.collectGarbage())).catch((err: unknown) => log.warn('garbage collection failed', { error: String(err) }));
   }
 
   /** rm -v and --rm: the container's anonymous volumes go with it (unless another container uses them). */

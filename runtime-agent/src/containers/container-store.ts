@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import { readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atomic-file.js';
+import { fsyncDir, readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
@@ -57,8 +57,20 @@ export class ContainerStore {
     this.records.set(record.Id, record);
   }
 
-  async delete(id: string): Promise<void> {
+  /**
+   * The container stops existing: its record file is unlinked (and the unlink made durable). The
+   * rest of its directory goes with removeDir; a crash in between leaves a directory without a
+   * record, which init sweeps.
+   */
+  async forget(id: string): Promise<void> {
     this.records.delete(id);
+    await this.writes.run(id, async () => {
+      await fs.rm(path.join(this.dir(id), 'container.json'), { force: true });
+      await fsyncDir(this.dir(id)).catch(() => undefined);
+    });
+  }
+
+  async removeDir(id: string): Promise<void> {
     await this.writes.run(id, () => fs.rm(this.dir(id), { recursive: true, force: true }));
   }
 
