@@ -21,6 +21,7 @@ declare -A PROVIDES=(
   [zstd]=/usr/bin/zstd
   [isal]=/usr/bin/igzip
   [curl]=/usr/bin/curl
+  [docker-compose]=/usr/bin/docker-compose
   [tmux]=/usr/bin/tmux
   [golang-github-containers-common]=/usr/share/containers/seccomp.json
   [tar]=/bin/tar

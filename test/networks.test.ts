@@ -3,6 +3,9 @@
 // without a trace of the engine's bridges, veths or firewall chains afterwards.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { TestEngine, registry, run } from './support/berthd.js';
@@ -110,6 +113,40 @@ describe('networks: bridges, DNS and published ports', () => {
     const all = /0\.0\.0\.0:(\d+)/.exec(await engine.dockerOk(['port', 'pall', '80/tcp']));
     assert.ok(all);
     assert.equal((await curl(`http://127.0.0.1:${all[1]}/`)).body, 'published\n');
+  });
+
+  it('resolves compose service names, with published ports and a named volume (docker-compose)', async () => {
+    const project = await fs.mkdtemp(path.join(tmpdir(), 'berth-compose-'));
+    await fs.writeFile(path.join(project, 'docker-compose.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  web:',
+      '    image: busybox',
+      `    command: sh -c 'mkdir -p /www && echo from-web > /www/index.html && exec httpd -f -p 80 -h /www'`,
+      '    ports: ["18111:80"]',
+      '  client:',
+      '    image: busybox',
+      '    command: sleep 300',
+      '    volumes: ["data:/data"]',
+      'volumes:',
+      '  data: {}',
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => run('docker-compose', ['-p', 'berthnet', ...args], { cwd: project, env: engine.env() });
+    try {
+      const up = await compose(['up', '-d']);
+      assert.equal(up.code, 0, up.stderr);
+      const fromClient = await compose(['exec', '-T', 'client', 'sh', '-c', 'wget -qO- http://web/ && nslookup berthnet_web_1 127.0.0.11 >/dev/null && echo named']);
+      assert.equal(fromClient.stdout, 'from-web\nnamed\n', fromClient.stderr);
+      assert.equal((await curl('http://127.0.0.1:18111/')).body, 'from-web\n');
+      assert.match(await engine.dockerOk(['volume', 'ls', '-q']), /^berthnet_data$/m);
+    } finally {
+      const down = await compose(['down', '-v']);
+      assert.equal(down.code, 0, down.stderr);
+      await fs.rm(project, { recursive: true, force: true });
+    }
+    assert.doesNotMatch(await engine.dockerOk(['network', 'ls', '--format', '{{.Name}}']), /berthnet_default/);
+    assert.doesNotMatch(await engine.dockerOk(['volume', 'ls', '-q']), /berthnet_data/);
   });
 
   it('publishes a UDP port', async () => {
