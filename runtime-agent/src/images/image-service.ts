@@ -83,7 +83,7 @@ export class ImageService {
    * Stores an image record for a config already in the content store, merging with an existing
    * record of the same ID (an image pulled from two registries knows both as blob sources).
    */
-  async saveRecord(id: string, layers: LayerRecord[], extras: { manifest?: Descriptor; parent?: string } = {}): Promise<ImageRecord> {
+  async saveRecord(id: string, layers: LayerRecord[], extras: { manifest?: Descriptor; parent?: string; buildCache?: string } = {}): Promise<ImageRecord> {
     return this.mutations.run('images', async () => {
       const existing = this.images.get(id);
       const mergedLayers = layers.map((layer, i) => {
@@ -100,6 +100,7 @@ export class ImageService {
         layers: mergedLayers,
         ...(manifests.length ? { manifests } : {}),
         ...(extras.parent ?? existing?.parent ? { parent: extras.parent ?? existing?.parent } : {}),
+        ...(extras.buildCache ?? existing?.buildCache ? { buildCache: extras.buildCache ?? existing?.buildCache } : {}),
         added: existing?.added ?? new Date().toISOString(),
       };
       await this.images.put(record);

@@ -36,6 +36,8 @@ export interface ImageRecord {
   manifests?: Descriptor[];
   /** Parent image (builds), as dockerd's `Parent`. */
   parent?: string;
+  /** The build step that made this image from its parent: the builder's cache key. */
+  buildCache?: string;
   /** When this engine first stored the image (dockerd's `Metadata.LastTagTime` is similar). */
   added: string;
 }

@@ -1,5 +1,6 @@
 import type { Engine } from '../../engine.js';
 import { Router } from '../router.js';
+import { registerBuildRoutes } from './build.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEventRoutes } from './events.js';
 import { registerExecRoutes } from './exec.js';
@@ -17,5 +18,6 @@ export function buildRouter(engine: Engine): Router {
   registerExecRoutes(router, engine);
   registerNetworkRoutes(router, engine);
   registerVolumeRoutes(router, engine);
+  registerBuildRoutes(router, engine);
   return router;
 }

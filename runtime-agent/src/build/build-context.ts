@@ -1,0 +1,49 @@
+// The build context as POST /build sends it: a tar (plain or compressed) unpacked into a private
+// directory as it arrives (never held in memory whole, hostile paths refused), or a bare
+// Dockerfile (`docker build - < Dockerfile`). Plus the .dockerignore rules that apply to it.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+
+import { unpackLayer } from '../snapshots/layer-unpack.js';
+import { decompress, detectCompression } from '../util/compression.js';
+
+/** Unpacks the request body into `dir` (which must exist and be empty). */
+export async function receiveContext(body: Readable, dir: string): Promise<void> {
+  const iterator = body[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) return;
+  const head = first.value as Buffer;
+  const isTar = head.length >= 262 && head.subarray(257, 262).toString() === 'ustar';
+  const rest = Readable.from((async function* () {
+    yield head;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value as Buffer;
+  })());
+  if (!isTar && detectCompression(head) === 'none') {
+    // Not an archive: the body is the Dockerfile itself.
+    const chunks: Buffer[] = [];
+    for await (const chunk of rest) chunks.push(chunk as Buffer);
+    await fs.writeFile(path.join(dir, 'Dockerfile'), Buffer.concat(chunks));
+    return;
+  }
+  await unpackLayer(decompress(rest), dir);
+}
+
+/**
+ * Which context paths COPY and ADD must not see: `<Dockerfile>.dockerignore` beside the Dockerfile
+ * wins over `.dockerignore`, with Docker's pattern rules (`**`, `!` exceptions).
+ */
+export async function ignoreRules(contextDir: string, dockerfile: string): Promise<(relative: string) => boolean> {
+  const candidates = [`${dockerfile}.dockerignore`, '.dockerignore'];
+  for (const candidate of candidates) {
+    const text = await fs.readFile(path.join(contextDir, candidate), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const patterns = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    if (patterns.length === 0) break;
+    // A CommonJS module: its factory is the default export.
+    const factory = (await import('@balena/dockerignore')).default as unknown as (options?: { ignorecase?: boolean }) => { add(p: string[]): { ignores(p: string): boolean } };
+    const rules = factory().add(patterns);
+    return (relative) => relative !== '.' && rules.ignores(relative);
+  }
+  return () => false;
+}
