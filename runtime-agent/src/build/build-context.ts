@@ -3,7 +3,7 @@
 // Dockerfile (`docker build - < Dockerfile`). Plus the .dockerignore rules that apply to it.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 
 import { unpackLayer } from '../snapshots/layer-unpack.js';
 import { decompress, detectCompression } from '../util/compression.js';
@@ -26,7 +26,26 @@ export async function receiveContext(body: Readable, dir: string): Promise<void>
     await fs.writeFile(path.join(dir, 'Dockerfile'), Buffer.concat(chunks));
     return;
   }
-  await unpackLayer(decompress(rest), dir);
+  await unpackLayer(decompress(rest).pipe(completeTar()), dir);
+}
+
+/**
+ * The CLI rewrites the context tar when the Dockerfile comes from elsewhere (-f outside the
+ * context, -f -) and sends it without the final padding and end-of-archive blocks. dockerd reads
+ * such a tar; so do we, by completing it: zeros up to the block boundary, then two zero blocks
+ * (tar readers ignore anything after a proper end).
+ */
+function completeTar(): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      total += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      done(null, Buffer.alloc((512 - (total % 512)) % 512 + 1024));
+    },
+  });
 }
 
 /**

@@ -464,7 +464,7 @@ class StageRun {
     const ignored = sourceState ? () => false : this.options.ignored;
     const run = async (root: string) => {
       const sources = await resolveSources(root, sourcesArgs, instruction.line, k, ignored);
-      const destIsDir = destArg.endsWith('/') || (await withStateFs(this.images, state, async (fsRoot) => (await fs.stat(path.join(fsRoot, destination)).catch(() => undefined))?.isDirectory() ?? false));
+      const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || (await withStateFs(this.images, state, async (fsRoot) => (await fs.stat(path.join(fsRoot, destination)).catch(() => undefined))?.isDirectory() ?? false));
       if ((sources.length > 1 || sourcesArgs.some((s) => /[*?[]/.test(s))) && !destArg.endsWith('/') && !destIsDir && sources.length > 1) {
         throw new DockerfileError(instruction.line, `When using ${k} with more than one source file, the destination must be a directory and end with a /`);
       }

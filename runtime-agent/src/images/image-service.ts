@@ -161,6 +161,16 @@ export class ImageService {
       await this.images.delete(image.id);
       this.configs.delete(image.id);
       result.push({ Deleted: image.id });
+      // A built image takes its untagged build parents with it, as far as nothing else needs them.
+      let parent = options.noPrune ? undefined : image.parent;
+      while (parent) {
+        const record = this.images.get(parent);
+        if (!record || this.images.refsOf(record.id).length || this.usersOf(record.id).length || this.images.all().some((o) => o.parent === record.id)) break;
+        await this.images.delete(record.id);
+        this.configs.delete(record.id);
+        result.push({ Deleted: record.id });
+        parent = record.parent;
+      }
       return result;
     });
     for (const r of records) {

@@ -1,0 +1,200 @@
+// docker build (issue 5) with the real CLI: the classic builder's output, the layer cache,
+// multi-stage builds, build args, ignore files, COPY/ADD options, and bad Dockerfiles.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { TestEngine, registry } from './support/berthd.js';
+
+async function context(files: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-'));
+  for (const [name, content] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await fs.writeFile(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+describe('docker build', () => {
+  let engine: TestEngine;
+  const dirs: string[] = [];
+  const ctx = async (files: Record<string, string>) => {
+    const dir = await context(files);
+    dirs.push(dir);
+    return dir;
+  };
+
+  before(async () => {
+    engine = await TestEngine.start();
+    await engine.dockerOk(['pull', '-q', `${registry()}/library/busybox`]);
+    await engine.dockerOk(['tag', `${registry()}/library/busybox`, 'busybox']);
+  });
+  after(async () => {
+    await engine.dispose();
+    for (const dir of dirs) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('builds with dockerd\'s output, reuses the cache, and records history', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nRUN echo hi > /x\nCMD cat /x\n' });
+    const first = await engine.docker(['build', '-t', 'three:1', '-t', 'three:2', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Step 1\/3 : FROM busybox\n ---> [0-9a-f]{12}\nStep 2\/3 : RUN echo hi > \/x\n ---> Running in [0-9a-f]{12}\n/);
+    assert.match(first.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged three:1\nSuccessfully tagged three:2\n$/);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'three:2']), 'hi\n');
+    const second = await engine.dockerOk(['build', '-t', 'three:1', dir]);
+    assert.equal((second.match(/ ---> Using cache/g) ?? []).length, 2);
+    assert.equal(/Successfully built ([0-9a-f]{12})/.exec(second)?.[1], /Successfully built ([0-9a-f]{12})/.exec(first.stdout)?.[1]);
+    const noCache = await engine.dockerOk(['build', '--no-cache', '-q', dir]);
+    assert.match(noCache, /^sha256:[0-9a-f]{64}\n$/);
+    const history = await engine.dockerOk(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'three:1']);
+    assert.match(history, /^\/bin\/sh -c #\(nop\)  CMD \["\/bin\/sh" "-c" "cat \/x"\]\|0B\n\/bin\/sh -c echo hi > \/x\|3B\n/);
+  });
+
+  it('re-runs from the changed COPY only: dependencies before sources keep their layer', async () => {
+    const dir = await ctx({
+      Dockerfile: 'FROM busybox\nWORKDIR /app\nCOPY deps.txt .\nRUN cp deps.txt installed.txt\nCOPY src/ ./src/\nCMD cat installed.txt src/main.txt\n',
+      'deps.txt': 'dep-a\n',
+      'src/main.txt': 'v1\n',
+    });
+    await engine.dockerOk(['build', '-t', 'app', dir]);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'app']), 'dep-a\nv1\n');
+    await fs.writeFile(path.join(dir, 'src/main.txt'), 'v2\n');
+    const rebuilt = await engine.dockerOk(['build', '-t', 'app', dir]);
+    // WORKDIR, COPY deps, RUN come from the cache; the source COPY and what follows run again.
+    assert.match(rebuilt, /Step 4\/6 : RUN cp deps.txt installed.txt\n ---> Using cache/);
+    assert.match(rebuilt, /Step 5\/6 : COPY src\/ .\/src\/\n ---> [0-9a-f]{12}\n/);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'app']), 'dep-a\nv2\n');
+    // A changed mode is a change too.
+    await fs.chmod(path.join(dir, 'deps.txt'), 0o600);
+    assert.doesNotMatch(await engine.dockerOk(['build', dir]), /Step 3\/6 : COPY deps.txt .\n ---> Using cache/);
+  });
+
+  it('builds multi-stage images: COPY --from a stage, a non-root USER and a HEALTHCHECK, unused stages skipped', async () => {
+    const dir = await ctx({
+      Dockerfile: [
+        'ARG GREETING=hello',
+        'FROM busybox AS builder',
+        'ARG GREETING',
+        'RUN mkdir /out && echo "$GREETING from the builder" > /out/artifact.txt',
+        'FROM busybox AS unused',
+        'RUN echo this stage must not run && exit 1',
+        'FROM busybox',
+        'COPY --from=builder --chown=1000:1000 /out/artifact.txt /srv/artifact.txt',
+        'USER 1000',
+        'HEALTHCHECK --interval=5s --retries=2 CMD test -f /srv/artifact.txt',
+        'EXPOSE 8080/tcp',
+        'CMD ["cat", "/srv/artifact.txt"]',
+        '',
+      ].join('\n'),
+    });
+    const out = await engine.dockerOk(['build', '--build-arg', 'GREETING=hi', '-t', 'multi', dir]);
+    assert.doesNotMatch(out, /must not run/);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'multi']), 'hi from the builder\n');
+    const inspect = JSON.parse(await engine.dockerOk(['image', 'inspect', 'multi'])) as { Config: { User: string; Healthcheck: { Test: string[]; Interval: number; Retries: number }; ExposedPorts: Record<string, unknown> }; RootFS: { Layers: string[] } }[];
+    assert.equal(inspect[0]?.Config.User, '1000');
+    assert.deepEqual(inspect[0]?.Config.Healthcheck, { Test: ['CMD-SHELL', 'test -f /srv/artifact.txt'], Interval: 5e9, Retries: 2 });
+    assert.deepEqual(Object.keys(inspect[0]?.Config.ExposedPorts ?? {}), ['8080/tcp']);
+    // busybox's layer and the artifact only: nothing of the builder stage.
+    assert.equal(inspect[0]?.RootFS.Layers.length, 2);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'multi', 'stat', '-c', '%u:%g', '/srv/artifact.txt']), '1000:1000\n');
+    const target = await engine.dockerOk(['build', '--target', 'builder', '-q', dir]);
+    assert.match(target, /^sha256:/);
+  });
+
+  it('honours .dockerignore with exceptions and **, -f outside the context, -f -, --label and --iidfile', async () => {
+    const dir = await ctx({
+      Dockerfile: 'FROM busybox\nCOPY . /ctx\nRUN find /ctx -type f | sort\n',
+      '.dockerignore': '**/*.log\nsecret\n!keep.log\n',
+      'a.txt': 'a',
+      'keep.log': 'kept',
+      'deep/x.log': 'ignored',
+      'deep/y.txt': 'y',
+      secret: 'no',
+    });
+    const out = await engine.dockerOk(['build', '--no-cache', '--label', 'team=builders', '--iidfile', path.join(dir, '..', `${path.basename(dir)}.iid`), '-t', 'ignored', dir]);
+    const files = out.split('\n').filter((l) => l.startsWith('/ctx/'));
+    assert.deepEqual(files, ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/a.txt', '/ctx/deep/y.txt', '/ctx/keep.log']);
+    const iid = (await fs.readFile(path.join(dir, '..', `${path.basename(dir)}.iid`), 'utf8')).trim();
+    await fs.rm(path.join(dir, '..', `${path.basename(dir)}.iid`), { force: true });
+    assert.equal(iid, (await engine.dockerOk(['image', 'inspect', '-f', '{{.Id}}', 'ignored'])).trim());
+    assert.equal((await engine.dockerOk(['image', 'inspect', '-f', '{{index .Config.Labels "team"}}', 'ignored'])).trim(), 'builders');
+
+    const outside = await ctx({ 'elsewhere.Dockerfile': 'FROM busybox\nCOPY a.txt /a\nCMD cat /a\n' });
+    await engine.dockerOk(['build', '-f', path.join(outside, 'elsewhere.Dockerfile'), '-t', 'outside', dir]);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'outside']), 'a');
+    await engine.dockerOk(['build', '-f', '-', '-t', 'stdin', dir], { input: 'FROM busybox\nCOPY a.txt /b\nCMD cat /b\n' });
+    assert.equal(await engine.dockerOk(['run', '--rm', 'stdin']), 'a');
+  });
+
+  it('runs ENV/ARG substitution, heredocs, SHELL, ADD of a local tar and COPY --chmod', async () => {
+    const dir = await ctx({
+      Dockerfile: [
+        'FROM busybox',
+        'ARG VERSION=1.2',
+        'ENV APP_HOME=/opt/app NAME="two words"',
+        'ENV FULL=${APP_HOME}/v${VERSION} EMPTY=${UNSET:-fallback} ALT=${VERSION:+set}',
+        'WORKDIR $APP_HOME',
+        'ADD bundle.tar.gz unpacked/',
+        'COPY --chmod=0750 run.sh ./',
+        'RUN <<EOF',
+        'echo "heredoc line 1" > heredoc.txt',
+        'echo "$FULL $EMPTY $ALT $NAME" >> heredoc.txt',
+        'EOF',
+        'SHELL ["/bin/sh", "-e", "-c"]',
+        'RUN stat -c %a run.sh >> heredoc.txt && cat unpacked/inner/file.txt >> heredoc.txt',
+        'CMD ["cat", "heredoc.txt"]',
+        '',
+      ].join('\n'),
+      'run.sh': '#!/bin/sh\necho run\n',
+    });
+    await fs.mkdir(path.join(dir, 'inner'));
+    await fs.writeFile(path.join(dir, 'inner/file.txt'), 'from the tar\n');
+    execFileSync('tar', ['-czf', path.join(dir, 'bundle.tar.gz'), '-C', dir, 'inner']);
+    await fs.rm(path.join(dir, 'inner'), { recursive: true });
+    await engine.dockerOk(['build', '-t', 'subst', dir]);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'subst']), 'heredoc line 1\n/opt/app/v1.2 fallback set two words\n750\nfrom the tar\n');
+  });
+
+  it('fails a RUN with its output, the step and the exit code, and tags nothing', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nRUN echo about to fail && exit 3\nCMD true\n' });
+    const res = await engine.docker(['build', '-t', 'broken', dir]);
+    assert.equal(res.code, 3);
+    assert.match(res.stdout, /Step 2\/3 : RUN echo about to fail && exit 3\n ---> Running in [0-9a-f]{12}\nabout to fail\n/);
+    assert.match(res.stderr, /The command '\/bin\/sh -c echo about to fail && exit 3' returned a non-zero code: 3/);
+    assert.notEqual((await engine.docker(['image', 'inspect', 'broken'])).code, 0);
+    assert.equal((await engine.dockerOk(['ps', '-aq'])).trim(), '', 'no intermediate container left');
+  });
+
+  it('refuses bad Dockerfiles with the line and a clear message, leaving no image', async () => {
+    const cases: [string, RegExp][] = [
+      ['FROM busybox\nRUNN echo\n', /Dockerfile parse error line 2: unknown instruction: RUNN/],
+      ['RUN echo no base\n', /line 1: no build stage in current context/],
+      ['FROM busybox\nCOPY --owner=1 a /a\n', /Dockerfile parse error line 2: Unknown flag: owner/],
+      ['FROM busybox\nCOPY ../outside /x\n', /forbidden path outside the build context/],
+      ['FROM busybox\nCOPY missing.txt /x\n', /COPY failed: file not found in build context or excluded by \.dockerignore: stat missing\.txt: file does not exist/],
+      ['FROM busybox\nENV V=$VERSION\nARG VERSION=1\n', /line 2: ENV uses \$VERSION, but ARG VERSION is declared only later, on line 3/],
+      ['FROM $NOPE\n', /base name \(\$NOPE\) should not be blank/],
+    ];
+    const before = (await engine.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length;
+    for (const [dockerfile, message] of cases) {
+      const dir = await ctx({ Dockerfile: dockerfile });
+      const res = await engine.docker(['build', '-t', 'bad', dir]);
+      assert.notEqual(res.code, 0, dockerfile);
+      assert.match(res.stderr, message, dockerfile);
+    }
+    assert.notEqual((await engine.docker(['image', 'inspect', 'bad'])).code, 0);
+    assert.equal((await engine.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length, before);
+  });
+
+  it('removes a built image together with its untagged build parents', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nENV ONLY=here\nRUN touch /made\n' });
+    await engine.dockerOk(['build', '-t', 'short-lived', dir]);
+    const before = (await engine.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length;
+    const out = await engine.dockerOk(['rmi', 'short-lived']);
+    assert.equal((out.match(/^Deleted: /gm) ?? []).length >= 2, true, out);
+    assert.equal((await engine.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length, before - 2);
+  });
+});
