@@ -129,6 +129,20 @@ describe('docker build', () => {
     assert.equal(await engine.dockerOk(['run', '--rm', 'stdin']), 'a');
   });
 
+  it('passes --add-host and --network to RUN, copies from another image, and reads Dockerfile.dockerignore', async () => {
+    const dir = await ctx({
+      Dockerfile: 'FROM busybox\nRUN grep -E "(a|b)\\.test" /etc/hosts && ip -o link | grep -c eth0 || true\nCOPY --from=three:1 /x /from-image\nCOPY . /ctx\nRUN cat /from-image && ls /ctx\n',
+      'Dockerfile.dockerignore': 'private*\n',
+      'public.txt': 'p',
+      'private.txt': 'secret',
+    });
+    const out = await engine.dockerOk(['build', '--no-cache', '--add-host', 'a.test:10.1.2.3', '--add-host', 'b.test:10.1.2.4', '--network', 'none', dir]);
+    assert.match(out, /10\.1\.2\.3\ta\.test\n10\.1\.2\.4\tb\.test\n0\n/);
+    assert.match(out, /\nhi\n/);
+    assert.doesNotMatch(out, /private\.txt/);
+    assert.match(out, /public\.txt/);
+  });
+
   it('runs ENV/ARG substitution, heredocs, SHELL, ADD of a local tar and COPY --chmod', async () => {
     const dir = await ctx({
       Dockerfile: [

@@ -30,7 +30,7 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
     if (dockerfile.startsWith('..')) throw new InvalidParameterError(`the Dockerfile (${dockerfile}) must be within the build context`);
     const buildArgs = jsonParam<Record<string, string | null>>(q.get('buildargs'), 'buildargs', {});
     const labels = jsonParam<Record<string, string>>(q.get('labels'), 'labels', {});
-    const extraHosts = (q.get('extrahosts') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    const extraHosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
     const quiet = ctx.flag('q');
 
     const contextDir = path.join(engine.config.dataRoot, 'build', randomBytes(16).toString('hex'));
