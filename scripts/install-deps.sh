@@ -25,6 +25,16 @@ declare -A PROVIDES=(
   [tmux]=/usr/bin/tmux
   [golang-github-containers-common]=/usr/share/containers/seccomp.json
   [tar]=/bin/tar
+  # the guest image (vm-image/build.sh) and booting it
+  [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+  [qemu-utils]=/usr/bin/qemu-img
+  [cpio]=/usr/bin/cpio
+  [kmod]=/bin/kmod
+  [squashfs-tools]=/usr/bin/mksquashfs
+  [crun]=/usr/bin/crun
+  [e2fsprogs]=/sbin/mkfs.ext4
+  [xz-utils]=/usr/bin/xz
+  [procps]=/bin/ps
   [gzip]=/bin/gzip
 )
 

@@ -20,6 +20,12 @@ Options:
       --label list                Engine label shown by docker info; repeatable
       --bridge string             Device name of the default bridge network (default berth0)
       --bip string                Address and subnet of the default bridge, e.g. 172.17.0.1/16
+
+VM mode (inside the Berth guest):
+      --ssh-listen host:port      Serve SSH for the host: engine socket and port forwarding, control
+      --ssh-host-key path         Host key (ed25519), made on first start
+      --ssh-authorized-keys path  The host's public key(s); public-key logins only
+      --ssh-debug-shell           Also allow commands and a shell over SSH (debugging)
   -h, --help                      Show this help
 `;
 
@@ -37,6 +43,10 @@ export async function main(argv: string[]): Promise<void> {
         label: { type: 'string', multiple: true },
         bridge: { type: 'string' },
         bip: { type: 'string' },
+        'ssh-listen': { type: 'string' },
+        'ssh-host-key': { type: 'string' },
+        'ssh-authorized-keys': { type: 'string' },
+        'ssh-debug-shell': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -94,6 +104,31 @@ export async function main(argv: string[]): Promise<void> {
   }
   log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
 
+  let exitCode = 0;
+  if (values['ssh-listen']) {
+    const [sshHost = '0.0.0.0', sshPort = '22'] = values['ssh-listen'].split(/:(?=\d+$)/);
+    const { startSshServer } = await import('../vm/ssh-server.js');
+    await startSshServer({
+      host: sshHost,
+      port: Number(sshPort),
+      hostKeyPath: values['ssh-host-key'] ?? `${engine.config.dataRoot}/ssh_host_ed25519_key`,
+      authorizedKeysPath: values['ssh-authorized-keys'] ?? '/run/berth/authorized_keys',
+      engineSockets: socketPaths,
+      debugShell: Boolean(values['ssh-debug-shell']),
+      status: async () => ({ status: 'running', pid: process.pid, containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length }),
+      shutdown: async () => {
+        // A power-off: stop the containers (their processes would not survive it anyway), then
+        // exit with 64, which the guest's init takes as "power off now".
+        await engine.containers.stopAll(10).catch((err: unknown) => log.warn('stopping containers for shutdown failed', { error: String(err) }));
+        exitCode = 64;
+        stop('shutdown');
+      },
+    }).catch((err: unknown) => {
+      log.error('failed to start the SSH server', { error: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    });
+  }
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -108,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
     const finish = () => {
       if (finishing) return;
       finishing = true;
-      engine.close().catch((err: unknown) => log.warn('engine shutdown incomplete', { error: String(err) })).finally(() => process.exit(0));
+      engine.close().catch((err: unknown) => log.warn('engine shutdown incomplete', { error: String(err) })).finally(() => process.exit(exitCode));
     };
     setTimeout(finish, 10_000).unref();
     Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(finish);

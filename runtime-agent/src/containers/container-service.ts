@@ -565,6 +565,12 @@ export class ContainerService {
     }
   }
 
+  /** Stops every running container (a VM shutting down), in parallel. */
+  async stopAll(timeoutSeconds: number): Promise<void> {
+    const running = this.store.all().filter((c) => c.State.Status === 'running' || c.State.Status === 'paused');
+    await Promise.all(running.map((c) => this.stop(c.Id, timeoutSeconds).catch((err: unknown) => log.warn('stop failed', { id: c.Id, error: String(err) }))));
+  }
+
   /** `docker container prune`: removes every container that is not running; returns their IDs. */
   async prune(): Promise<string[]> {
     const deleted: string[] = [];

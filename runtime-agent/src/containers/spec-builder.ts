@@ -1,5 +1,5 @@
 // From a container record to the OCI spec runc receives: process, mounts, namespaces, resources.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { seccompFor } from '../oci/seccomp.js';
@@ -7,6 +7,7 @@ import { InvalidParameterError } from '../util/errors.js';
 import type { ContainerRecord } from './container-record.js';
 
 const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
 const CPU_PERIOD = 100_000;
 
 export interface SpecInputs {
@@ -164,7 +165,9 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
     hostname: record.Config.Hostname,
     mounts,
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network)],
+      // On cgroup v2 a container gets its own cgroup namespace, as with dockerd: /sys/fs/cgroup is
+      // then its own cgroup (memory.max and friends), not the host's tree.
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network), ...(CGROUP_V2 ? [{ type: 'cgroup' }] : [])],
       resources: resources(record, deviceSetup.rules),
       ...(deviceSetup.nodes.length ? { devices: deviceSetup.nodes } : {}),
       cgroupsPath: `/berth/${record.Id}`,

@@ -109,7 +109,8 @@ export class NetworkService {
         if (network && endpoint.IPAddress) this.reservedFor(network.Id).set(ipToInt(endpoint.IPAddress), record.Id);
       }
     }
-    await this.syncPlumbing();
+    // Without a working firewall containers still run and reach each other; say so loudly.
+    await this.syncPlumbing().catch((err: unknown) => log.error('network plumbing incomplete: published ports and outbound NAT may not work', { error: String(err) }));
     // Published ports of containers that ran on while berthd was down: listen again, same ports.
     for (const record of this.containers.all().filter(running)) {
       await this.reopenPorts(record).catch((err: unknown) => log.warn('could not restore published ports', { id: record.Id, error: String(err) }));

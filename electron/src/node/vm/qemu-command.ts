@@ -1,0 +1,73 @@
+// Settings of the Berth VM -> the QEMU command line and the guest kernel's command line. The one
+// place that knows the machine type, devices and accelerator choice; the VM provider and the tests
+// both use it.
+import { existsSync } from 'node:fs';
+
+export type Accel = 'kvm' | 'hvf' | 'whpx' | 'tcg';
+
+export interface VmSettings {
+  cpus: number;
+  memoryMiB: number;
+  /** vm-image/dist (vmlinux, initramfs.cpio.gz, rootfs.squashfs). */
+  imageDir: string;
+  /** The persistent data disk (qcow2, created on first start). */
+  dataDisk: string;
+  /** Host port forwarded to the guest's SSH server. */
+  sshPort: number;
+  /** The host's public key (OpenSSH format), the only key the guest accepts. */
+  authorizedKey: string;
+  /** Folders shared with the guest over 9p (tag -> host path). */
+  sharedFolders?: Record<string, string>;
+  /** Serial console output. */
+  consoleLog: string;
+  accel?: Accel;
+  debugShell?: boolean;
+}
+
+/** The fastest accelerator this host offers: KVM on Linux (when /dev/kvm works), HVF on macOS, WHPX on Windows, else TCG. */
+export function defaultAccel(platform: NodeJS.Platform = process.platform, kvmUsable = existsSync('/dev/kvm')): Accel {
+  if (platform === 'darwin') return 'hvf';
+  if (platform === 'win32') return 'whpx';
+  return kvmUsable ? 'kvm' : 'tcg';
+}
+
+export function kernelCommandLine(settings: VmSettings): string {
+  return [
+    'console=ttyS0',
+    // microvm under TCG hangs in about two of three boots without these (vm-on-this-machine.md).
+    'tsc_early_khz=2000000',
+    'tsc=reliable',
+    'quiet',
+    'panic=-1',
+    `berth.authorized_key=${Buffer.from(settings.authorizedKey.trim()).toString('base64')}`,
+    ...(settings.debugShell ? ['berth.debug=1'] : []),
+  ].join(' ');
+}
+
+export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel()): { binary: string; args: string[] } {
+  const dir = settings.imageDir;
+  const args = [
+    '-M', 'microvm,rtc=on',
+    '-accel', accel,
+    '-cpu', accel === 'tcg' ? 'max' : 'host',
+    '-smp', String(settings.cpus),
+    '-m', String(settings.memoryMiB),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-serial', `file:${settings.consoleLog}`,
+    '-kernel', `${dir}/vmlinux`,
+    '-initrd', `${dir}/initramfs.cpio.gz`,
+    '-append', kernelCommandLine(settings),
+    '-drive', `id=root,file=${dir}/rootfs.squashfs,format=raw,if=none,read-only=on`,
+    '-device', 'virtio-blk-device,drive=root',
+    '-drive', `id=data,file=${settings.dataDisk},format=qcow2,if=none,discard=unmap,detect-zeroes=unmap`,
+    '-device', 'virtio-blk-device,drive=data',
+    // User networking: the guest reaches the host as 10.0.2.2 (host.docker.internal).
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${settings.sshPort}-:22`,
+    '-device', 'virtio-net-device,netdev=net0',
+    '-device', 'virtio-rng-device',
+  ];
+  for (const [tag, hostPath] of Object.entries(settings.sharedFolders ?? {})) {
+    args.push('-fsdev', `local,id=fs-${tag},path=${hostPath},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+  }
+  return { binary: 'qemu-system-x86_64', args };
+}

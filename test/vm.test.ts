@@ -1,0 +1,117 @@
+// The Berth guest under real QEMU (TCG on these machines; booted twice for the whole file): the
+// host reaches berthd over SSH, the engine socket is forwarded, images load and run, the host's
+// registry is reachable as host.docker.internal, a wrong key is refused, shutdown is clean and
+// what the data disk holds survives it.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import ssh2 from 'ssh2';
+
+import { GuestLink } from '../electron/src/node/vm/guest-link.js';
+import { qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
+import { fixtureLayout } from './support/fixtures.js';
+import { DOCKER, registry, run } from './support/berthd.js';
+
+const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
+const BOOT_TIMEOUT_MS = 120_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the Berth guest (QEMU, TCG)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-vm-'));
+  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const wrongKeys = ssh2.utils.generateKeyPairSync('ed25519');
+  let settings: VmSettings;
+  let qemu: ChildProcess | undefined;
+  let link: GuestLink | undefined;
+  let forward: net.Server | undefined;
+  const socket = path.join(dir, 'docker.sock');
+  const docker = (args: string[]) => run(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: dir } });
+
+  async function boot(): Promise<void> {
+    const { binary, args } = qemuCommand(settings, 'tcg');
+    qemu = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+    forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
+  }
+
+  async function shutdown(): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => qemu?.once('exit', (code) => resolve(code)));
+    assert.deepEqual(await link?.control('shutdown'), { shuttingDown: true });
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
+    assert.notEqual(code, 'timeout', 'the VM powers off by itself');
+    link?.close();
+    forward?.close();
+    return code as number | null;
+  }
+
+  before(async () => {
+    if (!existsSync(path.join(IMAGE_DIR, 'manifest.json'))) {
+      const built = await run('bash', [path.resolve(import.meta.dirname, '../vm-image/build.sh')]);
+      assert.equal(built.code, 0, built.stderr);
+    }
+    const dataDisk = path.join(dir, 'data.qcow2');
+    assert.equal((await run('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G'])).code, 0);
+    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log') };
+    await boot();
+  });
+  after(async () => {
+    link?.close();
+    forward?.close();
+    if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers the Engine API through the forwarded socket', async () => {
+    const version = await docker(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), 'linux/amd64');
+    assert.deepEqual(Object.keys(await link!.control('status')).sort(), ['containers', 'pid', 'status']);
+  });
+
+  it('loads an image and runs a container (crun, cgroup v2)', async () => {
+    const archive = path.join(dir, 'busybox.tar');
+    const copied = await run('skopeo', ['copy', '-q', `oci:${fixtureLayout('busybox')}`, `docker-archive:${archive}:busybox:latest`]);
+    assert.equal(copied.code, 0, copied.stderr);
+    const loaded = await docker(['load', '-i', archive]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const ran = await docker(['run', '--rm', 'busybox', 'echo', 'hi']);
+    assert.equal(ran.stdout, 'hi\n', ran.stderr);
+    const cgroup = await docker(['run', '--rm', '--memory', '64m', 'busybox', 'cat', '/sys/fs/cgroup/memory.max']);
+    assert.equal(cgroup.stdout, `${64 * 1024 * 1024}\n`, cgroup.stderr);
+  });
+
+  it('pulls from the host\'s registry as host.docker.internal', async () => {
+    const port = registry().split(':')[1];
+    const pulled = await docker(['pull', '-q', `host.docker.internal:${port}/library/busybox:latest`]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /host\.docker\.internal/);
+  });
+
+  it('refuses a key it was not given', async () => {
+    await assert.rejects(GuestLink.connect({ port: settings.sshPort, privateKey: wrongKeys.private, timeoutMs: 10_000 }), /authentication/i);
+  });
+
+  it('shuts down cleanly and keeps the data disk for the next boot', async () => {
+    await shutdown();
+    assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: powering off/);
+    await boot();
+    const console2 = await fs.readFile(settings.consoleLog, 'utf8');
+    assert.match(console2, /berth: data disk check: berth-data: clean/);
+    const images = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.match(images.stdout, /^busybox:latest$/m, images.stderr);
+    await shutdown();
+  });
+});
