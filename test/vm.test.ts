@@ -38,6 +38,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
   let link: GuestLink | undefined;
   let forward: net.Server | undefined;
   const socket = path.join(dir, 'docker.sock');
+  const shared = path.join(dir, 'shared');
   const docker = (args: string[]) => run(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: dir } });
 
   async function boot(): Promise<void> {
@@ -64,7 +65,9 @@ describe('the Berth guest (QEMU, TCG)', () => {
     }
     const dataDisk = path.join(dir, 'data.qcow2');
     assert.equal((await run('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G'])).code, 0);
-    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log') };
+    await fs.mkdir(shared);
+    await fs.writeFile(path.join(shared, 'from-host.txt'), 'shared from the host\n');
+    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log'), sharedFolders: { share0: shared } };
     await boot();
   });
   after(async () => {
@@ -91,6 +94,17 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.equal(ran.stdout, 'hi\n', ran.stderr);
     const cgroup = await docker(['run', '--rm', '--memory', '64m', 'busybox', 'cat', '/sys/fs/cgroup/memory.max']);
     assert.equal(cgroup.stdout, `${64 * 1024 * 1024}\n`, cgroup.stderr);
+  });
+
+  it('bind-mounts a shared host folder at its host path (9p)', async () => {
+    const ran = await docker(['run', '--rm', '-v', `${shared}:/work`, 'busybox', 'sh', '-c', 'cat /work/from-host.txt && echo written-in-guest > /work/from-guest.txt']);
+    assert.equal(ran.stdout, 'shared from the host\n', ran.stderr);
+    assert.equal(await fs.readFile(path.join(shared, 'from-guest.txt'), 'utf8'), 'written-in-guest\n');
+  });
+
+  it('runs resize2fs on the data disk through the control channel (what follows a host-side disk growth)', async () => {
+    const before = (await link!.control('resize')).sizeBytes as number;
+    assert.ok(before > 7 * 1024 ** 3, String(before));
   });
 
   it('pulls from the host\'s registry as host.docker.internal', async () => {

@@ -46,7 +46,7 @@ cp "$VMLINUZ" "$WORK/vmlinuz"
 KMOD_SRC="$WORK/kernel/lib/modules/$KVER"
 KMOD_DST="$ROOT/lib/modules/$KVER"
 mkdir -p "$KMOD_DST/kernel"
-for dir in fs/9p fs/overlayfs fs/squashfs fs/ext4 fs/jbd2 fs/fuse fs/mbcache.ko net/9p net/bridge net/netfilter net/ipv4 net/ipv6 \
+for dir in fs/9p fs/netfs fs/fscache fs/overlayfs fs/squashfs fs/ext4 fs/jbd2 fs/fuse fs/mbcache.ko net/9p net/bridge net/netfilter net/ipv4 net/ipv6 \
   net/sched net/core net/llc net/802 net/vmw_vsock drivers/virtio drivers/block/virtio_blk.ko drivers/net/virtio_net.ko \
   drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/dummy.ko drivers/char/hw_random drivers/net/tun.ko lib crypto arch; do
   [ -e "$KMOD_SRC/kernel/$dir" ] || continue
@@ -69,7 +69,7 @@ copy_with_libs() {
   done
 }
 for bin in /usr/bin/node /usr/bin/crun /usr/sbin/runc /usr/bin/conmon /usr/bin/tini-static /usr/sbin/xtables-nft-multi \
-  /usr/sbin/nft /sbin/ip /usr/bin/nsenter /sbin/mkfs.ext4 /sbin/e2fsck /sbin/blkid /bin/tar /usr/bin/zstd /usr/bin/setfattr \
+  /usr/sbin/nft /sbin/ip /usr/bin/nsenter /sbin/mkfs.ext4 /sbin/e2fsck /sbin/resize2fs /sbin/blkid /bin/tar /usr/bin/zstd /usr/bin/setfattr \
   /usr/bin/getfattr /bin/kmod /usr/bin/igzip /bin/ps; do
   [ -e "$bin" ] && copy_with_libs "$bin"
 done

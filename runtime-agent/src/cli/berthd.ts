@@ -1,4 +1,5 @@
 // `berthd --host unix:///PATH.sock --data-root DIR`: the engine in the foreground, as dockerd runs.
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -102,7 +103,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     log.info('API listen on ' + socketPath);
   }
-  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
+  // In the guest, the uptime tells where boot time went (kernel, init, Node, engine).
+  const uptime = values['ssh-listen'] ? { uptime: readFileSync('/proc/uptime', 'utf8').split(' ')[0] ?? '' } : {};
+  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid, ...uptime });
 
   let exitCode = 0;
   if (values['ssh-listen']) {
@@ -116,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
       engineSockets: socketPaths,
       debugShell: Boolean(values['ssh-debug-shell']),
       status: async () => ({ status: 'running', pid: process.pid, containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length }),
+      resize: () => growDataFilesystem(engine.config.dataRoot),
       shutdown: async () => {
         // A power-off: stop the containers (their processes would not survive it anyway), then
         // exit with 64, which the guest's init takes as "power off now".
@@ -154,4 +158,16 @@ export async function main(argv: string[]): Promise<void> {
   process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.stack ?? err.message }));
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** `berth-control resize`: resize2fs on the device that holds the data root (ext4 grows online). */
+async function growDataFilesystem(dataRoot: string): Promise<Record<string, unknown>> {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  const entry = mounts.filter((m) => m[1] && (dataRoot === m[1] || dataRoot.startsWith(`${m[1]}/`))).sort((a, b) => (b[1]?.length ?? 0) - (a[1]?.length ?? 0))[0];
+  if (!entry?.[0]?.startsWith('/dev/')) throw new Error(`the data root ${dataRoot} is not on a disk of its own`);
+  const { runCommand } = await import('../util/command.js');
+  await runCommand('resize2fs', [entry[0]]);
+  const { statfsSync } = await import('node:fs');
+  const stats = statfsSync(dataRoot);
+  return { device: entry[0], sizeBytes: stats.blocks * stats.bsize };
 }

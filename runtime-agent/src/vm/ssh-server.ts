@@ -22,6 +22,8 @@ export interface SshServerOptions {
   status(): Promise<Record<string, unknown>>;
   /** Stops the containers, then makes berthd exit for a power-off. */
   shutdown(): Promise<void>;
+  /** The host grew the data disk: grow the filesystem on it (online). */
+  resize(): Promise<Record<string, unknown>>;
 }
 
 type Ssh2 = typeof import('ssh2');
@@ -123,5 +125,6 @@ async function control(command: string, options: SshServerOptions): Promise<Reco
     setTimeout(() => void options.shutdown(), 10);
     return { shuttingDown: true };
   }
+  if (command === 'resize') return options.resize();
   throw new Error(`unknown control command: ${command}`);
 }

@@ -83,7 +83,7 @@ export class GuestLink {
   }
 
   /** `berth-control <command>` in the guest: its JSON answer. */
-  control(command: 'status' | 'shutdown'): Promise<Record<string, unknown>> {
+  control(command: 'status' | 'shutdown' | 'resize'): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       this.client.exec(`berth-control ${command}`, (err, channel) => {
         if (err) return reject(err);

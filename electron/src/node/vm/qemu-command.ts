@@ -16,7 +16,7 @@ export interface VmSettings {
   sshPort: number;
   /** The host's public key (OpenSSH format), the only key the guest accepts. */
   authorizedKey: string;
-  /** Folders shared with the guest over 9p (tag -> host path). */
+  /** Folders shared with the guest over 9p (tag -> host path; no spaces in either). */
   sharedFolders?: Record<string, string>;
   /** Serial console output. */
   consoleLog: string;
@@ -40,6 +40,9 @@ export function kernelCommandLine(settings: VmSettings): string {
     'quiet',
     'panic=-1',
     `berth.authorized_key=${Buffer.from(settings.authorizedKey.trim()).toString('base64')}`,
+    // Shared folders appear in the guest at the host's own paths, as with Docker Desktop, so
+    // `docker run -v /Users/me/src:/src` means the same folder on both sides.
+    ...Object.entries(settings.sharedFolders ?? {}).map(([tag, hostPath]) => `berth.share=${tag}:${hostPath}`),
     ...(settings.debugShell ? ['berth.debug=1'] : []),
   ].join(' ');
 }

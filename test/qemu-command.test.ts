@@ -1,0 +1,46 @@
+// The VM settings -> QEMU and kernel command lines (no VM is booted here).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { defaultAccel, kernelCommandLine, qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
+
+const settings: VmSettings = {
+  cpus: 4,
+  memoryMiB: 2048,
+  imageDir: '/opt/berth/image',
+  dataDisk: '/home/me/.berth/data.qcow2',
+  sshPort: 2222,
+  authorizedKey: 'ssh-ed25519 AAAAC3Nza host',
+  consoleLog: '/tmp/console.log',
+  sharedFolders: { users: '/Users' },
+};
+
+describe('qemu command', () => {
+  it('picks the accelerator per platform', () => {
+    assert.equal(defaultAccel('darwin', false), 'hvf');
+    assert.equal(defaultAccel('win32', false), 'whpx');
+    assert.equal(defaultAccel('linux', true), 'kvm');
+    assert.equal(defaultAccel('linux', false), 'tcg');
+  });
+
+  it('builds a microvm with the root, the data disk, user networking with the SSH port, rng and 9p shares', () => {
+    const { binary, args } = qemuCommand(settings, 'kvm');
+    assert.equal(binary, 'qemu-system-x86_64');
+    const joined = args.join(' ');
+    assert.match(joined, /-M microvm,rtc=on -accel kvm -cpu host -smp 4 -m 2048/);
+    assert.match(joined, /file=\/opt\/berth\/image\/rootfs\.squashfs,format=raw,if=none,read-only=on/);
+    assert.match(joined, /file=\/home\/me\/\.berth\/data\.qcow2,format=qcow2,if=none,discard=unmap/);
+    assert.match(joined, /hostfwd=tcp:127\.0\.0\.1:2222-:22/);
+    assert.match(joined, /virtio-rng-device/);
+    assert.match(joined, /-fsdev local,id=fs-users,path=\/Users,security_model=none -device virtio-9p-device,fsdev=fs-users,mount_tag=users/);
+    assert.equal(qemuCommand(settings, 'tcg').args[qemuCommand(settings, 'tcg').args.indexOf('-cpu') + 1], 'max');
+  });
+
+  it('hands the host key and the shares to the guest on the kernel command line', () => {
+    const line = kernelCommandLine(settings);
+    assert.match(line, /tsc_early_khz=2000000 tsc=reliable/);
+    assert.ok(line.includes(`berth.authorized_key=${Buffer.from(settings.authorizedKey).toString('base64')}`));
+    assert.match(line, /berth\.share=users:\/Users/);
+    assert.doesNotMatch(line, /berth\.debug/);
+  });
+});
