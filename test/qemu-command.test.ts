@@ -36,6 +36,16 @@ describe('qemu command', () => {
     assert.equal(qemuCommand(settings, 'tcg').args[qemuCommand(settings, 'tcg').args.indexOf('-cpu') + 1], 'max');
   });
 
+  it('shares over virtiofs with a virtiofsd per folder, shared memory and modern virtio-mmio', () => {
+    const { args, helpers } = qemuCommand({ ...settings, sharing: 'virtiofs', runDir: '/run/berth' }, 'tcg');
+    const joined = args.join(' ');
+    assert.match(joined, /-M microvm,rtc=on,memory-backend=mem/);
+    assert.match(joined, /-object memory-backend-memfd,id=mem,size=2048M,share=on -global virtio-mmio\.force-legacy=false/);
+    assert.match(joined, /-chardev socket,id=vfs-users,path=\/run\/berth\/virtiofs-users\.sock -device vhost-user-fs-device,chardev=vfs-users,tag=users/);
+    assert.deepEqual(helpers, [{ binary: '/usr/lib/qemu/virtiofsd', args: ['--socket-path=/run/berth/virtiofs-users.sock', '-o', 'source=/Users', '-o', 'cache=auto'], socket: '/run/berth/virtiofs-users.sock' }]);
+    assert.match(kernelCommandLine({ ...settings, sharing: 'virtiofs' }), /berth\.share=users:\/Users:virtiofs/);
+  });
+
   it('hands the host key and the shares to the guest on the kernel command line', () => {
     const line = kernelCommandLine(settings);
     assert.match(line, /tsc_early_khz=2000000 tsc=reliable/);

@@ -41,8 +41,15 @@ describe('the Berth guest (QEMU, TCG)', () => {
   const shared = path.join(dir, 'shared');
   const docker = (args: string[]) => run(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: dir } });
 
+  const helpers: ChildProcess[] = [];
+
   async function boot(): Promise<void> {
-    const { binary, args } = qemuCommand(settings, 'tcg');
+    const { binary, args, helpers: needed } = qemuCommand(settings, 'tcg');
+    for (const helper of needed) {
+      await fs.rm(helper.socket, { force: true });
+      helpers.push(spawn(helper.binary, helper.args, { stdio: 'ignore' }));
+      for (let i = 0; i < 100 && !existsSync(helper.socket); i++) await new Promise((r) => setTimeout(r, 50));
+    }
     qemu = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
     forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
@@ -67,13 +74,14 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.equal((await run('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G'])).code, 0);
     await fs.mkdir(shared);
     await fs.writeFile(path.join(shared, 'from-host.txt'), 'shared from the host\n');
-    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log'), sharedFolders: { share0: shared } };
+    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log'), sharedFolders: { share0: shared }, debugShell: true };
     await boot();
   });
   after(async () => {
     link?.close();
     forward?.close();
     if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
+    for (const helper of helpers) if (helper.exitCode === null) helper.kill();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -114,18 +122,39 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.match(pulled.stdout, /host\.docker\.internal/);
   });
 
+  it('restarts berthd when it crashes', async () => {
+    // The debug shell (berth.debug=1, which this test asks for) lets the test kill the engine.
+    await new Promise<void>((resolve, reject) => {
+      const client = new ssh2.Client();
+      client.on('ready', () => client.exec('kill -9 $(pidof node)', (err) => (err ? reject(err) : setTimeout(resolve, 200))));
+      client.on('error', () => resolve()); // the server died with the engine: expected
+      client.connect({ host: '127.0.0.1', port: settings.sshPort, username: 'berth', privateKey: keys.private });
+    });
+    link?.close();
+    forward?.close();
+    link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+    forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
+    const images = await docker(['images', '--format', '{{.Repository}}']);
+    assert.match(images.stdout, /^busybox$/m, images.stderr);
+    assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: berthd exited with 137, restarting/);
+  });
+
   it('refuses a key it was not given', async () => {
     await assert.rejects(GuestLink.connect({ port: settings.sshPort, privateKey: wrongKeys.private, timeoutMs: 10_000 }), /authentication/i);
   });
 
-  it('shuts down cleanly and keeps the data disk for the next boot', async () => {
+  it('shuts down cleanly and keeps the data disk for the next boot (sharing over virtiofs then)', async () => {
     await shutdown();
     assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: powering off/);
+    // The second boot shares the folder over virtiofs instead of 9p.
+    settings = { ...settings, sharing: 'virtiofs', runDir: dir };
     await boot();
     const console2 = await fs.readFile(settings.consoleLog, 'utf8');
     assert.match(console2, /berth: data disk check: berth-data: clean/);
     const images = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.match(images.stdout, /^busybox:latest$/m, images.stderr);
+    const viaVirtiofs = await docker(['run', '--rm', '-v', `${shared}:/work`, 'busybox', 'cat', '/work/from-guest.txt']);
+    assert.equal(viaVirtiofs.stdout, 'written-in-guest\n', viaVirtiofs.stderr);
     await shutdown();
   });
 });

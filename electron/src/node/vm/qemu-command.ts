@@ -16,8 +16,12 @@ export interface VmSettings {
   sshPort: number;
   /** The host's public key (OpenSSH format), the only key the guest accepts. */
   authorizedKey: string;
-  /** Folders shared with the guest over 9p (tag -> host path; no spaces in either). */
+  /** Folders shared with the guest (tag -> host path; no spaces in either). */
   sharedFolders?: Record<string, string>;
+  /** How folders are shared: 9p (QEMU alone) or virtiofs (faster metadata, needs virtiofsd). */
+  sharing?: '9p' | 'virtiofs';
+  /** Where virtiofsd sockets go (virtiofs only). */
+  runDir?: string;
   /** Serial console output. */
   consoleLog: string;
   accel?: Accel;
@@ -42,12 +46,20 @@ export function kernelCommandLine(settings: VmSettings): string {
     `berth.authorized_key=${Buffer.from(settings.authorizedKey.trim()).toString('base64')}`,
     // Shared folders appear in the guest at the host's own paths, as with Docker Desktop, so
     // `docker run -v /Users/me/src:/src` means the same folder on both sides.
-    ...Object.entries(settings.sharedFolders ?? {}).map(([tag, hostPath]) => `berth.share=${tag}:${hostPath}`),
+    ...Object.entries(settings.sharedFolders ?? {}).map(([tag, hostPath]) => `berth.share=${tag}:${hostPath}${settings.sharing === 'virtiofs' ? ':virtiofs' : ''}`),
     ...(settings.debugShell ? ['berth.debug=1'] : []),
   ].join(' ');
 }
 
-export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel()): { binary: string; args: string[] } {
+/** A process the host starts before QEMU (virtiofsd for each virtiofs share). */
+export interface HelperCommand {
+  binary: string;
+  args: string[];
+  /** The socket QEMU connects to once the helper listens. */
+  socket: string;
+}
+
+export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel()): { binary: string; args: string[]; helpers: HelperCommand[] } {
   const dir = settings.imageDir;
   const args = [
     '-M', 'microvm,rtc=on',
@@ -69,8 +81,22 @@ export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel 
     '-device', 'virtio-net-device,netdev=net0',
     '-device', 'virtio-rng-device',
   ];
-  for (const [tag, hostPath] of Object.entries(settings.sharedFolders ?? {})) {
-    args.push('-fsdev', `local,id=fs-${tag},path=${hostPath},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+  const helpers: HelperCommand[] = [];
+  const shares = Object.entries(settings.sharedFolders ?? {});
+  if (settings.sharing === 'virtiofs' && shares.length) {
+    // vhost-user needs the guest's memory shared with virtiofsd, and modern virtio-mmio.
+    const machine = args.indexOf('microvm,rtc=on');
+    args[machine] = 'microvm,rtc=on,memory-backend=mem';
+    args.push('-object', `memory-backend-memfd,id=mem,size=${settings.memoryMiB}M,share=on`, '-global', 'virtio-mmio.force-legacy=false');
+    for (const [tag, hostPath] of shares) {
+      const socket = `${settings.runDir ?? '/tmp'}/virtiofs-${tag}.sock`;
+      helpers.push({ binary: '/usr/lib/qemu/virtiofsd', args: [`--socket-path=${socket}`, '-o', `source=${hostPath}`, '-o', 'cache=auto'], socket });
+      args.push('-chardev', `socket,id=vfs-${tag},path=${socket}`, '-device', `vhost-user-fs-device,chardev=vfs-${tag},tag=${tag}`);
+    }
+  } else {
+    for (const [tag, hostPath] of shares) {
+      args.push('-fsdev', `local,id=fs-${tag},path=${hostPath},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+    }
   }
-  return { binary: 'qemu-system-x86_64', args };
+  return { binary: 'qemu-system-x86_64', args, helpers };
 }
