@@ -58,7 +58,37 @@ export class GuestLink {
         settled = true;
         resolve(client);
       });
-      client.connect({ sock: socket, username: 'berth', privateKey: options.privateKey, readyTimeout });
+      // Keep-alives notice a guest that went away (or a host that slept) within ~30 s.
+      client.connect({ sock: socket, username: 'berth', privateKey: options.privateKey, readyTimeout, keepaliveInterval: 10_000, keepaliveCountMax: 3 });
+    });
+  }
+
+  /** Runs `listener` once when the connection ends (guest restarting, VM gone, host asleep too long). */
+  onClose(listener: () => void): void {
+    this.client.once('close', listener);
+  }
+
+  /** A stream to a unix socket in the guest. */
+  openStreamLocal(remotePath: string): Promise<NodeJS.ReadWriteStream & { destroy(): void }> {
+    return new Promise((resolve, reject) => this.client.openssh_forwardOutStreamLocal(remotePath, (err, stream) => (err ? reject(err) : resolve(stream))));
+  }
+
+  /** A stream to a TCP port in the guest (a published port). */
+  openTcp(port: number, host = '127.0.0.1'): Promise<NodeJS.ReadWriteStream & { destroy(): void }> {
+    return new Promise((resolve, reject) => this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream))));
+  }
+
+  /** A command in the guest (needs the debug shell): its output and exit code. */
+  exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) return reject(err);
+        let stdout = '';
+        let stderr = '';
+        channel.on('data', (d: Buffer) => (stdout += d.toString()));
+        channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        channel.on('close', (code: number | undefined) => resolve({ code: code ?? 0, stdout, stderr }));
+      });
     });
   }
 

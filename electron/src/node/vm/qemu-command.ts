@@ -1,7 +1,7 @@
 // Settings of the Berth VM -> the QEMU command line and the guest kernel's command line. The one
 // place that knows the machine type, devices and accelerator choice; the VM provider and the tests
 // both use it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export type Accel = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 
@@ -28,8 +28,24 @@ export interface VmSettings {
   debugShell?: boolean;
 }
 
-/** The fastest accelerator this host offers: KVM on Linux (when /dev/kvm works), HVF on macOS, WHPX on Windows, else TCG. */
-export function defaultAccel(platform: NodeJS.Platform = process.platform, kvmUsable = existsSync('/dev/kvm')): Accel {
+/**
+ * KVM needs /dev/kvm and a CPU with virtualization extensions. Some nested setups (these test
+ * machines) have the device but no vmx/svm, and QEMU then aborts setting MSRs: that is TCG's case.
+ */
+export function kvmUsable(): boolean {
+  if (!existsSync('/dev/kvm')) return false;
+  try {
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The fastest accelerator this host offers: KVM on Linux (when it works), HVF on macOS, WHPX on Windows, else TCG; BERTH_ACCEL overrides. */
+export function defaultAccel(platform: NodeJS.Platform = process.platform, kvm = kvmUsable()): Accel {
+  const forced = process.env.BERTH_ACCEL;
+  if (forced === 'kvm' || forced === 'hvf' || forced === 'whpx' || forced === 'tcg') return forced;
+  const kvmUsable = kvm;
   if (platform === 'darwin') return 'hvf';
   if (platform === 'win32') return 'whpx';
   return kvmUsable ? 'kvm' : 'tcg';

@@ -1,0 +1,246 @@
+// `berth`: start, stop, restart, status, logs, ssh, settings, reset. `berth start` runs the host
+// agent in the background (one per $BERTH_HOME) and returns once the engine answers.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, openSync, promises as fs } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+
+import { HostAgent, askAgent, type AgentStatus } from '../host/agent.js';
+import { ensureKeyPair } from '../host/keys.js';
+import { berthPaths, imageDir, type BerthPaths } from '../host/paths.js';
+import { SettingsError, loadSettings, parseSettingValue, restartNeeded, saveSettings, validateSettings, type Settings } from '../host/settings.js';
+import { GuestLink } from '../vm/guest-link.js';
+import { providerFor } from '../vm/provider.js';
+import { QemuProvider } from '../vm/qemu-provider.js';
+
+const USAGE = `Usage: berth COMMAND
+
+Berth runs Docker in a small VM and makes it feel local.
+
+Commands:
+  start [--use]        Boot the VM and forward the engine (--use: make "berth" the current docker context)
+  stop                 Shut the VM down cleanly
+  restart              stop, then start
+  status [--json]      VM state, engine socket, forwarded ports
+  logs                 The VM's console (kernel, init, berthd)
+  ssh [COMMAND]        A command in the guest (needs BERTH_DEBUG_SHELL=1 at start)
+  settings get [KEY]   Show settings; settings set KEY VALUE changes one
+  reset [--force]      Factory reset: delete the VM's disk (images, containers, volumes) and settings
+
+Environment: BERTH_HOME (default ~/.berth), BERTH_IMAGE_DIR (the guest image, default vm-image/dist)
+`;
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(5000, () => req.destroy());
+    req.end();
+  });
+}
+
+/** The docker CLI context "berth" for the host socket; only that context is created or updated. */
+async function ensureDockerContext(paths: BerthPaths, use: boolean): Promise<void> {
+  const docker = (args: string[]) => new Promise<number>((resolve) => spawn('docker', args, { stdio: 'ignore' }).on('close', (c) => resolve(c ?? 1)).on('error', () => resolve(127)));
+  const endpoint = `host=unix://${paths.dockerSocket}`;
+  if ((await docker(['context', 'update', '--docker', endpoint, 'berth'])) !== 0) {
+    await docker(['context', 'create', '--description', 'Berth', '--docker', endpoint, 'berth']);
+  }
+  if (use) await docker(['context', 'use', 'berth']);
+}
+
+async function start(paths: BerthPaths, use: boolean): Promise<number> {
+  const running = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
+  if (running) {
+    out(`Berth is already running (engine at ${running.socket}).`);
+    return 0;
+  }
+  await loadSettings(paths.settings);
+  await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(paths.home, { recursive: true });
+  await fs.mkdir(path.dirname(paths.agentLog), { recursive: true });
+  const logFd = openSync(paths.agentLog, 'a');
+  const agent = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'agent'], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
+  agent.unref();
+  out('Starting Berth: booting the VM...');
+  const begin = Date.now();
+  let lastMilestone = '';
+  for (;;) {
+    if (agent.exitCode !== null) {
+      const log = await fs.readFile(paths.agentLog, 'utf8').catch(() => '');
+      process.stderr.write(`berth: the VM did not start:\n${log.split('\n').slice(-10).join('\n')}\n`);
+      return 1;
+    }
+    const status = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
+    if (status?.state === 'running' && (await ping(paths.dockerSocket))) break;
+    const console = await fs.readFile(paths.consoleLog, 'utf8').catch(() => '');
+    const milestone = [...console.matchAll(/berth: (init started|starting berthd)/g)].pop()?.[1];
+    if (milestone && milestone !== lastMilestone) {
+      lastMilestone = milestone;
+      out(`  ${milestone === 'init started' ? 'kernel booted, init running' : 'starting the engine'} (${((Date.now() - begin) / 1000).toFixed(1)} s)`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await ensureDockerContext(paths, use);
+  out(`Berth is running: engine at unix://${paths.dockerSocket} (docker context "berth"), ready in ${((Date.now() - begin) / 1000).toFixed(1)} s.`);
+  return 0;
+}
+
+async function stop(paths: BerthPaths): Promise<number> {
+  const answer = await askAgent<{ stopped?: boolean }>(paths.agentSocket, 'stop');
+  if (!answer) {
+    out('Berth is not running.');
+    return 0;
+  }
+  for (let i = 0; i < 100 && existsSync(paths.agentPid); i++) await new Promise((r) => setTimeout(r, 100));
+  out('Berth stopped.');
+  return 0;
+}
+
+async function status(paths: BerthPaths, json: boolean): Promise<number> {
+  const s = await askAgent<AgentStatus>(paths.agentSocket, 'status', 10_000);
+  const result = s ?? { state: 'stopped' };
+  if (json) {
+    out(JSON.stringify(result, null, 2));
+    return 0;
+  }
+  if (!s) {
+    out('Berth: stopped');
+    return 0;
+  }
+  out(`Berth: ${s.state} (${s.provider}, ${s.accel}${s.vmPid ? `, VM pid ${s.vmPid}` : ''})`);
+  out(`  engine socket: unix://${s.socket}`);
+  if (s.bootMs !== undefined) out(`  ready after ${(s.bootMs / 1000).toFixed(1)} s, since ${s.startedAt}`);
+  if (s.guest && Object.keys(s.guest).length) out(`  guest: ${JSON.stringify(s.guest)}`);
+  for (const p of s.ports) out(`  port ${p.hostIp}:${p.hostPort}/${p.proto} -> container ${p.containerId.slice(0, 12)}${p.error ? ` (not forwarded: ${p.error})` : ''}`);
+  return 0;
+}
+
+async function settingsCommand(paths: BerthPaths, args: string[]): Promise<number> {
+  const current = await loadSettings(paths.settings);
+  if (args[0] === 'get' || args.length === 0) {
+    const key = args[1] as keyof Settings | undefined;
+    out(key ? JSON.stringify(current[key]) : JSON.stringify(current, null, 2));
+    return 0;
+  }
+  if (args[0] === 'set' && args[1] && args[2] !== undefined) {
+    const key = args[1] as keyof Settings;
+    const next = validateSettings({ ...current, [key]: parseSettingValue(key, args[2]) });
+    await saveSettings(paths.settings, next);
+    const restart = restartNeeded(current, next);
+    const running = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
+    out(restart.length && running ? `Saved. ${restart.join(', ')} take effect after \`berth restart\`.` : 'Saved.');
+    return 0;
+  }
+  process.stderr.write('usage: berth settings get [KEY] | berth settings set KEY VALUE\n');
+  return 2;
+}
+
+async function reset(paths: BerthPaths, force: boolean): Promise<number> {
+  if (!force) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(`This deletes every image, container and volume in Berth (${paths.dataDisk}) and its settings. Continue? [y/N] `);
+    rl.close();
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      out('Nothing was changed.');
+      return 1;
+    }
+  }
+  await stop(paths);
+  await fs.rm(paths.dataDisk, { force: true });
+  await fs.rm(paths.settings, { force: true });
+  out('Berth was reset.');
+  return 0;
+}
+
+async function ssh(paths: BerthPaths, command: string[]): Promise<number> {
+  const s = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
+  if (!s) {
+    process.stderr.write('berth: not running\n');
+    return 1;
+  }
+  const keys = await ensureKeyPair(paths.privateKey, paths.publicKey);
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(await fs.readFile(paths.agentLog, 'utf8'))?.[1]);
+  const link = await GuestLink.connect({ port, privateKey: keys.privateKey, timeoutMs: 10_000 });
+  try {
+    const result = await link.exec(command.length ? command.join(' ') : 'uname -a; uptime; free -m');
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    if (result.code !== 0 && !result.stdout && !result.stderr) process.stderr.write('berth: the guest refused: start Berth with BERTH_DEBUG_SHELL=1 for a debug shell\n');
+    return result.code;
+  } catch {
+    process.stderr.write('berth: the guest refused: start Berth with BERTH_DEBUG_SHELL=1 for a debug shell\n');
+    return 1;
+  } finally {
+    link.close();
+  }
+}
+
+async function agent(paths: BerthPaths): Promise<void> {
+  const settings = await loadSettings(paths.settings);
+  const logStream = createWriteStream(paths.agentLog, { flags: 'a' });
+  const log = (line: string) => logStream.write(`${new Date().toISOString()} ${line}\n`);
+  const provider = providerFor(process.env.BERTH_PROVIDER ?? 'qemu', { qemu: () => new QemuProvider() }) as QemuProvider;
+  const host = new HostAgent(paths, settings, provider, imageDir(), log);
+  process.on('SIGTERM', () => void host.stop().then(() => process.exit(0)));
+  try {
+    await host.run();
+  } catch (err) {
+    log(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    await host.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const paths = berthPaths();
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(paths, rest.includes('--use'));
+      case 'stop':
+        return await stop(paths);
+      case 'restart':
+        await stop(paths);
+        return await start(paths, rest.includes('--use'));
+      case 'status':
+        return await status(paths, rest.includes('--json'));
+      case 'logs':
+        process.stdout.write(await fs.readFile(paths.consoleLog, 'utf8').catch(() => 'no VM console log yet\n'));
+        return 0;
+      case 'ssh':
+        return await ssh(paths, rest);
+      case 'settings':
+        return await settingsCommand(paths, rest);
+      case 'reset':
+        return await reset(paths, rest.includes('--force'));
+      case 'agent':
+        await agent(paths);
+        return -1;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command ? 0 : 2;
+      default:
+        process.stderr.write(`berth: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+// The host agent: the long-lived process behind `berth start` (and, later, inside the desktop
+// app). It boots the VM through its provider, keeps one SSH link to the guest (reconnecting with
+// back-off), serves the docker socket and the published ports, and answers the CLI on a control
+// socket with one JSON request per connection: {"command":"status"} or {"command":"stop"}.
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+import { GuestLink } from '../vm/guest-link.js';
+import type { VmProvider } from '../vm/provider.js';
+import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
+import { serveEngineSocket } from './forwarding.js';
+import { ensureKeyPair } from './keys.js';
+import type { BerthPaths } from './paths.js';
+import { PortForwarder } from './port-forwarder.js';
+import type { Settings } from './settings.js';
+
+const GUEST_ENGINE_SOCKET = '/run/berth/docker.sock';
+const BOOT_TIMEOUT_MS = 180_000;
+const SSH_PORT_BASE = 42_000;
+
+export interface AgentStatus {
+  state: 'starting' | 'running' | 'stopping' | 'stopped';
+  provider: string;
+  accel: string;
+  vmPid?: number;
+  socket: string;
+  ports: { hostIp: string; hostPort: number; proto: string; containerId: string; error?: string }[];
+  startedAt?: string;
+  bootMs?: number;
+  guest?: Record<string, unknown>;
+}
+
+export class HostAgent {
+  private link: GuestLink | undefined;
+  private engine: net.Server | undefined;
+  private control: net.Server | undefined;
+  private ports: PortForwarder | undefined;
+  private state: AgentStatus['state'] = 'starting';
+  private startedAt = new Date();
+  private bootMs: number | undefined;
+  private sshPort = 0;
+  private privateKey = '';
+
+  constructor(
+    private readonly paths: BerthPaths,
+    private readonly settings: Settings,
+    private readonly provider: VmProvider & { pid?(): number | undefined },
+    private readonly imageDir: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async run(): Promise<void> {
+    await fs.mkdir(this.paths.runDir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(this.paths.agentPid, String(process.pid));
+    this.control = await this.serveControl();
+    const keys = await ensureKeyPair(this.paths.privateKey, this.paths.publicKey);
+    this.privateKey = keys.privateKey;
+    await fs.mkdir(path.dirname(this.paths.dataDisk), { recursive: true });
+    if (!existsSync(this.paths.dataDisk)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', this.paths.dataDisk, `${this.settings.diskGiB}G`]);
+    this.sshPort = await freePort(SSH_PORT_BASE);
+    const vm: VmSettings = {
+      cpus: this.settings.cpus,
+      memoryMiB: this.settings.memoryMiB,
+      imageDir: this.imageDir,
+      dataDisk: this.paths.dataDisk,
+      sshPort: this.sshPort,
+      authorizedKey: keys.publicKey,
+      consoleLog: this.paths.consoleLog,
+      sharedFolders: Object.fromEntries(this.settings.sharedFolders.map((folder, i) => [`share${i}`, folder])),
+      debugShell: process.env.BERTH_DEBUG_SHELL === '1',
+      runDir: this.paths.runDir,
+    };
+    await fs.rm(this.paths.consoleLog, { force: true });
+    this.provider.on('exit', (code: number | null, stderr: string) => void this.onVmExit(code, stderr));
+    await this.provider.start(vm);
+    this.log(`VM started (${this.provider.name}, accel ${defaultAccel()}), SSH forwarded on 127.0.0.1:${this.sshPort}`);
+    this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: BOOT_TIMEOUT_MS });
+    this.watchLink();
+    this.engine = await serveEngineSocket(this.paths.dockerSocket, GUEST_ENGINE_SOCKET, () => this.link);
+    this.ports = new PortForwarder(this.paths.dockerSocket, () => this.link);
+    await this.ports.start();
+    this.bootMs = Date.now() - this.startedAt.getTime();
+    this.state = 'running';
+    this.log(`engine ready in ${this.bootMs} ms at ${this.paths.dockerSocket}`);
+  }
+
+  /** A dropped link while the VM runs: the guest restarted berthd, or the host slept. Reconnect. */
+  private watchLink(): void {
+    this.link?.onClose(() => {
+      if (this.state !== 'running') return;
+      this.log('link to the guest lost, reconnecting');
+      void (async () => {
+        for (let delay = 250; this.state === 'running'; delay = Math.min(delay * 2, 5000)) {
+          try {
+            this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: 10_000 });
+            this.watchLink();
+            this.ports?.stop();
+            await this.ports?.start();
+            this.log('link to the guest restored');
+            return;
+          } catch {
+            await new Promise((r) => setTimeout(r, delay));
+          }
+        }
+      })();
+    });
+  }
+
+  status = async (): Promise<AgentStatus> => ({
+    state: this.state,
+    provider: this.provider.name,
+    accel: defaultAccel(),
+    ...(this.provider.pid?.() ? { vmPid: this.provider.pid() } : {}),
+    socket: this.paths.dockerSocket,
+    ports: this.ports?.ports() ?? [],
+    startedAt: this.startedAt.toISOString(),
+    ...(this.bootMs !== undefined ? { bootMs: this.bootMs } : {}),
+    ...(this.state === 'running' && this.link ? { guest: await this.link.control('status').catch(() => ({})) } : {}),
+  });
+
+  /** Clean shutdown: the guest stops its containers and powers off; the VM is killed if it does not. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.ports?.stop();
+    const exited = new Promise((r) => this.provider.once('exit', r));
+    await this.link?.control('shutdown').catch(() => undefined);
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))]);
+    if (!inTime) await this.provider.stop();
+    await this.cleanUp();
+  }
+
+  private async onVmExit(code: number | null, stderr: string): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.log(`the VM stopped unexpectedly (exit ${code})${stderr ? `: ${stderr}` : ''}`);
+    await this.cleanUp();
+    process.exit(1);
+  }
+
+  private async cleanUp(): Promise<void> {
+    this.state = 'stopped';
+    this.link?.close();
+    this.engine?.close();
+    this.control?.close();
+    await fs.rm(this.paths.dockerSocket, { force: true });
+    await fs.rm(this.paths.agentSocket, { force: true });
+    await fs.rm(this.paths.agentPid, { force: true });
+  }
+
+  private async serveControl(): Promise<net.Server> {
+    await fs.rm(this.paths.agentSocket, { force: true });
+    const server = net.createServer((conn) => {
+      let request = '';
+      conn.on('data', (d: Buffer) => {
+        request += d.toString();
+        if (!request.includes('\n')) return;
+        const { command } = JSON.parse(request) as { command: string };
+        const answer = async () => {
+          if (command === 'status') return this.status();
+          if (command === 'stop') {
+            await this.stop();
+            setTimeout(() => process.exit(0), 50);
+            return { stopped: true };
+          }
+          return { error: `unknown command ${command}` };
+        };
+        void answer().then((a) => conn.end(JSON.stringify(a) + '\n'), (err: unknown) => conn.end(JSON.stringify({ error: String(err) }) + '\n'));
+      });
+      conn.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.paths.agentSocket, () => resolve());
+    });
+    await fs.chmod(this.paths.agentSocket, 0o600);
+    return server;
+  }
+}
+
+/** One request to a running agent; undefined when none answers. */
+export function askAgent<T>(socket: string, command: string, timeoutMs = 120_000): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const conn = net.connect(socket);
+    let answer = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      resolve(undefined);
+    }, timeoutMs);
+    conn.on('connect', () => conn.write(JSON.stringify({ command }) + '\n'));
+    conn.on('data', (d: Buffer) => (answer += d.toString()));
+    conn.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(answer) as T);
+      } catch {
+        resolve(undefined);
+      }
+    });
+    conn.on('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd}: ${stderr.trim()}`))));
+  });
+}
+
+/** The first free TCP port from `from` on 127.0.0.1. */
+async function freePort(from: number): Promise<number> {
+  for (let port = from; port < from + 1000; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free local port for the guest SSH link');
+}
