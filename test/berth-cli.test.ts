@@ -1,0 +1,123 @@
+// The host side end to end (issue 7), QEMU with TCG here: `berth start`, the real docker CLI on
+// the "berth" context, a published port reached with curl on the host, a shared folder inside
+// $HOME, `logs -f` and `run -it` through the forward, a killed VM noticed and recovered, and
+// `berth stop` / `berth start` keeping images and volumes.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { DOCKER, run } from './support/berthd.js';
+import { fixtureLayout } from './support/fixtures.js';
+import { Terminal } from './support/terminal.js';
+
+const BERTH = path.resolve(import.meta.dirname, '../node_modules/.bin/berth');
+const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
+
+describe('berth CLI and the host side', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'berth-host-'));
+  const home = path.join(root, 'home');
+  const env = { ...process.env, HOME: home, BERTH_HOME: path.join(home, '.berth'), DOCKER_CONFIG: path.join(home, '.docker') };
+  const berth = (args: string[]) => run(BERTH, args, { env });
+  const docker = (args: string[]) => run(DOCKER, ['--context', 'berth', ...args], { env });
+  const dockerOk = async (args: string[]) => {
+    const res = await docker(args);
+    assert.equal(res.code, 0, `docker ${args.join(' ')}:\n${res.stderr}`);
+    return res.stdout;
+  };
+
+  before(async () => {
+    await fs.mkdir(home, { recursive: true });
+    if (!existsSync(path.join(IMAGE_DIR, 'manifest.json'))) {
+      const built = await run('bash', [path.resolve(import.meta.dirname, '../vm-image/build.sh')]);
+      assert.equal(built.code, 0, built.stderr);
+    }
+    for (const [key, value] of [['cpus', '2'], ['memoryMiB', '1024'], ['diskGiB', '8']]) {
+      const set = await berth(['settings', 'set', key!, value!]);
+      assert.equal(set.code, 0, set.stderr);
+    }
+  });
+  after(async () => {
+    await berth(['stop']);
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('validates settings with clear errors', async () => {
+    const bad = await berth(['settings', 'set', 'cpus', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /cpus must be a whole number from 1 to \d+/);
+    assert.match((await berth(['settings', 'set', 'colour', 'blue'])).stderr, /unknown setting "colour"/);
+    assert.equal(JSON.parse((await berth(['settings', 'get', 'sharedFolders'])).stdout)[0], home);
+  });
+
+  it('starts, says so when started again, and creates the docker context', async () => {
+    const started = await berth(['start']);
+    assert.equal(started.code, 0, started.stderr + started.stdout);
+    assert.match(started.stdout, /Berth is running: engine at unix:\/\/.*\/run\/docker\.sock/);
+    assert.match((await berth(['start'])).stdout, /already running/);
+    const status = JSON.parse((await berth(['status', '--json'])).stdout) as { state: string; vmPid: number };
+    assert.equal(status.state, 'running');
+    assert.equal((await fs.stat(path.join(home, '.berth/run/docker.sock'))).mode & 0o777, 0o600);
+    assert.equal((await fs.stat(path.join(home, '.berth/ssh/id_ed25519'))).mode & 0o777, 0o600);
+    assert.match(await dockerOk(['version', '--format', '{{.Server.Os}}']), /linux/);
+  });
+
+  it('serves a published port on the host and shares folders inside $HOME', async () => {
+    const archive = path.join(root, 'busybox.tar');
+    assert.equal((await run('skopeo', ['copy', '-q', `oci:${fixtureLayout('busybox')}`, `docker-archive:${archive}:busybox:latest`])).code, 0);
+    await dockerOk(['load', '-i', archive]);
+    await dockerOk(['run', '-d', '--name', 'web', '-p', '127.0.0.1:18444:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo through-berth > /www/index.html && exec httpd -f -p 80 -h /www']);
+    let page = '';
+    for (let i = 0; i < 50 && page !== 'through-berth\n'; i++) {
+      page = (await run('curl', ['-s', 'http://127.0.0.1:18444/'])).stdout;
+      if (page !== 'through-berth\n') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(page, 'through-berth\n');
+    assert.match((await berth(['status'])).stdout, /port 127\.0\.0\.1:18444\/tcp -> container [0-9a-f]{12}/);
+    await dockerOk(['rm', '-f', 'web']);
+
+    const project = path.join(home, 'project');
+    await fs.mkdir(project);
+    await fs.writeFile(path.join(project, 'in.txt'), 'from the host\n');
+    assert.equal(await dockerOk(['run', '--rm', '-v', `${project}:/src`, 'busybox', 'sh', '-c', 'cat /src/in.txt; echo from the container > /src/out.txt']), 'from the host\n');
+    assert.equal(await fs.readFile(path.join(project, 'out.txt'), 'utf8'), 'from the container\n');
+  });
+
+  it('streams logs -f and runs -it through the forward', async () => {
+    assert.equal(await dockerOk(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.3; done']), (await docker(['inspect', '-f', '{{.Id}}', 'talker'])).stdout);
+    assert.equal(await dockerOk(['logs', '-f', 'talker']), 'line 1\nline 2\nline 3\n');
+    const term = await Terminal.open('berth-it', 100, 20, ['env', `HOME=${home}`, `DOCKER_CONFIG=${env.DOCKER_CONFIG}`, DOCKER, '--context', 'berth', 'run', '-it', '--rm', 'busybox', 'sh']);
+    try {
+      await term.until('#');
+      await term.type('echo typed-$((40+2))', 'Enter');
+      await term.until('typed-42');
+      await term.type('exit', 'Enter');
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('notices a killed VM, and recovers on the next start', async () => {
+    const status = JSON.parse((await berth(['status', '--json'])).stdout) as { vmPid: number };
+    process.kill(status.vmPid, 'SIGKILL');
+    let state = '';
+    for (let i = 0; i < 50 && state !== 'stopped'; i++) {
+      state = (JSON.parse((await berth(['status', '--json'])).stdout) as { state: string }).state;
+      if (state !== 'stopped') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'stopped');
+    assert.equal((await berth(['start'])).code, 0);
+    assert.match(await dockerOk(['images', '--format', '{{.Repository}}']), /^busybox$/m);
+  });
+
+  it('keeps images and named volumes across berth stop and start', async () => {
+    await dockerOk(['run', '--rm', '-v', 'keep:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/file']);
+    const stopped = await berth(['stop']);
+    assert.equal(stopped.code, 0);
+    assert.match(stopped.stdout, /Berth stopped/);
+    assert.match((await berth(['status'])).stdout, /Berth: stopped/);
+    assert.equal((await berth(['start'])).code, 0);
+    assert.equal(await dockerOk(['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/file']), 'persisted\n');
+  });
+});
