@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 
 import { HostAgent, askAgent, type AgentStatus } from '../host/agent.js';
 import { ensureKeyPair } from '../host/keys.js';
-import { berthPaths, imageDir, type BerthPaths } from '../host/paths.js';
+import { berthPaths, dockerHost, imageDir, type BerthPaths } from '../host/paths.js';
 import { SettingsError, loadSettings, parseSettingValue, restartNeeded, saveSettings, validateSettings, type Settings } from '../host/settings.js';
 import { GuestLink } from '../vm/guest-link.js';
 import { providerFor } from '../vm/provider.js';
@@ -50,7 +50,7 @@ function ping(socket: string): Promise<boolean> {
 /** The docker CLI context "berth" for the host socket; only that context is created or updated. */
 async function ensureDockerContext(paths: BerthPaths, use: boolean): Promise<void> {
   const docker = (args: string[]) => new Promise<number>((resolve) => spawn('docker', args, { stdio: 'ignore' }).on('close', (c) => resolve(c ?? 1)).on('error', () => resolve(127)));
-  const endpoint = `host=unix://${paths.dockerSocket}`;
+  const endpoint = `host=${dockerHost(paths.dockerSocket)}`;
   if ((await docker(['context', 'update', '--docker', endpoint, 'berth'])) !== 0) {
     await docker(['context', 'create', '--description', 'Berth', '--docker', endpoint, 'berth']);
   }
@@ -90,7 +90,7 @@ async function start(paths: BerthPaths, use: boolean): Promise<number> {
     await new Promise((r) => setTimeout(r, 250));
   }
   await ensureDockerContext(paths, use);
-  out(`Berth is running: engine at unix://${paths.dockerSocket} (docker context "berth"), ready in ${((Date.now() - begin) / 1000).toFixed(1)} s.`);
+  out(`Berth is running: engine at ${dockerHost(paths.dockerSocket)} (docker context "berth"), ready in ${((Date.now() - begin) / 1000).toFixed(1)} s.`);
   return 0;
 }
 
@@ -117,7 +117,7 @@ async function status(paths: BerthPaths, json: boolean): Promise<number> {
     return 0;
   }
   out(`Berth: ${s.state} (${s.provider}, ${s.accel}${s.vmPid ? `, VM pid ${s.vmPid}` : ''})`);
-  out(`  engine socket: unix://${s.socket}`);
+  out(`  engine socket: ${dockerHost(s.socket)}`);
   if (s.bootMs !== undefined) out(`  ready after ${(s.bootMs / 1000).toFixed(1)} s, since ${s.startedAt}`);
   if (s.guest && Object.keys(s.guest).length) out(`  guest: ${JSON.stringify(s.guest)}`);
   for (const p of s.ports) out(`  port ${p.hostIp}:${p.hostPort}/${p.proto} -> container ${p.containerId.slice(0, 12)}${p.error ? ` (not forwarded: ${p.error})` : ''}`);

@@ -39,7 +39,8 @@ function socketAlive(path: string): Promise<boolean> {
 
 /** The engine socket on the host: replaces a stale file from a crash, refuses a live one. */
 export async function serveEngineSocket(localPath: string, remotePath: string, link: CurrentLink): Promise<net.Server> {
-  if (existsSync(localPath)) {
+  const namedPipe = localPath.startsWith('//./pipe/');
+  if (!namedPipe && existsSync(localPath)) {
     if (await socketAlive(localPath)) throw new Error(`${localPath} is served by another Berth instance`);
     await fs.rm(localPath, { force: true });
   }
@@ -49,7 +50,8 @@ export async function serveEngineSocket(localPath: string, remotePath: string, l
     server.once('error', reject);
     server.listen(localPath, () => resolve());
   });
-  await fs.chmod(localPath, 0o600);
+  // A named pipe's access follows the creating user's; a unix socket gets 0600 explicitly.
+  if (!namedPipe) await fs.chmod(localPath, 0o600);
   return server;
 }
 

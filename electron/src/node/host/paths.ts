@@ -21,13 +21,19 @@ export function berthPaths(home = berthHome()) {
     consoleLog: path.join(home, 'vm', 'console.log'),
     agentLog: path.join(home, 'vm', 'agent.log'),
     runDir: path.join(home, 'run'),
-    dockerSocket: path.join(home, 'run', 'docker.sock'),
+    // Windows has no unix sockets for the docker CLI: a named pipe, as Docker Desktop's (untested here).
+    dockerSocket: process.platform === 'win32' ? '//./pipe/berth_engine' : path.join(home, 'run', 'docker.sock'),
     agentSocket: path.join(home, 'run', 'agent.sock'),
     agentPid: path.join(home, 'run', 'agent.pid'),
   };
 }
 
 export type BerthPaths = ReturnType<typeof berthPaths>;
+
+/** How the docker CLI names the engine endpoint: unix:// here, npipe:// on Windows. */
+export function dockerHost(socket: string): string {
+  return socket.startsWith('//./pipe/') ? `npipe://${socket}` : `unix://${socket}`;
+}
 
 /** The guest image: $BERTH_IMAGE_DIR, else vm-image/dist of this checkout. */
 export function imageDir(env: NodeJS.ProcessEnv = process.env): string {
