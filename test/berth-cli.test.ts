@@ -18,7 +18,8 @@ const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
 describe('berth CLI and the host side', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'berth-host-'));
   const home = path.join(root, 'home');
-  const env = { ...process.env, HOME: home, BERTH_HOME: path.join(home, '.berth'), DOCKER_CONFIG: path.join(home, '.docker') };
+  // The debug shell lets the test kill the guest's engine (the reconnect test).
+  const env = { ...process.env, HOME: home, BERTH_HOME: path.join(home, '.berth'), DOCKER_CONFIG: path.join(home, '.docker'), BERTH_DEBUG_SHELL: '1' };
   const berth = (args: string[]) => run(BERTH, args, { env });
   const docker = (args: string[]) => run(DOCKER, ['--context', 'berth', ...args], { env });
   const dockerOk = async (args: string[]) => {
@@ -96,6 +97,24 @@ describe('berth CLI and the host side', () => {
     } finally {
       await term.close();
     }
+  });
+
+  it('reconnects by itself when the guest\'s engine restarts, published ports included', async () => {
+    await dockerOk(['run', '-d', '--name', 'web2', '-p', '127.0.0.1:18445:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo still-here > /www/index.html && exec httpd -f -p 80 -h /www']);
+    await berth(['ssh', 'kill -9 $(pidof node)']);
+    let version = await docker(['version', '--format', '{{.Server.Os}}']);
+    for (let i = 0; i < 120 && version.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      version = await docker(['version', '--format', '{{.Server.Os}}']);
+    }
+    assert.equal(version.stdout.trim(), 'linux', version.stderr);
+    let page = '';
+    for (let i = 0; i < 50 && page !== 'still-here\n'; i++) {
+      page = (await run('curl', ['-s', 'http://127.0.0.1:18445/'])).stdout;
+      if (page !== 'still-here\n') await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(page, 'still-here\n');
+    await dockerOk(['rm', '-f', 'web2']);
   });
 
   it('notices a killed VM, and recovers on the next start', async () => {
