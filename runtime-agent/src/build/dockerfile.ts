@@ -1,6 +1,7 @@
 // The Dockerfile parser: parser directives, comments, line continuations, heredocs, JSON (exec)
 // and shell forms, and --flags, into instructions that remember their line. Variable substitution
 // happens later, per stage, when the values are known (build/variables.ts).
+import { expandWord } from './variables.js';
 
 export class DockerfileError extends Error {
   constructor(
@@ -226,33 +227,5 @@ export function splitWords(text: string, escape = '\\'): string[] {
 
 /** Removes quotes and escapes from one word (as the shell would, without expansion). */
 export function unquote(word: string, escape = '\\'): string {
-  let out = '';
-  let quote = '';
-  for (let i = 0; i < word.length; i++) {
-    const c = word[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = '';
-      else out += c;
-      continue;
-    }
-    if (c === escape && i + 1 < word.length) {
-      const next = word[i + 1]!;
-      // Inside double quotes only the quote, the escape itself and $ are escaped.
-      if (quote === '"' && next !== '"' && next !== escape && next !== '$') out += c;
-      out += next;
-      i++;
-      continue;
-    }
-    if (quote === '"') {
-      if (c === '"') quote = '';
-      else out += c;
-      continue;
-    }
-    if (c === '"' || c === "'") {
-      quote = c;
-      continue;
-    }
-    out += c;
-  }
-  return out;
+  return expandWord(word, undefined, escape);
 }

@@ -6,8 +6,8 @@ export type Lookup = (name: string) => string | undefined;
 
 export class SubstitutionError extends Error {}
 
-/** One word: quotes removed, escapes resolved, variables expanded. */
-export function expandWord(word: string, lookup: Lookup, escape = '\\'): string {
+/** One word: quotes removed, escapes resolved, variables expanded (kept as written without a lookup). */
+export function expandWord(word: string, lookup: Lookup | undefined, escape = '\\'): string {
   let out = '';
   let quote = '';
   for (let i = 0; i < word.length; i++) {
@@ -24,7 +24,7 @@ export function expandWord(word: string, lookup: Lookup, escape = '\\'): string 
       i++;
       continue;
     }
-    if (c === '$') {
+    if (c === '$' && lookup) {
       const [value, consumed] = expandVariable(word, i, lookup, escape);
       out += value;
       i += consumed - 1;
