@@ -35,6 +35,8 @@ declare -A PROVIDES=(
   [e2fsprogs]=/sbin/mkfs.ext4
   [xz-utils]=/usr/bin/xz
   [procps]=/bin/ps
+  # the GUI's browser tests (playwright-core drives Debian's chromium)
+  [chromium]=/usr/bin/chromium
   [gzip]=/bin/gzip
 )
 

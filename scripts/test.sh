@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm run --silent build
 npx tsc -p test --noEmit
+npx tsc -p renderer
 
 eval "$(bash scripts/fixtures/start.sh)"
 trap 'bash scripts/fixtures/registry.sh stop >/dev/null 2>&1 || true' EXIT

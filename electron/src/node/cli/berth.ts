@@ -27,6 +27,8 @@ Commands:
   ssh [COMMAND]        A command in the guest (needs BERTH_DEBUG_SHELL=1 at start)
   settings get [KEY]   Show settings; settings set KEY VALUE changes one
   reset [--force]      Factory reset: delete the VM's disk (images, containers, volumes) and settings
+  dashboard [--host unix:///PATH.sock] [--port N]
+                       Serve the dashboard on 127.0.0.1 (prints its URL, with the access token, first)
 
 Environment: BERTH_HOME (default ~/.berth), BERTH_IMAGE_DIR (the guest image, default vm-image/dist)
 `;
@@ -184,6 +186,26 @@ async function ssh(paths: BerthPaths, command: string[]): Promise<number> {
   }
 }
 
+async function dashboard(paths: BerthPaths, args: string[]): Promise<number> {
+  const hostArg = args[args.indexOf('--host') + 1];
+  const portArg = args[args.indexOf('--port') + 1];
+  const engineSocket = args.includes('--host') && hostArg ? hostArg.replace(/^unix:\/\//, '') : paths.dockerSocket;
+  const { startDashboard } = await import('../dashboard/server.js');
+  const rendererDir = process.env.BERTH_RENDERER_DIR || path.resolve(import.meta.dirname, '../../../../renderer/dist');
+  if (!existsSync(path.join(rendererDir, 'index.html'))) {
+    process.stderr.write(`berth: the dashboard is not built (${rendererDir}): run npm run build\n`);
+    return 1;
+  }
+  const served = await startDashboard({ engineSocket, rendererDir, ...(args.includes('--port') && portArg ? { port: Number(portArg) } : {}) });
+  out(served.url);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  served.close();
+  return 0;
+}
+
 async function agent(paths: BerthPaths): Promise<void> {
   const settings = await loadSettings(paths.settings);
   const logStream = createWriteStream(paths.agentLog, { flags: 'a' });
@@ -223,6 +245,8 @@ export async function main(argv: string[]): Promise<number> {
         return await settingsCommand(paths, rest);
       case 'reset':
         return await reset(paths, rest.includes('--force'));
+      case 'dashboard':
+        return await dashboard(paths, rest);
       case 'agent':
         await agent(paths);
         return -1;

@@ -1,0 +1,23 @@
+// The host API the GUI talks to, typed once for both ends: the Electron preload (later) and the
+// dashboard's WebSocket bridge. Requests carry an id; answers, stream data and stream ends refer
+// to it. Types only: this file is imported by the renderer and by Node.
+
+export type HostRequest =
+  /** One Engine API call: its status and JSON (or text) body. */
+  | { id: number; method: 'engine.request'; params: { method: string; path: string; body?: unknown } }
+  /** A streaming Engine API call (events, logs, pull progress): one message per line. */
+  | { id: number; method: 'engine.stream'; params: { method?: string; path: string; body?: unknown } }
+  /** Stops a stream. */
+  | { id: number; method: 'cancel'; params: { target: number } };
+
+export interface EngineResult {
+  status: number;
+  body: unknown;
+}
+
+export type HostMessage =
+  | { id: number; result: EngineResult }
+  | { id: number; error: string }
+  /** A line of a stream (logs are demultiplexed: `stream` says stdout or stderr). */
+  | { id: number; data: string; stream?: 'stdout' | 'stderr' }
+  | { id: number; end: true };

@@ -1,0 +1,80 @@
+// The page's end of the host API: one WebSocket to the dashboard (or, in Electron, the preload),
+// requests matched to answers by id, streams delivered line by line.
+import type { EngineResult, HostMessage, HostRequest } from '../../electron/src/common/host-api';
+
+type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
+type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onEnd?(): void; onError?(message: string): void };
+
+class HostConnection {
+  private socket: WebSocket | undefined;
+  private ready: Promise<WebSocket> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamHandlers>();
+
+  private connect(): Promise<WebSocket> {
+    this.ready ??= new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api`);
+      ws.onopen = () => resolve(ws);
+      ws.onerror = () => reject(new Error('cannot reach Berth'));
+      ws.onclose = () => {
+        this.ready = undefined;
+        for (const p of this.pending.values()) p.reject(new Error('connection to Berth lost'));
+        this.pending.clear();
+        for (const s of this.streams.values()) s.onError?.('connection to Berth lost');
+        this.streams.clear();
+      };
+      ws.onmessage = (event) => this.receive(JSON.parse(String(event.data)) as HostMessage);
+      this.socket = ws;
+    });
+    return this.ready;
+  }
+
+  private receive(message: HostMessage): void {
+    if ('result' in message) {
+      this.pending.get(message.id)?.resolve(message.result);
+      this.pending.delete(message.id);
+    } else if ('error' in message) {
+      this.pending.get(message.id)?.reject(new Error(message.error));
+      this.pending.delete(message.id);
+      this.streams.get(message.id)?.onError?.(message.error);
+      this.streams.delete(message.id);
+    } else if ('data' in message) {
+      this.streams.get(message.id)?.onLine(message.data, message.stream);
+    } else if ('end' in message) {
+      this.streams.get(message.id)?.onEnd?.();
+      this.streams.delete(message.id);
+    }
+  }
+
+  private async send(request: HostRequest): Promise<void> {
+    (await this.connect()).send(JSON.stringify(request));
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<EngineResult> {
+    const id = this.nextId++;
+    const answer = new Promise<EngineResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    await this.send({ id, method: 'engine.request', params: { method, path, ...(body !== undefined ? { body } : {}) } });
+    return answer;
+  }
+
+  /** An Engine API call that must succeed: its body, or an Error with the engine's message. */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const result = await this.request(method, path, body);
+    if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
+    return result.body as T;
+  }
+
+  /** Starts a stream; returns the function that stops it. */
+  stream(path: string, handlers: StreamHandlers, method = 'GET', body?: unknown): () => void {
+    const id = this.nextId++;
+    this.streams.set(id, handlers);
+    void this.send({ id, method: 'engine.stream', params: { path, method, ...(body !== undefined ? { body } : {}) } });
+    return () => {
+      this.streams.delete(id);
+      void this.send({ id: this.nextId++, method: 'cancel', params: { target: id } });
+    };
+  }
+}
+
+export const host = new HostConnection();
