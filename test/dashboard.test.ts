@@ -71,6 +71,17 @@ describe('dashboard (chromium)', () => {
     await shot('logs');
   });
 
+  it('opens a terminal into the container (exec -it sh through the hijacked stream)', async () => {
+    await page.getByRole('tab', { name: 'Terminal' }).click();
+    const terminal = page.getByLabel('Terminal');
+    await terminal.locator('.xterm-rows').waitFor();
+    await page.waitForTimeout(500);
+    await page.keyboard.type('echo term-$((6*7))');
+    await page.keyboard.press('Enter');
+    await terminal.getByText('term-42', { exact: true }).waitFor();
+    await shot('terminal');
+  });
+
   it('pulls an image with progress, then lists it', async () => {
     await page.goto(`${url}#/images`);
     await page.getByLabel('Image to pull').fill(`${registry()}/library/debian:bookworm`);

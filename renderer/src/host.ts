@@ -3,7 +3,21 @@
 import type { EngineResult, HostMessage, HostRequest } from '../../electron/src/common/host-api';
 
 type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
-type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onEnd?(): void; onError?(message: string): void };
+type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onBytes?(bytes: Uint8Array): void; onEnd?(): void; onError?(message: string): void };
+
+function toBase64(data: string | Uint8Array): string {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
 
 class HostConnection {
   private socket: WebSocket | undefined;
@@ -39,6 +53,8 @@ class HostConnection {
       this.pending.delete(message.id);
       this.streams.get(message.id)?.onError?.(message.error);
       this.streams.delete(message.id);
+    } else if ('bytes' in message) {
+      this.streams.get(message.id)?.onBytes?.(fromBase64(message.bytes));
     } else if ('data' in message) {
       this.streams.get(message.id)?.onLine(message.data, message.stream);
     } else if ('end' in message) {
@@ -63,6 +79,20 @@ class HostConnection {
     const result = await this.request(method, path, body);
     if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
     return result.body as T;
+  }
+
+  /** A raw two-way stream (exec start with a TTY): bytes out through `onBytes`, in through `write`. */
+  hijack(path: string, body: unknown, handlers: Omit<StreamHandlers, 'onLine'>): { write(data: string | Uint8Array): void; close(): void } {
+    const id = this.nextId++;
+    this.streams.set(id, { onLine: () => undefined, ...handlers });
+    void this.send({ id, method: 'engine.hijack', params: { path, body } });
+    return {
+      write: (data) => void this.send({ id: this.nextId++, method: 'write', params: { target: id, bytes: toBase64(data) } }),
+      close: () => {
+        this.streams.delete(id);
+        void this.send({ id: this.nextId++, method: 'cancel', params: { target: id } });
+      },
+    };
   }
 
   /** Starts a stream; returns the function that stops it. */

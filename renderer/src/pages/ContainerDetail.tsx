@@ -1,12 +1,14 @@
 // One container: its logs (followed live, searchable, with timestamps on demand) and its inspect.
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { Suspense, lazy, useEffect, useMemo, useRef, useState } from 'react';
 
 import { host } from '../host';
+// xterm is most of the bundle's weight: loaded when the tab is first opened.
+const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
 const MAX_LINES = 5000;
 
 export function ContainerDetail({ id }: { id: string }) {
-  const [tab, setTab] = useState<'logs' | 'inspect'>('logs');
+  const [tab, setTab] = useState<'logs' | 'inspect' | 'terminal'>('logs');
   const [lines, setLines] = useState<string[]>([]);
   const [inspect, setInspect] = useState<unknown>(undefined);
   const [timestamps, setTimestamps] = useState(false);
@@ -57,6 +59,7 @@ export function ContainerDetail({ id }: { id: string }) {
         <div role="tablist">
           <button role="tab" aria-selected={tab === 'logs'} onClick={() => setTab('logs')}>Logs</button>
           <button role="tab" aria-selected={tab === 'inspect'} onClick={() => setTab('inspect')}>Inspect</button>
+          <button role="tab" aria-selected={tab === 'terminal'} onClick={() => setTab('terminal')}>Terminal</button>
         </div>
       </header>
       {error && <div role="alert" className="error">{error}</div>}
@@ -71,6 +74,11 @@ export function ContainerDetail({ id }: { id: string }) {
             <div ref={bottom} />
           </pre>
         </>
+      )}
+      {tab === 'terminal' && (
+        <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+          <TerminalTab id={id} />
+        </Suspense>
       )}
       {tab === 'inspect' && <pre className="inspect">{inspect === undefined ? 'Loading…' : JSON.stringify(inspect, null, 2)}</pre>}
     </section>

@@ -29,6 +29,7 @@ function demultiplex(onFrame: (stream: 'stdout' | 'stderr', text: string) => voi
 
 export function bridge(ws: WebSocket, engineSocket: string): void {
   const streams = new Map<number, http.ClientRequest>();
+  const hijacked = new Map<number, import('node:stream').Duplex>();
   const send = (message: HostMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
@@ -42,6 +43,40 @@ export function bridge(ws: WebSocket, engineSocket: string): void {
     if (request.method === 'cancel') {
       streams.get(request.params.target)?.destroy();
       streams.delete(request.params.target);
+      hijacked.get(request.params.target)?.destroy();
+      hijacked.delete(request.params.target);
+      return;
+    }
+    if (request.method === 'write') {
+      hijacked.get(request.params.target)?.write(Buffer.from(request.params.bytes, 'base64'));
+      return;
+    }
+    if (request.method === 'engine.hijack') {
+      const { id } = request;
+      const payload = JSON.stringify(request.params.body ?? {});
+      const req = http.request({
+        socketPath: engineSocket,
+        method: 'POST',
+        path: request.params.path,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), Connection: 'Upgrade', Upgrade: 'tcp' },
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        hijacked.set(id, socket);
+        if (head.length) send({ id, bytes: head.toString('base64') });
+        socket.on('data', (chunk: Buffer) => send({ id, bytes: chunk.toString('base64') }));
+        socket.on('close', () => {
+          hijacked.delete(id);
+          send({ id, end: true });
+        });
+        socket.on('error', () => socket.destroy());
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => send({ id, error: (() => { try { return (JSON.parse(text) as { message: string }).message; } catch { return text || `HTTP ${res.statusCode}`; } })() }));
+      });
+      req.on('error', (err) => send({ id, error: err.message }));
+      req.end(payload);
       return;
     }
     const { id } = request;
@@ -92,5 +127,7 @@ export function bridge(ws: WebSocket, engineSocket: string): void {
   ws.on('close', () => {
     for (const req of streams.values()) req.destroy();
     streams.clear();
+    for (const socket of hijacked.values()) socket.destroy();
+    hijacked.clear();
   });
 }
