@@ -49,6 +49,8 @@ export class HostAgent {
     private readonly provider: VmProvider & { pid?(): number | undefined },
     private readonly imageDir: string,
     private readonly log: (line: string) => void,
+    /** What happens when the VM dies on its own: the CLI's agent exits; the desktop app shows it. */
+    private readonly onUnexpectedStop: () => void = () => process.exit(1),
   ) {}
 
   async run(): Promise<void> {
@@ -136,7 +138,7 @@ export class HostAgent {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.log(`the VM stopped unexpectedly (exit ${code})${stderr ? `: ${stderr}` : ''}`);
     await this.cleanUp();
-    process.exit(1);
+    this.onUnexpectedStop();
   }
 
   private async cleanUp(): Promise<void> {
