@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 
 import ssh2 from 'ssh2';
 
+import { serveEngineSocket } from '../electron/src/node/host/forwarding.js';
 import { GuestLink } from '../electron/src/node/vm/guest-link.js';
 import { qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 import { fixtureLayout } from './support/fixtures.js';
@@ -52,7 +53,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
     }
     qemu = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
-    forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
+    forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
   }
 
   async function shutdown(): Promise<number | null> {
@@ -133,7 +134,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
     link?.close();
     forward?.close();
     link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
-    forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
+    forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
     const images = await docker(['images', '--format', '{{.Repository}}']);
     assert.match(images.stdout, /^busybox$/m, images.stderr);
     assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: berthd exited with 137, restarting/);

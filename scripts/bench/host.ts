@@ -4,7 +4,7 @@
 // the VM idles. Uses a fresh BERTH_HOME; needs vm-image/dist (npm run vm-image).
 //   node --import tsx scripts/bench/host.ts
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,5 +56,4 @@ try {
 } finally {
   sh(berth, ['stop']);
   execFileSync('rm', ['-rf', root]);
-  void rmSync;
 }

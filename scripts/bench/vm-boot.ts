@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import ssh2 from 'ssh2';
 
+import { serveEngineSocket } from '../../electron/src/node/host/forwarding.js';
 import { GuestLink } from '../../electron/src/node/vm/guest-link.js';
 import { defaultAccel, qemuCommand } from '../../electron/src/node/vm/qemu-command.js';
 
@@ -65,7 +66,7 @@ for (let i = 1; i <= boots; i++) {
   const link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: 120_000 });
   const sshMs = Date.now() - start;
   const socket = path.join(dir, `docker${i}.sock`);
-  const forward = await link.forwardSocket(socket, '/run/berth/docker.sock');
+  const forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
   while (!(await ping(socket))) await new Promise((r) => setTimeout(r, 50));
   const pingMs = Date.now() - start;
   const log = await fs.readFile(settings.consoleLog, 'utf8');

@@ -300,41 +300,41 @@ class StageRun {
         const pairs = parseKeyValues(instruction.rest, 'ENV', instruction.line, this.escape, true).map(([n, v]) => [n, this.expand(v, state)] as [string, string]);
         for (const [n, v] of pairs) env.set(n, v);
         config.Env = [...env.entries()].map(([n, v]) => `${n}=${v}`);
-        return this.metadata(instruction, state, config, `ENV ${pairs.map(([n, v]) => `${n}=${v}`).join(' ')}`);
+        return this.metadata(state, config, `ENV ${pairs.map(([n, v]) => `${n}=${v}`).join(' ')}`);
       }
       case 'LABEL': {
         this.checkDeclared(instruction, instruction.rest);
         const pairs = parseKeyValues(instruction.rest, 'LABEL', instruction.line, this.escape, true).map(([n, v]) => [this.expand(n, state), this.expand(v, state)] as [string, string]);
         config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(pairs) };
-        return this.metadata(instruction, state, config, `LABEL ${pairs.map(([n, v]) => `${n}=${v}`).join(' ')}`);
+        return this.metadata(state, config, `LABEL ${pairs.map(([n, v]) => `${n}=${v}`).join(' ')}`);
       }
       case 'MAINTAINER':
-        return this.metadata(instruction, state, config, `MAINTAINER ${instruction.rest}`, { author: instruction.rest });
+        return this.metadata(state, config, `MAINTAINER ${instruction.rest}`, { author: instruction.rest });
       case 'WORKDIR': {
         this.checkDeclared(instruction, instruction.rest);
         const dir = this.expand(instruction.rest.trim(), state);
         config.WorkingDir = path.posix.resolve(config.WorkingDir || '/', dir);
-        return this.metadata(instruction, state, config, `WORKDIR ${config.WorkingDir}`);
+        return this.metadata(state, config, `WORKDIR ${config.WorkingDir}`);
       }
       case 'USER': {
         this.checkDeclared(instruction, instruction.rest);
         config.User = this.expand(instruction.rest.trim(), state);
-        return this.metadata(instruction, state, config, `USER ${config.User}`);
+        return this.metadata(state, config, `USER ${config.User}`);
       }
       case 'EXPOSE': {
         const ports = this.words(instruction, state).flatMap((p) => expandPortRange(p, instruction.line));
         config.ExposedPorts = { ...(config.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) };
-        return this.metadata(instruction, state, config, `EXPOSE ${ports.join(' ')}`);
+        return this.metadata(state, config, `EXPOSE ${ports.join(' ')}`);
       }
       case 'VOLUME': {
         const volumes = this.words(instruction, state);
         if (volumes.length === 0 || volumes.some((v) => !v)) throw new DockerfileError(instruction.line, 'VOLUME specified can not be an empty string');
         config.Volumes = { ...(config.Volumes ?? {}), ...Object.fromEntries(volumes.map((v) => [v, {}])) };
-        return this.metadata(instruction, state, config, `VOLUME [${volumes.join(' ')}]`);
+        return this.metadata(state, config, `VOLUME [${volumes.join(' ')}]`);
       }
       case 'STOPSIGNAL':
         config.StopSignal = this.expand(instruction.rest.trim(), state);
-        return this.metadata(instruction, state, config, `STOPSIGNAL ${config.StopSignal}`);
+        return this.metadata(state, config, `STOPSIGNAL ${config.StopSignal}`);
       case 'CMD':
       case 'ENTRYPOINT': {
         const command = instruction.json ?? [...(config.Shell ?? DEFAULT_SHELL), instruction.rest];
@@ -344,29 +344,29 @@ class StageRun {
           // An ENTRYPOINT drops a CMD inherited from the base image (not one set in this stage).
           if (!this.stage.instructions.some((i) => i.keyword === 'CMD' && i.line < instruction.line)) config.Cmd = null;
         }
-        return this.metadata(instruction, state, config, `${k} ${JSON.stringify(command).replace(/","/g, '" "')}`);
+        return this.metadata(state, config, `${k} ${JSON.stringify(command).replace(/","/g, '" "')}`);
       }
       case 'SHELL': {
         if (!instruction.json) throw new DockerfileError(instruction.line, 'SHELL requires the arguments to be in JSON form');
         config.Shell = instruction.json;
-        return this.metadata(instruction, state, config, `SHELL ${JSON.stringify(instruction.json)}`);
+        return this.metadata(state, config, `SHELL ${JSON.stringify(instruction.json)}`);
       }
       case 'HEALTHCHECK':
-        config.Healthcheck = healthcheck(instruction, config.Shell ?? DEFAULT_SHELL);
-        return this.metadata(instruction, state, config, `HEALTHCHECK ${JSON.stringify(config.Healthcheck)}`);
+        config.Healthcheck = healthcheck(instruction);
+        return this.metadata(state, config, `HEALTHCHECK ${JSON.stringify(config.Healthcheck)}`);
       case 'ONBUILD': {
         const inner = instruction.rest.trim();
         const keyword = inner.split(/\s+/)[0]?.toUpperCase() ?? '';
         if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(keyword)) throw new DockerfileError(instruction.line, `${keyword} isn't allowed as an ONBUILD trigger`);
         config.OnBuild = [...(config.OnBuild ?? []), inner];
-        return this.metadata(instruction, state, config, `ONBUILD ${inner}`);
+        return this.metadata(state, config, `ONBUILD ${inner}`);
       }
       default:
         throw new DockerfileError(instruction.line, `unknown instruction: ${k}`);
     }
   }
 
-  private async metadata(instruction: Instruction, state: BuildState, config: ContainerConfig, description: string, extra: { author?: string } = {}): Promise<BuildState> {
+  private async metadata(state: BuildState, config: ContainerConfig, description: string, extra: { author?: string } = {}): Promise<BuildState> {
     const createdBy = `${NOP} ${description}`;
     const key = `meta:${createdBy}`;
     const cached = this.options.noCache ? undefined : cachedStep(this.images, state.imageId, key);
@@ -375,10 +375,8 @@ class StageRun {
       this.say(` ---> ${shortId(cached.id)}`);
       return stateOf(this.images, cached);
     }
-    let next = await commitConfig(this.images, state, createdBy, config, key);
-    if (extra.author) next = { ...next, config: { ...next.config, author: extra.author } };
+    const next = await commitConfig(this.images, state, createdBy, config, key, extra);
     this.say(` ---> ${shortId(next.imageId)}`);
-    void instruction;
     return next;
   }
 
@@ -462,13 +460,15 @@ class StageRun {
 
     const sourceState = from ? await this.sourceState(from, instruction) : undefined;
     const ignored = sourceState ? () => false : this.options.ignored;
-    const run = async (root: string) => {
+    // The target's filesystem is mounted once per step: destination checks, --chown names, and
+    // which parent directories the new layer must create.
+    const run = (root: string) => withStateFs(this.images, state, async (targetRoot, lowerDirs) => {
       const sources = await resolveSources(root, sourcesArgs, instruction.line, k, ignored);
-      const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || (await withStateFs(this.images, state, async (fsRoot) => (await fs.stat(path.join(fsRoot, destination)).catch(() => undefined))?.isDirectory() ?? false));
-      if ((sources.length > 1 || sourcesArgs.some((s) => /[*?[]/.test(s))) && !destArg.endsWith('/') && !destIsDir && sources.length > 1) {
+      const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || ((await fs.stat(path.join(targetRoot, destination)).catch(() => undefined))?.isDirectory() ?? false);
+      if (sources.length > 1 && !destIsDir) {
         throw new DockerfileError(instruction.line, `When using ${k} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const owner = instruction.flags.chown ? await this.owner(instruction.flags.chown, state, instruction) : undefined;
+      const owner = instruction.flags.chown ? await this.owner(instruction.flags.chown, state, targetRoot, instruction) : undefined;
       const plan: CopyPlan = { sources, destination, intoDirectory: destIsDir || sources.length > 1, ...(owner ? { owner } : {}), ...(chmod !== undefined ? { mode: chmod } : {}), extractArchives: k === 'ADD' };
       const checksum = await planChecksum(plan, ignored);
       const kind = sources.length === 1 && sources[0]!.stat.isFile() ? 'file' : 'dir';
@@ -480,19 +480,17 @@ class StageRun {
         this.say(` ---> ${shortId(cached.id)}`);
         return stateOf(this.images, cached);
       }
-      const next = await withStateFs(this.images, state, async (_fsRoot, lowerDirs) => {
-        const dirExists = async (name: string) => {
-          for (const dir of lowerDirs) {
-            const stat = await fs.lstat(path.join(dir, name)).catch(() => undefined);
-            if (stat) return stat.isDirectory();
-          }
-          return false;
-        };
-        return commitLayer(this.images, state, copyLayerTar(plan, ignored, dirExists), createdBy, state.config.config ?? {}, key);
-      });
+      const dirExists = async (name: string) => {
+        for (const dir of lowerDirs) {
+          const stat = await fs.lstat(path.join(dir, name)).catch(() => undefined);
+          if (stat) return stat.isDirectory();
+        }
+        return false;
+      };
+      const next = await commitLayer(this.images, state, copyLayerTar(plan, ignored, dirExists), createdBy, state.config.config ?? {}, key);
       this.say(` ---> ${shortId(next.imageId)}`);
       return next;
-    };
+    });
     if (sourceState) return withStateFs(this.images, sourceState, (root) => run(root));
     return run(this.options.contextDir);
   }
@@ -511,21 +509,19 @@ class StageRun {
     });
   }
 
-  /** --chown=user[:group], by number or by name from the image's /etc/passwd and /etc/group. */
-  private async owner(spec: string, state: BuildState, instruction: Instruction): Promise<{ uid: number; gid: number }> {
+  /** --chown=user[:group], by number or by name from the target's /etc/passwd and /etc/group. */
+  private async owner(spec: string, state: BuildState, root: string, instruction: Instruction): Promise<{ uid: number; gid: number }> {
     const [user = '', group] = this.expand(spec, state).split(':');
-    return withStateFs(this.images, state, async (root) => {
-      const read = async (file: string) => (await fs.readFile(path.join(root, file), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':'));
-      const passwd = await read('etc/passwd');
-      const groups = await read('etc/group');
-      const uidOf = (name: string) => (/^\d+$/.test(name) ? Number(name) : Number(passwd.find((p) => p[0] === name)?.[2] ?? NaN));
-      const gidOf = (name: string) => (/^\d+$/.test(name) ? Number(name) : Number(groups.find((g) => g[0] === name)?.[2] ?? NaN));
-      const uid = uidOf(user);
-      if (Number.isNaN(uid)) throw new DockerfileError(instruction.line, `unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`);
-      const gid = group !== undefined ? gidOf(group) : /^\d+$/.test(user) ? uid : Number(passwd.find((p) => p[0] === user)?.[3] ?? uid);
-      if (Number.isNaN(gid)) throw new DockerfileError(instruction.line, `unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`);
-      return { uid, gid };
-    });
+    const read = async (file: string) => (await fs.readFile(path.join(root, file), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':'));
+    const passwd = await read('etc/passwd');
+    const groups = await read('etc/group');
+    const uidOf = (name: string) => (/^\d+$/.test(name) ? Number(name) : Number(passwd.find((p) => p[0] === name)?.[2] ?? NaN));
+    const gidOf = (name: string) => (/^\d+$/.test(name) ? Number(name) : Number(groups.find((g) => g[0] === name)?.[2] ?? NaN));
+    const uid = uidOf(user);
+    if (Number.isNaN(uid)) throw new DockerfileError(instruction.line, `unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`);
+    const gid = group !== undefined ? gidOf(group) : /^\d+$/.test(user) ? uid : Number(passwd.find((p) => p[0] === user)?.[3] ?? uid);
+    if (Number.isNaN(gid)) throw new DockerfileError(instruction.line, `unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`);
+    return { uid, gid };
   }
 }
 
@@ -559,14 +555,13 @@ function parseDuration(text: string, line: number): number {
   return parts.reduce((n, p) => n + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
 }
 
-function healthcheck(instruction: Instruction, shell: string[]): Record<string, unknown> {
+function healthcheck(instruction: Instruction): Record<string, unknown> {
   const rest = instruction.rest.trim();
   if (/^NONE$/i.test(rest)) return { Test: ['NONE'] };
   const m = /^CMD\s+([\s\S]*)$/i.exec(rest);
   if (!m) throw new DockerfileError(instruction.line, 'HEALTHCHECK requires CMD or NONE');
   const json = m[1]!.trim().startsWith('[') ? (JSON.parse(m[1]!) as string[]) : undefined;
   const test = json ? ['CMD', ...json] : ['CMD-SHELL', m[1]!.trim()];
-  void shell;
   const f = instruction.flags;
   return {
     Test: test,

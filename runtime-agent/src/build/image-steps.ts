@@ -34,10 +34,11 @@ export function cachedStep(images: ImageService, parent: string | undefined, cac
 }
 
 /** A step that changes only the config (ENV, CMD, LABEL, ...): a new image with the same layers. */
-export async function commitConfig(images: ImageService, state: BuildState, createdBy: string, containerConfig: ContainerConfig, cacheKey: string): Promise<BuildState> {
+export async function commitConfig(images: ImageService, state: BuildState, createdBy: string, containerConfig: ContainerConfig, cacheKey: string, extra: { author?: string } = {}): Promise<BuildState> {
   const created = new Date().toISOString();
   const config: ImageConfig = {
     ...state.config,
+    ...extra,
     created,
     config: containerConfig,
     history: [...(state.config.history ?? []), { created, created_by: createdBy, empty_layer: true }],

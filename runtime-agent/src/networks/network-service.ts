@@ -2,7 +2,6 @@
 // them when it starts (addresses, veths, published ports, DNS, /etc files) and stops.
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import type { ContainerRecord } from '../containers/container-record.js';
@@ -503,7 +502,7 @@ export class NetworkService {
   async release(record: ContainerRecord): Promise<void> {
     this.proxies.close(record.Id);
     await this.stopForwarding(record.Id);
-    for (const [name, endpoint] of Object.entries(record.NetworkSettings?.Networks ?? {})) {
+    for (const endpoint of Object.values(record.NetworkSettings?.Networks ?? {})) {
       if (!endpoint.EndpointID) continue;
       const network = this.store.find(endpoint.NetworkID);
       if (network && endpoint.IPAddress) this.reservedFor(network.Id).delete(ipToInt(endpoint.IPAddress));
@@ -513,7 +512,6 @@ export class NetworkService {
       void deleteLink(vethName(endpoint.EndpointID)).catch(() => undefined);
       if (network) this.events.publish('network', 'disconnect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
       Object.assign(endpoint, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: endpoint.IPAMConfig?.IPv4Address ? endpoint.MacAddress : '' });
-      void name;
     }
     if (record.NetworkSettings) record.NetworkSettings.Ports = {};
   }
@@ -633,16 +631,6 @@ export class NetworkService {
       }
     }
     return undefined;
-  }
-
-  /** The default bridge's gateway (for the host side and `--add-host host-gateway`). */
-  defaultGateway(): string | undefined {
-    const bridge = this.store.byName('bridge');
-    return bridge ? intToIp(this.pool(bridge).gateway) : undefined;
-  }
-
-  hostname(): string {
-    return os.hostname();
   }
 }
 

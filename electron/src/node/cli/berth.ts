@@ -170,8 +170,7 @@ async function ssh(paths: BerthPaths, command: string[]): Promise<number> {
     return 1;
   }
   const keys = await ensureKeyPair(paths.privateKey, paths.publicKey);
-  const port = Number(/127\.0\.0\.1:(\d+)/.exec(await fs.readFile(paths.agentLog, 'utf8'))?.[1]);
-  const link = await GuestLink.connect({ port, privateKey: keys.privateKey, timeoutMs: 10_000 });
+  const link = await GuestLink.connect({ port: s.sshPort, privateKey: keys.privateKey, timeoutMs: 10_000 });
   try {
     const result = await link.exec(command.length ? command.join(' ') : 'uname -a; uptime; free -m');
     process.stdout.write(result.stdout);

@@ -13,6 +13,15 @@ function engineCall(socket: string, method: string, path: string, body: unknown)
   return req;
 }
 
+/** The engine's error message from a failed call's body (`{"message": ...}`, or plain text). */
+function engineMessage(text: string, status: number | undefined): string {
+  try {
+    return (JSON.parse(text) as { message: string }).message;
+  } catch {
+    return text || `HTTP ${status}`;
+  }
+}
+
 /** Splits Docker's multiplexed stream (stream byte, 3 zero bytes, big-endian length, payload). */
 function demultiplex(onFrame: (stream: 'stdout' | 'stderr', text: string) => void): (chunk: Buffer) => void {
   let buffered = Buffer.alloc(0);
@@ -73,7 +82,7 @@ export function bridge(ws: WebSocket, engineSocket: string): void {
       req.on('response', (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => send({ id, error: (() => { try { return (JSON.parse(text) as { message: string }).message; } catch { return text || `HTTP ${res.statusCode}`; } })() }));
+        res.on('end', () => send({ id, error: engineMessage(text, res.statusCode) }));
       });
       req.on('error', (err) => send({ id, error: err.message }));
       req.end(payload);
@@ -105,7 +114,7 @@ export function bridge(ws: WebSocket, engineSocket: string): void {
       if ((res.statusCode ?? 500) >= 400) {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => send({ id, error: (() => { try { return (JSON.parse(text) as { message: string }).message; } catch { return text; } })() }));
+        res.on('end', () => send({ id, error: engineMessage(text, res.statusCode) }));
         return;
       }
       const multiplexed = res.headers['content-type'] === 'application/vnd.docker.multiplexed-stream';

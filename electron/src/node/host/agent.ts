@@ -25,6 +25,8 @@ export interface AgentStatus {
   provider: string;
   accel: string;
   vmPid?: number;
+  /** The host port forwarded to the guest's SSH server (for `berth ssh`). */
+  sshPort: number;
   socket: string;
   ports: { hostIp: string; hostPort: number; proto: string; containerId: string; error?: string }[];
   startedAt?: string;
@@ -115,6 +117,7 @@ export class HostAgent {
     provider: this.provider.name,
     accel: defaultAccel(),
     ...(this.provider.pid?.() ? { vmPid: this.provider.pid() } : {}),
+    sshPort: this.sshPort,
     socket: this.paths.dockerSocket,
     ports: this.ports?.ports() ?? [],
     startedAt: this.startedAt.toISOString(),

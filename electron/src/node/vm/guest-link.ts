@@ -1,7 +1,6 @@
 // The host's end of the one channel to the guest: an SSH connection (ssh2) to berthd's server,
-// carrying the engine socket (a local unix socket whose connections are forwarded as
-// direct-streamlocal), guest ports, and the control commands.
-import { promises as fs } from 'node:fs';
+// carrying streams to the engine socket (direct-streamlocal) and to guest ports (direct-tcpip),
+// and the control commands. host/forwarding.ts serves them as local sockets and ports.
 import net from 'node:net';
 
 import ssh2 from 'ssh2';
@@ -90,26 +89,6 @@ export class GuestLink {
         channel.on('close', (code: number | undefined) => resolve({ code: code ?? 0, stdout, stderr }));
       });
     });
-  }
-
-  /** Serves `localPath` as a unix socket whose every connection reaches `remotePath` in the guest. */
-  async forwardSocket(localPath: string, remotePath: string): Promise<net.Server> {
-    await fs.rm(localPath, { force: true });
-    // allowHalfOpen: `docker run` half-closes its attach connection and still reads the output.
-    const server = net.createServer({ allowHalfOpen: true }, (local) => {
-      this.client.openssh_forwardOutStreamLocal(remotePath, (err, stream) => {
-        if (err) return local.destroy();
-        local.pipe(stream).pipe(local);
-        local.on('error', () => stream.destroy());
-        stream.on('error', () => local.destroy());
-        stream.on('close', () => local.destroy());
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(localPath, () => resolve());
-    });
-    return server;
   }
 
   /** `berth-control <command>` in the guest: its JSON answer. */
