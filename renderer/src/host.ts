@@ -1,6 +1,6 @@
 // The page's end of the host API: one WebSocket to the dashboard (or, in Electron, the preload),
 // requests matched to answers by id, streams delivered line by line.
-import type { EngineResult, HostMessage, HostRequest } from '../../electron/src/common/host-api';
+import type { EngineResult, HostCallName, HostCalls, HostMessage, HostRequest, HostStreamName, HostStreams } from '../../electron/src/common/host-api';
 
 type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
 type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onBytes?(bytes: Uint8Array): void; onEnd?(): void; onError?(message: string): void };
@@ -88,6 +88,29 @@ class HostConnection {
     void this.send({ id, method: 'engine.hijack', params: { path, body } });
     return {
       write: (data) => void this.send({ id: this.nextId++, method: 'write', params: { target: id, bytes: toBase64(data) } }),
+      close: () => {
+        this.streams.delete(id);
+        void this.send({ id: this.nextId++, method: 'cancel', params: { target: id } });
+      },
+    };
+  }
+
+  /** A host call (status, settings, checks…): its result, or an Error with the host's message. */
+  async hostCall<N extends HostCallName>(name: N, ...args: HostCalls[N]['args'] extends undefined ? [] : [HostCalls[N]['args']]): Promise<HostCalls[N]['result']> {
+    const id = this.nextId++;
+    const answer = new Promise<EngineResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    await this.send({ id, method: 'host.call', params: { name, ...(args.length ? { args: args[0] } : {}) } });
+    return (await answer).body as HostCalls[N]['result'];
+  }
+
+  /** A host stream: progress lines (VM start/stop) or a terminal's bytes, which can be written and resized. */
+  hostStream<N extends HostStreamName>(name: N, args: HostStreams[N], handlers: StreamHandlers): { write(data: string | Uint8Array): void; resize(cols: number, rows: number): void; close(): void } {
+    const id = this.nextId++;
+    this.streams.set(id, handlers);
+    void this.send({ id, method: 'host.stream', params: { name, ...(args !== undefined ? { args } : {}) } });
+    return {
+      write: (data) => void this.send({ id: this.nextId++, method: 'write', params: { target: id, bytes: toBase64(data) } }),
+      resize: (cols, rows) => void this.hostCall('terminal.resize', { target: id, cols, rows }).catch(() => undefined),
       close: () => {
         this.streams.delete(id);
         void this.send({ id: this.nextId++, method: 'cancel', params: { target: id } });

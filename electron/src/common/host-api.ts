@@ -1,6 +1,89 @@
-// The host API the GUI talks to, typed once for both ends: the Electron preload (later) and the
-// dashboard's WebSocket bridge. Requests carry an id; answers, stream data and stream ends refer
-// to it. Types only: this file is imported by the renderer and by Node.
+// The host API the GUI talks to, typed once for both ends: the renderer and the dashboard's
+// WebSocket bridge (the Electron window loads the same dashboard, so it is one API everywhere).
+// Requests carry an id; answers, stream data and stream ends refer to it. Types only: this file is
+// imported by the renderer and by Node.
+
+/** What the host side knows about the machine the engine runs on and the engine itself. */
+export interface HostStatus {
+  /** `vm`: Berth's VM behind the forwarded socket; `socket`: any engine socket given with --host. */
+  mode: 'vm' | 'socket';
+  engineSocket: string;
+  vm?: { state: 'starting' | 'running' | 'stopping' | 'stopped'; provider?: string; accel?: string; bootMs?: number; startedAt?: string; forwardedPorts?: number };
+  engine: { reachable: boolean; version?: string; apiVersion?: string; os?: string; kernel?: string; error?: string };
+  usage?: MachineUsage;
+  berthVersion: string;
+}
+
+/** CPU, memory and disk of the machine the engine runs on (the guest, or this host natively). */
+export interface MachineUsage {
+  cpus: number;
+  /** Busy share of all CPUs since the previous sample, 0–100. */
+  cpuPercent: number;
+  memoryTotal: number;
+  memoryUsed: number;
+  diskTotal: number;
+  diskUsed: number;
+  /** The engine's own data: images, containers' writable layers, volumes, build cache. */
+  engineData?: { images: number; containers: number; volumes: number; buildCache: number };
+}
+
+export interface SettingsView {
+  settings: HostSettings;
+  /** Settings changed since the VM started, which take effect after a restart. */
+  restartNeeded: string[];
+  limits: { cpus: number; memoryMiB: number };
+}
+
+export interface HostSettings {
+  cpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  sharedFolders: string[];
+  autoStart: boolean;
+}
+
+export interface Check {
+  id: 'vm' | 'engine' | 'socket' | 'context' | 'disk' | 'shares';
+  title: string;
+  state: 'ok' | 'warning' | 'failed' | 'skipped';
+  detail: string;
+  /** What to do about it, when something is wrong. */
+  fix?: string;
+}
+
+/** One-shot host calls: name → arguments and result. */
+export interface HostCalls {
+  status: { args: undefined; result: HostStatus };
+  'settings.get': { args: undefined; result: SettingsView };
+  'settings.set': { args: Partial<HostSettings>; result: SettingsView };
+  checks: { args: undefined; result: Check[] };
+  /** Deletes the VM's disk and the settings, after stopping the VM. */
+  'factory-reset': { args: undefined; result: null };
+  'terminal.resize': { args: { target: number; cols: number; rows: number }; result: null };
+  /** A directory of a volume, read through a stopped helper container's archive. */
+  'volume.browse': { args: { volume: string; path: string }; result: VolumeEntry[] };
+}
+
+export interface VolumeEntry {
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  modified: string;
+  linkTarget?: string;
+}
+
+/** Streaming host calls: progress lines for the VM lifecycle, raw bytes for a terminal. */
+export interface HostStreams {
+  'vm.start': undefined;
+  'vm.stop': undefined;
+  'vm.restart': undefined;
+  /** A shell on the host, in a pseudo-terminal, with DOCKER_HOST pointing at the engine. */
+  'terminal.open': { cols: number; rows: number };
+}
+
+export type HostCallName = keyof HostCalls;
+export type HostStreamName = keyof HostStreams;
 
 export type HostRequest =
   /** One Engine API call: its status and JSON (or text) body. */
@@ -12,7 +95,11 @@ export type HostRequest =
    * base64 in `bytes` messages; write with `write`.
    */
   | { id: number; method: 'engine.hijack'; params: { path: string; body?: unknown } }
-  /** Bytes for a hijacked stream (base64). */
+  /** A host call; answered with `result` (status 200 and the value) or `error`. */
+  | { id: number; method: 'host.call'; params: { name: HostCallName; args?: unknown } }
+  /** A host stream: lines (`data`) or bytes, then `end`, or `error`. */
+  | { id: number; method: 'host.stream'; params: { name: HostStreamName; args?: unknown } }
+  /** Bytes for a hijacked stream or a terminal (base64). */
   | { id: number; method: 'write'; params: { target: number; bytes: string } }
   /** Stops a stream. */
   | { id: number; method: 'cancel'; params: { target: number } };
@@ -27,6 +114,6 @@ export type HostMessage =
   | { id: number; error: string }
   /** A line of a stream (logs are demultiplexed: `stream` says stdout or stderr). */
   | { id: number; data: string; stream?: 'stdout' | 'stderr' }
-  /** Raw bytes of a hijacked stream (base64). */
+  /** Raw bytes of a hijacked stream or terminal (base64). */
   | { id: number; bytes: string }
   | { id: number; end: true };

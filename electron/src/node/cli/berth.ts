@@ -1,12 +1,11 @@
 // `berth`: start, stop, restart, status, logs, ssh, settings, reset. `berth start` runs the host
 // agent in the background (one per $BERTH_HOME) and returns once the engine answers.
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, openSync, promises as fs } from 'node:fs';
-import http from 'node:http';
+import { createWriteStream, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 
 import { HostAgent, askAgent, type AgentStatus } from '../host/agent.js';
+import { AgentProcess, ensureDockerContext } from '../host/agent-process.js';
 import { ensureKeyPair } from '../host/keys.js';
 import { berthPaths, dockerHost, imageDir, type BerthPaths } from '../host/paths.js';
 import { SettingsError, loadSettings, parseSettingValue, restartNeeded, saveSettings, validateSettings, type Settings } from '../host/settings.js';
@@ -37,59 +36,21 @@ function out(line: string): void {
   process.stdout.write(line + '\n');
 }
 
-function ping(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.setTimeout(5000, () => req.destroy());
-    req.end();
-  });
-}
-
-/** The docker CLI context "berth" for the host socket; only that context is created or updated. */
-async function ensureDockerContext(paths: BerthPaths, use: boolean): Promise<void> {
-  const docker = (args: string[]) => new Promise<number>((resolve) => spawn('docker', args, { stdio: 'ignore' }).on('close', (c) => resolve(c ?? 1)).on('error', () => resolve(127)));
-  const endpoint = `host=${dockerHost(paths.dockerSocket)}`;
-  if ((await docker(['context', 'update', '--docker', endpoint, 'berth'])) !== 0) {
-    await docker(['context', 'create', '--description', 'Berth', '--docker', endpoint, 'berth']);
-  }
-  if (use) await docker(['context', 'use', 'berth']);
-}
-
 async function start(paths: BerthPaths, use: boolean): Promise<number> {
   const running = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
   if (running) {
     out(`Berth is already running (engine at ${running.socket}).`);
     return 0;
   }
-  await loadSettings(paths.settings);
-  await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-  await fs.mkdir(paths.home, { recursive: true });
-  await fs.mkdir(path.dirname(paths.agentLog), { recursive: true });
-  const logFd = openSync(paths.agentLog, 'a');
-  const agent = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'agent'], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
-  agent.unref();
   out('Starting Berth: booting the VM...');
   const begin = Date.now();
-  let lastMilestone = '';
-  for (;;) {
-    if (agent.exitCode !== null) {
-      const log = await fs.readFile(paths.agentLog, 'utf8').catch(() => '');
-      process.stderr.write(`berth: the VM did not start:\n${log.split('\n').slice(-10).join('\n')}\n`);
-      return 1;
-    }
-    const status = await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000);
-    if (status?.state === 'running' && (await ping(paths.dockerSocket))) break;
-    const console = await fs.readFile(paths.consoleLog, 'utf8').catch(() => '');
-    const milestone = [...console.matchAll(/berth: (init started|starting berthd)/g)].pop()?.[1];
-    if (milestone && milestone !== lastMilestone) {
-      lastMilestone = milestone;
-      out(`  ${milestone === 'init started' ? 'kernel booted, init running' : 'starting the engine'} (${((Date.now() - begin) / 1000).toFixed(1)} s)`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await new AgentProcess(paths).start((line) => {
+      if (!/^Booting|^Engine ready/.test(line)) out(`  ${line}`);
+    });
+  } catch (err) {
+    process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
   }
   await ensureDockerContext(paths, use);
   out(`Berth is running: engine at ${dockerHost(paths.dockerSocket)} (docker context "berth"), ready in ${((Date.now() - begin) / 1000).toFixed(1)} s.`);
@@ -97,13 +58,9 @@ async function start(paths: BerthPaths, use: boolean): Promise<number> {
 }
 
 async function stop(paths: BerthPaths): Promise<number> {
-  const answer = await askAgent<{ stopped?: boolean }>(paths.agentSocket, 'stop');
-  if (!answer) {
-    out('Berth is not running.');
-    return 0;
-  }
-  for (let i = 0; i < 100 && existsSync(paths.agentPid); i++) await new Promise((r) => setTimeout(r, 100));
-  out('Berth stopped.');
+  await new AgentProcess(paths).stop((line) => {
+    if (!/^Stopping/.test(line)) out(line);
+  });
   return 0;
 }
 
@@ -195,7 +152,14 @@ async function dashboard(paths: BerthPaths, args: string[]): Promise<number> {
     process.stderr.write(`berth: the dashboard is not built (${rendererDir}): run npm run build\n`);
     return 1;
   }
-  const served = await startDashboard({ engineSocket, rendererDir, ...(args.includes('--port') && portArg ? { port: Number(portArg) } : {}) });
+  const served = await startDashboard({
+    engineSocket,
+    rendererDir,
+    paths,
+    // With --host the dashboard shows that engine and manages no VM.
+    ...(args.includes('--host') ? {} : { vm: new AgentProcess(paths) }),
+    ...(args.includes('--port') && portArg ? { port: Number(portArg) } : {}),
+  });
   out(served.url);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

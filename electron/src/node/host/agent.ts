@@ -32,6 +32,8 @@ export interface AgentStatus {
   startedAt?: string;
   bootMs?: number;
   guest?: Record<string, unknown>;
+  /** The settings the VM was started with (a change to some needs a restart). */
+  settings?: Settings;
 }
 
 export class HostAgent {
@@ -119,6 +121,7 @@ export class HostAgent {
     ...(this.provider.pid?.() ? { vmPid: this.provider.pid() } : {}),
     sshPort: this.sshPort,
     socket: this.paths.dockerSocket,
+    settings: this.settings,
     ports: this.ports?.ports() ?? [],
     startedAt: this.startedAt.toISOString(),
     ...(this.bootMs !== undefined ? { bootMs: this.bootMs } : {}),

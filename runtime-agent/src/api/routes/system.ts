@@ -10,6 +10,7 @@ import { InvalidParameterError } from '../../util/errors.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 import { listContainers } from '../../containers/container-queries.js';
+import { machineUsage } from '../../system/machine-usage.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -170,6 +171,10 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
       BuilderSize: 0,
     });
   });
+
+  // Not part of Docker's API: the desktop app's dashboard shows it, and shows nothing when an
+  // engine (dockerd) answers 404.
+  router.get('/_berth/usage', async (ctx) => ctx.send(200, await machineUsage(engine.config.dataRoot)));
 
   router.post('/auth', async (ctx) => {
     const body = normalizeAuthConfig(await ctx.jsonObject<AuthConfig>());

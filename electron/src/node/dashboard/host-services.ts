@@ -1,0 +1,194 @@
+// The host calls behind the dashboard's API: status, settings, checks, diagnostics, factory reset,
+// the VM's lifecycle with progress, host terminals and volume browsing. One implementation for
+// `berth dashboard` and the Electron window; `mode` says whether a VM stands behind the socket.
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+
+import type { HostCallName, HostSettings, HostStatus, HostStreamName, MachineUsage, SettingsView } from '../../common/host-api.js';
+import { ensureDockerContext, type VmControl } from '../host/agent-process.js';
+import { runChecks } from '../host/checks.js';
+import { writeDiagnostics } from '../host/diagnostics.js';
+import { openHostTerminal, type HostTerminal } from '../host/host-terminal.js';
+import type { BerthPaths } from '../host/paths.js';
+import { loadSettings, restartNeeded, saveSettings, validateSettings } from '../host/settings.js';
+import { callEngine, type LineSink, type OpenStream } from './engine-calls.js';
+import { browseVolume } from './volume-browser.js';
+
+export interface HostServices {
+  call(name: HostCallName, args: unknown): Promise<unknown>;
+  stream(name: HostStreamName, args: unknown, sink: LineSink): OpenStream;
+  diagnostics(out: Writable): Promise<void>;
+}
+
+export interface HostServicesOptions {
+  engineSocket: string;
+  paths: BerthPaths;
+  /** Berth's VM, when the engine socket is the VM's forwarded one; absent with --host. */
+  vm?: VmControl;
+}
+
+const ENGINE_TIMEOUT_MS = 5000;
+const DISK_USAGE_TTL_MS = 15_000;
+
+
+const BERTH_VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms / 1000} s`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createHostServices(options: HostServicesOptions): HostServices {
+  const { engineSocket, paths, vm } = options;
+  const engineGet = async (apiPath: string): Promise<unknown> => {
+    const result = await withTimeout(callEngine(engineSocket, 'GET', apiPath), ENGINE_TIMEOUT_MS, `GET ${apiPath}`);
+    if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
+    return result.body;
+  };
+  let diskUsage: { at: number; value: MachineUsage['engineData'] } | undefined;
+
+  async function engineData(): Promise<MachineUsage['engineData']> {
+    if (diskUsage && Date.now() - diskUsage.at < DISK_USAGE_TTL_MS) return diskUsage.value;
+    const df = (await engineGet('/system/df')) as { LayersSize?: number; Containers?: { SizeRw?: number }[]; Volumes?: { UsageData?: { Size?: number } }[]; BuilderSize?: number };
+    const value = {
+      images: df.LayersSize ?? 0,
+      containers: (df.Containers ?? []).reduce((sum, c) => sum + Math.max(0, c.SizeRw ?? 0), 0),
+      volumes: (df.Volumes ?? []).reduce((sum, v) => sum + Math.max(0, v.UsageData?.Size ?? 0), 0),
+      buildCache: df.BuilderSize ?? 0,
+    };
+    diskUsage = { at: Date.now(), value };
+    return value;
+  }
+
+  async function status(): Promise<HostStatus> {
+    const agent = vm ? await vm.status() : undefined;
+    const result: HostStatus = { mode: vm ? 'vm' : 'socket', engineSocket, engine: { reachable: false }, berthVersion: BERTH_VERSION };
+    if (vm) {
+      result.vm = agent
+        ? { state: agent.state, provider: agent.provider, accel: agent.accel, ...(agent.bootMs !== undefined ? { bootMs: agent.bootMs } : {}), ...(agent.startedAt ? { startedAt: agent.startedAt } : {}), forwardedPorts: agent.ports.length }
+        : { state: 'stopped' };
+      if (!agent || agent.state !== 'running') return result;
+    }
+    try {
+      const version = (await engineGet('/version')) as { Version: string; ApiVersion: string; Os: string; Arch: string; KernelVersion: string };
+      result.engine = { reachable: true, version: version.Version, apiVersion: version.ApiVersion, os: `${version.Os}/${version.Arch}`, kernel: version.KernelVersion };
+    } catch (err) {
+      result.engine = { reachable: false, error: err instanceof Error ? err.message : String(err) };
+      return result;
+    }
+    // Only berthd reports the machine's use; another engine answers 404 and the page says so.
+    const usage = await callEngine(engineSocket, 'GET', '/_berth/usage').catch(() => undefined);
+    if (usage?.status === 200) result.usage = { ...(usage.body as MachineUsage), engineData: await engineData().catch(() => undefined) };
+    return result;
+  }
+
+  async function settingsView(): Promise<SettingsView> {
+    const settings = await loadSettings(paths.settings);
+    const running = vm ? await vm.status() : undefined;
+    return {
+      settings,
+      restartNeeded: running?.settings ? restartNeeded(running.settings, settings) : [],
+      limits: { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 1048576) },
+    };
+  }
+
+  const requireVm = (): VmControl => {
+    if (!vm) throw new Error(`no VM to manage: the dashboard is attached to the engine at ${engineSocket}`);
+    return vm;
+  };
+
+  return {
+    async call(name, args) {
+      switch (name) {
+        case 'status':
+          return status();
+        case 'settings.get':
+          return settingsView();
+        case 'settings.set': {
+          if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new Error('settings must be an object');
+          const current = await loadSettings(paths.settings);
+          await saveSettings(paths.settings, validateSettings({ ...current, ...(args as Partial<HostSettings>) }));
+          return settingsView();
+        }
+        case 'checks': {
+          const current = await loadSettings(paths.settings).catch(() => undefined);
+          return runChecks({ status: await status(), home: paths.home, sharedFolders: current?.sharedFolders ?? [] });
+        }
+        case 'factory-reset': {
+          await requireVm().stop(() => undefined);
+          await fs.rm(paths.dataDisk, { force: true });
+          await fs.rm(paths.settings, { force: true });
+          return null;
+        }
+        case 'volume.browse': {
+          const { volume, path: dir } = (args ?? {}) as { volume?: unknown; path?: unknown };
+          if (typeof volume !== 'string' || typeof dir !== 'string') throw new Error('volume.browse needs a volume name and a path');
+          return browseVolume(engineSocket, volume, dir);
+        }
+        default:
+          throw new Error(`unknown host call ${JSON.stringify(name)}`);
+      }
+    },
+
+    stream(name, args, sink) {
+      if (name === 'terminal.open') {
+        const { cols = 80, rows = 24 } = (args ?? {}) as { cols?: number; rows?: number };
+        let terminal: HostTerminal | undefined;
+        let cancelled = false;
+        openHostTerminal({ engineSocket, cols, rows, onData: (data) => sink.bytes(Buffer.from(data, 'utf8')), onExit: () => sink.end() }).then(
+          (opened) => {
+            terminal = opened;
+            if (cancelled) opened.kill();
+          },
+          (err: unknown) => sink.error(`cannot open a terminal: ${err instanceof Error ? err.message : String(err)}`),
+        );
+        return {
+          write: (data) => terminal?.write(data),
+          resize: (c, r) => terminal?.resize(c, r),
+          cancel: () => {
+            cancelled = true;
+            terminal?.kill();
+          },
+        };
+      }
+      const control = requireVm();
+      const progress = (line: string) => sink.line(line);
+      const steps: Record<string, () => Promise<void>> = {
+        'vm.start': async () => {
+          await control.start(progress);
+          await ensureDockerContext(paths, false);
+        },
+        'vm.stop': () => control.stop(progress),
+        'vm.restart': async () => {
+          await control.stop(progress);
+          await control.start(progress);
+        },
+      };
+      const step = steps[name];
+      if (!step) throw new Error(`unknown host stream ${JSON.stringify(name)}`);
+      // The operation goes on when the page goes away: a VM half-started is worse than a page
+      // that missed the end.
+      step().then(
+        () => sink.end(),
+        (err: unknown) => sink.error(err instanceof Error ? err.message : String(err)),
+      );
+      return { cancel: () => undefined };
+    },
+
+    async diagnostics(out) {
+      const current = await loadSettings(paths.settings).catch(() => undefined);
+      const now = await status();
+      const checks = await runChecks({ status: now, home: paths.home, sharedFolders: current?.sharedFolders ?? [] });
+      await writeDiagnostics(out, { status: now, checks, paths, engine: engineGet });
+    },
+  };
+}
