@@ -1,24 +1,41 @@
-// The dashboard's frame: navigation, the current page, and the engine's error when there is one.
-import { useEffect, useState } from 'react';
+// The dashboard's frame: navigation, the current page (from the URL's hash), and the engine's
+// error when there is one. Pages with xterm load lazily: it is most of the bundle's weight.
+import { Suspense, lazy, useEffect, useState } from 'react';
 
 import { ContainerDetail } from './pages/ContainerDetail';
 import { Containers } from './pages/Containers';
+import { Home } from './pages/Home';
 import { Images } from './pages/Images';
 import { Networks } from './pages/Networks';
+import { Settings } from './pages/Settings';
+import { Troubleshoot } from './pages/Troubleshoot';
 import { Volumes } from './pages/Volumes';
 import { useStore } from './store';
 
-export type Route = { page: 'containers' } | { page: 'container'; id: string } | { page: 'images' } | { page: 'volumes' } | { page: 'networks' };
+const HostTerminal = lazy(() => import('./pages/HostTerminal').then((m) => ({ default: m.HostTerminal })));
+
+const SECTIONS = [
+  ['dashboard', 'Dashboard'],
+  ['containers', 'Containers'],
+  ['images', 'Images'],
+  ['volumes', 'Volumes'],
+  ['networks', 'Networks'],
+  ['terminal', 'Terminal'],
+  ['settings', 'Settings'],
+  ['troubleshoot', 'Troubleshoot'],
+] as const;
+type Section = (typeof SECTIONS)[number][0];
+
+export type Route = { page: Section } | { page: 'container'; id: string };
+
+/** Detail pages belong to their list's section in the navigation. */
+const SECTION_OF: Record<string, Section> = { container: 'containers' };
 
 function parseRoute(hash: string): Route {
-  const [page, id] = hash.replace(/^#\/?/, '').split('/');
-  if (page === 'container' && id) return { page: 'container', id };
-  if (page === 'images' || page === 'volumes' || page === 'networks') return { page };
-  return { page: 'containers' };
-}
-
-export function navigate(route: string): void {
-  location.hash = `#/${route}`;
+  const [page = '', id] = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  if (page === 'container' && id) return { page, id };
+  const section = SECTIONS.find(([name]) => name === page);
+  return { page: section ? section[0] : 'dashboard' };
 }
 
 export function App() {
@@ -32,13 +49,18 @@ export function App() {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
   useEffect(() => watch(), [watch]);
-  const tabs: [Route['page'], string][] = [['containers', 'Containers'], ['images', 'Images'], ['volumes', 'Volumes'], ['networks', 'Networks']];
+  const section = SECTION_OF[route.page] ?? route.page;
+  // Host shells keep running while other pages are shown, once the Terminal page was opened.
+  const [terminalOpened, setTerminalOpened] = useState(false);
+  useEffect(() => {
+    if (route.page === 'terminal') setTerminalOpened(true);
+  }, [route.page]);
   return (
     <div className="app">
       <nav aria-label="Sections">
         <div className="brand">Berth</div>
-        {tabs.map(([page, label]) => (
-          <a key={page} href={`#/${page}`} aria-current={route.page === page || (page === 'containers' && route.page === 'container') ? 'page' : undefined}>
+        {SECTIONS.map(([page, label]) => (
+          <a key={page} href={`#/${page}`} aria-current={section === page ? 'page' : undefined}>
             {label}
           </a>
         ))}
@@ -49,12 +71,38 @@ export function App() {
             {error} <button onClick={() => setError(undefined)}>Dismiss</button>
           </div>
         )}
-        {route.page === 'containers' && <Containers />}
-        {route.page === 'container' && <ContainerDetail id={route.id} />}
-        {route.page === 'images' && <Images />}
-        {route.page === 'volumes' && <Volumes />}
-        {route.page === 'networks' && <Networks />}
+        {route.page !== 'terminal' && <Page route={route} />}
+        {terminalOpened && (
+          <div hidden={route.page !== 'terminal'}>
+            <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+              <HostTerminal />
+            </Suspense>
+          </div>
+        )}
       </main>
     </div>
   );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'dashboard':
+      return <Home />;
+    case 'containers':
+      return <Containers />;
+    case 'container':
+      return <ContainerDetail id={route.id} />;
+    case 'images':
+      return <Images />;
+    case 'volumes':
+      return <Volumes />;
+    case 'networks':
+      return <Networks />;
+    case 'terminal':
+      return null; // kept mounted by App
+    case 'settings':
+      return <Settings />;
+    case 'troubleshoot':
+      return <Troubleshoot />;
+  }
 }

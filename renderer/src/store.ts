@@ -44,7 +44,8 @@ export const useStore = create<State>((set, get) => ({
         host.call<{ Volumes: VolumeRow[] }>('GET', '/volumes'),
         host.call<NetworkRow[]>('GET', '/networks'),
       ]);
-      set({ containers, images, volumes: volumes.Volumes ?? [], networks, loaded: true });
+      // Short-lived helpers (the volume browser's) are the GUI's own business, not the user's.
+      set({ containers: containers.filter((c) => !c.Labels?.['io.berth.helper']), images, volumes: volumes.Volumes ?? [], networks, loaded: true });
     } catch (err) {
       set({ error: err instanceof Error ? err.message : String(err), loaded: true });
     }

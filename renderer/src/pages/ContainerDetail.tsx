@@ -1,14 +1,18 @@
-// One container: its logs (followed live, searchable, with timestamps on demand) and its inspect.
+// One container: its logs (followed live, searchable, with timestamps on demand), live stats,
+// its inspect, and a terminal into it.
 import { Suspense, lazy, useEffect, useMemo, useRef, useState } from 'react';
 
 import { host } from '../host';
+import { useStore } from '../store';
+import { StatsTab } from './StatsTab';
+
 // xterm is most of the bundle's weight: loaded when the tab is first opened.
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
 const MAX_LINES = 5000;
 
 export function ContainerDetail({ id }: { id: string }) {
-  const [tab, setTab] = useState<'logs' | 'inspect' | 'terminal'>('logs');
+  const [tab, setTab] = useState<'logs' | 'stats' | 'inspect' | 'terminal'>('logs');
   const [lines, setLines] = useState<string[]>([]);
   const [inspect, setInspect] = useState<unknown>(undefined);
   const [timestamps, setTimestamps] = useState(false);
@@ -40,9 +44,11 @@ export function ContainerDetail({ id }: { id: string }) {
     };
   }, [id, timestamps]);
 
+  // Read again when the engine's events change the container's state (started, stopped…).
+  const state = useStore((s) => s.containers.find((c) => c.Id === id || c.Id.startsWith(id))?.Status);
   useEffect(() => {
     host.call('GET', `/containers/${id}/json`).then(setInspect, (err: Error) => setError(err.message));
-  }, [id]);
+  }, [id, state]);
 
   // A block body: newer Chromium returns a Promise from scrollIntoView, and an effect may only
   // return a cleanup function.
@@ -58,6 +64,7 @@ export function ContainerDetail({ id }: { id: string }) {
         <h1>{name}</h1>
         <div role="tablist">
           <button role="tab" aria-selected={tab === 'logs'} onClick={() => setTab('logs')}>Logs</button>
+          <button role="tab" aria-selected={tab === 'stats'} onClick={() => setTab('stats')}>Stats</button>
           <button role="tab" aria-selected={tab === 'inspect'} onClick={() => setTab('inspect')}>Inspect</button>
           <button role="tab" aria-selected={tab === 'terminal'} onClick={() => setTab('terminal')}>Terminal</button>
         </div>
@@ -80,6 +87,7 @@ export function ContainerDetail({ id }: { id: string }) {
           <TerminalTab id={id} />
         </Suspense>
       )}
+      {tab === 'stats' && <StatsTab id={id} running={(inspect as { State?: { Running?: boolean } } | undefined)?.State?.Running ?? false} />}
       {tab === 'inspect' && <pre className="inspect">{inspect === undefined ? 'Loading…' : JSON.stringify(inspect, null, 2)}</pre>}
     </section>
   );

@@ -1,4 +1,5 @@
-// Containers, grouped by compose project, updated from the engine's events; actions per row.
+// Containers, grouped by compose project, updated from the engine's events; search, a state
+// filter, and actions per row (start/stop, pause/resume, restart, remove after confirmation).
 import { useMemo, useState } from 'react';
 
 import { host } from '../host';
@@ -12,9 +13,17 @@ async function act(action: () => Promise<unknown>): Promise<void> {
   }
 }
 
+type Filter = 'all' | 'running' | 'stopped';
+const FILTERS: Record<Filter, { label: string; test(state: string): boolean }> = {
+  all: { label: 'All', test: () => true },
+  running: { label: 'Running', test: (s) => s === 'running' || s === 'paused' || s === 'restarting' },
+  stopped: { label: 'Stopped', test: (s) => s === 'exited' || s === 'created' || s === 'dead' },
+};
+
 function Row({ c }: { c: ContainerRow }) {
   const name = c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
   const running = c.State === 'running';
+  const paused = c.State === 'paused';
   return (
     <tr data-name={name}>
       <td><a href={`#/container/${c.Id}`}>{name}</a></td>
@@ -28,13 +37,15 @@ function Row({ c }: { c: ContainerRow }) {
         ))}
       </td>
       <td className="actions">
-        {running ? (
-          <button onClick={() => act(() => host.call('POST', `/containers/${c.Id}/stop`))}>Stop</button>
+        {running || paused ? (
+          <button aria-label={`Stop ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/stop`))}>Stop</button>
         ) : (
-          <button onClick={() => act(() => host.call('POST', `/containers/${c.Id}/start`))}>Start</button>
+          <button aria-label={`Start ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/start`))}>Start</button>
         )}
-        <button onClick={() => act(() => host.call('POST', `/containers/${c.Id}/restart`))}>Restart</button>
-        <button onClick={() => window.confirm(`Remove ${name}?`) && act(() => host.call('DELETE', `/containers/${c.Id}?force=1`))}>Remove</button>
+        {running && <button aria-label={`Pause ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/pause`))}>Pause</button>}
+        {paused && <button aria-label={`Resume ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/unpause`))}>Resume</button>}
+        <button aria-label={`Restart ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/restart`))}>Restart</button>
+        <button aria-label={`Remove ${name}`} onClick={() => window.confirm(`Remove ${name}?`) && act(() => host.call('DELETE', `/containers/${c.Id}?force=1`))}>Remove</button>
       </td>
     </tr>
   );
@@ -44,10 +55,13 @@ export function Containers() {
   const containers = useStore((s) => s.containers);
   const loaded = useStore((s) => s.loaded);
   const [query, setQuery] = useState('');
+  const [filter, setFilter] = useState<Filter>('all');
   const groups = useMemo(() => {
     const byProject = new Map<string, ContainerRow[]>();
+    const needle = query.toLowerCase();
     for (const c of containers) {
-      if (query && !`${c.Names.join(' ')} ${c.Image}`.toLowerCase().includes(query.toLowerCase())) continue;
+      if (!FILTERS[filter].test(c.State)) continue;
+      if (needle && !`${c.Names.join(' ')} ${c.Image} ${c.Id.slice(0, 12)}`.toLowerCase().includes(needle)) continue;
       const project = c.Labels['com.docker.compose.project'] ?? '';
       byProject.set(project, [...(byProject.get(project) ?? []), c]);
     }
@@ -57,10 +71,16 @@ export function Containers() {
     <section>
       <header>
         <h1>Containers</h1>
-        <input type="search" placeholder="Search" aria-label="Search containers" value={query} onChange={(e) => setQuery(e.target.value)} />
+        <div className="toolbar">
+          <input type="search" placeholder="Search" aria-label="Search containers" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <select aria-label="Show" value={filter} onChange={(e) => setFilter(e.target.value as Filter)}>
+            {Object.entries(FILTERS).map(([key, f]) => <option key={key} value={key}>{f.label}</option>)}
+          </select>
+        </div>
       </header>
       {!loaded && <p className="muted">Loading…</p>}
-      {loaded && containers.length === 0 && <p className="muted">No containers yet. Run one with <code>docker run</code>.</p>}
+      {loaded && containers.length === 0 && <p className="muted">No containers yet. Run one with <code>docker run</code>, or from an image on the Images page.</p>}
+      {loaded && containers.length > 0 && groups.length === 0 && <p className="muted">No container matches.</p>}
       {groups.map(([project, rows]) => (
         <table key={project || '-'} aria-label={project ? `Compose project ${project}` : 'Containers'}>
           {project && <caption>{project}</caption>}

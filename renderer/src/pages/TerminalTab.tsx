@@ -1,28 +1,19 @@
-// A shell in the container: `exec -it sh` through the Engine API's hijacked stream, in xterm.js,
-// resized with the panel.
-import { FitAddon } from '@xterm/addon-fit';
-import { Terminal } from '@xterm/xterm';
-import '@xterm/xterm/css/xterm.css';
-import { useEffect, useRef, useState } from 'react';
+// A shell in the container: `exec -it sh` through the Engine API's hijacked stream, resized with
+// the panel.
+import type { Terminal } from '@xterm/xterm';
+import { useState } from 'react';
 
+import { XtermView, type TerminalSession } from '../components/XtermView';
 import { host } from '../host';
 
 export function TerminalTab({ id }: { id: string }) {
-  const element = useRef<HTMLDivElement>(null);
   const [error, setError] = useState<string>();
-  useEffect(() => {
-    if (!element.current) return;
-    const term = new Terminal({ fontSize: 13, cursorBlink: true, convertEol: false });
-    const fit = new FitAddon();
-    term.loadAddon(fit);
-    term.open(element.current);
-    fit.fit();
+  const connect = (term: Terminal): TerminalSession => {
     let closed = false;
     let connection: { write(data: string): void; close(): void } | undefined;
     let execId = '';
-    const resize = () => {
-      fit.fit();
-      if (execId) void host.request('POST', `/exec/${execId}/resize?h=${term.rows}&w=${term.cols}`);
+    const resize = (cols: number, rows: number) => {
+      if (execId) void host.request('POST', `/exec/${execId}/resize?h=${rows}&w=${cols}`);
     };
     void (async () => {
       try {
@@ -35,25 +26,23 @@ export function TerminalTab({ id }: { id: string }) {
           onError: setError,
         });
         term.onData((data) => connection?.write(data));
-        resize();
-        term.focus();
+        resize(term.cols, term.rows);
       } catch (err) {
         setError(err instanceof Error ? err.message : String(err));
       }
     })();
-    const observer = new ResizeObserver(resize);
-    observer.observe(element.current);
-    return () => {
-      closed = true;
-      observer.disconnect();
-      connection?.close();
-      term.dispose();
+    return {
+      resize,
+      close: () => {
+        closed = true;
+        connection?.close();
+      },
     };
-  }, [id]);
+  };
   return (
     <>
       {error && <div role="alert" className="error">{error}</div>}
-      <div className="terminal" ref={element} aria-label="Terminal" />
+      <XtermView connect={connect} label="Terminal" />
     </>
   );
 }
