@@ -207,7 +207,7 @@ describe('dashboard (chromium)', () => {
     await page.getByLabel('Image to pull').fill(`${registry()}/library/debian:bookworm`);
     await page.getByRole('button', { name: 'Pull' }).click();
     await page.getByLabel('Pull progress').waitFor();
-    await page.getByRole('cell', { name: new RegExp(`${registry()}/library/debian:bookworm`) }).waitFor({ timeout: 60_000 });
+    await page.getByRole('cell', { name: `${registry()}/library/debian:bookworm`, exact: true }).waitFor({ timeout: 60_000 });
     await shot('images');
   });
 

@@ -66,7 +66,7 @@ export function Containers() {
       byProject.set(project, [...(byProject.get(project) ?? []), c]);
     }
     return [...byProject.entries()].sort(([a], [b]) => a.localeCompare(b));
-  }, [containers, query]);
+  }, [containers, query, filter]);
   return (
     <section>
       <header>
