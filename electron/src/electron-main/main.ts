@@ -1,6 +1,9 @@
 // The desktop app's main process: a thin shell over the host-side modules. One instance; one
 // window showing the dashboard (served in-process, bridged to the VM's engine socket); a tray
-// icon with start / stop / status; the VM started on launch and stopped cleanly on quit.
+// icon with start / stop / status and "Start Berth at login"; the application menu; the VM
+// started on launch and stopped cleanly on quit. The menus and the login-item logic are plain
+// modules (menus.ts, start-at-login.ts) so they are tested without Electron.
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, shell } from 'electron';
@@ -10,6 +13,8 @@ import { HostAgent, type AgentStatus } from '../node/host/agent.js';
 import { berthPaths, imageDir } from '../node/host/paths.js';
 import { loadSettings } from '../node/host/settings.js';
 import { QemuProvider } from '../node/vm/qemu-provider.js';
+import { applicationMenuTemplate, dashboardUrlAt, trayMenuTemplate } from './menus.js';
+import { applyXdgAutostart, linuxLoginExecutable, saveAutoStart } from './start-at-login.js';
 
 const paths = berthPaths();
 let agent: HostAgent | undefined;
@@ -17,6 +22,19 @@ let dashboard: Dashboard | undefined;
 let window: BrowserWindow | undefined;
 let tray: Tray | undefined;
 let vmState: AgentStatus['state'] = 'stopped';
+/** The `autoStart` setting as last applied to the operating system. */
+let startAtLogin: boolean | undefined;
+let settingsWatcher: FSWatcher | undefined;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// The packaged app carries the guest image in its resources folder (electron/electron-builder.ts),
+// where paths.ts's checkout-relative default does not look. Setting the documented override here,
+// rather than passing a path around, also covers whatever the host side spawns (the agent) and any
+// other caller of imageDir(). An explicit $BERTH_IMAGE_DIR still wins.
+if (app.isPackaged && !process.env.BERTH_IMAGE_DIR) process.env.BERTH_IMAGE_DIR = path.join(process.resourcesPath, 'vm-image');
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -37,7 +55,7 @@ async function startVm(): Promise<void> {
     await agent.run();
     vmState = 'running';
   } catch (err) {
-    log(`the VM did not start: ${err instanceof Error ? err.message : String(err)}`);
+    log(`the VM did not start: ${message(err)}`);
     agent = undefined;
     vmState = 'stopped';
   }
@@ -57,19 +75,80 @@ async function stopVm(): Promise<void> {
 function refreshTray(): void {
   if (!tray) return;
   tray.setToolTip(`Berth: ${vmState}`);
-  tray.setContextMenu(Menu.buildFromTemplate([
-    { label: `Berth is ${vmState}`, enabled: false },
-    { type: 'separator' },
-    { label: 'Start', enabled: vmState === 'stopped', click: () => void startVm() },
-    { label: 'Stop', enabled: vmState === 'running', click: () => void stopVm() },
-    { label: 'Open Dashboard', click: () => (window ? window.show() : void createWindow()) },
-    { label: 'Docker documentation', click: () => void shell.openExternal('https://docs.docker.com/') },
-    { type: 'separator' },
-    { label: 'Quit Berth', click: () => app.quit() },
-  ]));
+  tray.setContextMenu(Menu.buildFromTemplate(trayMenuTemplate(vmState, startAtLogin ?? false, {
+    start: () => void startVm(),
+    stop: () => void stopVm(),
+    showDashboard: (route) => void showDashboard(route),
+    openExternal: (url) => void shell.openExternal(url),
+    setStartAtLogin: (enabled) => void setStartAtLogin(enabled),
+    quit: () => app.quit(),
+  })));
 }
 
-async function createWindow(): Promise<void> {
+/** Makes the operating system's login item match `enabled`, and the tray's checkbox with it. */
+async function applyStartAtLogin(enabled: boolean): Promise<void> {
+  startAtLogin = enabled;
+  refreshTray();
+  // Unpackaged, process.execPath is the bare Electron binary: registering it would start an empty
+  // Electron at every login. The setting is still saved and applies once Berth is installed.
+  if (!app.isPackaged) return;
+  if (process.platform === 'linux') await applyXdgAutostart(enabled, linuxLoginExecutable(process.execPath));
+  else app.setLoginItemSettings({ openAtLogin: enabled });
+}
+
+/** The tray's checkbox and the preload's setLaunchAtLogin: save the setting, then apply it. */
+async function setStartAtLogin(enabled: boolean): Promise<void> {
+  try {
+    await applyStartAtLogin((await saveAutoStart(paths.settings, enabled)).autoStart);
+  } catch (err) {
+    log(`"Start Berth at login" was not changed: ${message(err)}`);
+    refreshTray();
+  }
+}
+
+/** Applies the saved setting: at launch, and whenever settings.json changes. */
+async function syncStartAtLogin(force: boolean): Promise<void> {
+  try {
+    const { autoStart } = await loadSettings(paths.settings);
+    if (force || autoStart !== startAtLogin) await applyStartAtLogin(autoStart);
+  } catch (err) {
+    log(`"Start Berth at login": ${message(err)}`);
+  }
+}
+
+/**
+ * The dashboard's settings page and `berth settings set` write settings.json too; watching its
+ * folder (saveSettings replaces the file by a rename, which a watch on the file itself would miss)
+ * keeps the login item in step without polling.
+ */
+function watchSettings(): void {
+  try {
+    mkdirSync(path.dirname(paths.settings), { recursive: true });
+    settingsWatcher = watch(path.dirname(paths.settings), (_event, file) => {
+      if (file === path.basename(paths.settings)) void syncStartAtLogin(false);
+    });
+    settingsWatcher.on('error', () => settingsWatcher?.close());
+  } catch (err) {
+    log(`settings changes made outside the app apply at its next launch: ${message(err)}`);
+  }
+}
+
+/** Shows the dashboard window, opening it if it was closed, at a route of its hash router. */
+async function showDashboard(route?: string): Promise<void> {
+  try {
+    if (!window) {
+      await createWindow(route);
+      return;
+    }
+    window.show();
+    window.focus();
+    if (route && dashboard) await window.loadURL(dashboardUrlAt(dashboard.url, route));
+  } catch (err) {
+    log(`the dashboard did not open: ${message(err)}`);
+  }
+}
+
+async function createWindow(route?: string): Promise<void> {
   window = new BrowserWindow({
     width: 1200,
     height: 800,
@@ -79,21 +158,34 @@ async function createWindow(): Promise<void> {
   window.on('closed', () => (window = undefined));
   const rendererDir = app.isPackaged ? path.join(process.resourcesPath, 'renderer') : path.resolve(import.meta.dirname, '../../../renderer/dist');
   dashboard ??= await startDashboard({ engineSocket: paths.dockerSocket, rendererDir });
-  await window.loadURL(dashboard.url);
+  await window.loadURL(route ? dashboardUrlAt(dashboard.url, route) : dashboard.url);
 }
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', () => window?.show());
+  // A second launch, or (macOS) a click on the Dock icon, brings the dashboard back; before 'ready'
+  // no window can be made, and the launch itself opens one.
+  const reopen = () => (app.isReady() ? void showDashboard() : undefined);
+  app.on('second-instance', reopen);
+  app.on('activate', reopen);
   ipcMain.handle('berth:status', async () => (agent ? agent.status() : { state: vmState }));
   ipcMain.handle('berth:start', () => startVm());
   ipcMain.handle('berth:stop', () => stopVm());
-  ipcMain.handle('berth:launch-at-login', (_event, enabled: boolean) => app.setLoginItemSettings({ openAtLogin: Boolean(enabled) }));
+  ipcMain.handle('berth:launch-at-login', (_event, enabled: boolean) => setStartAtLogin(Boolean(enabled)));
   void app.whenReady().then(async () => {
+    app.setAboutPanelOptions({ applicationName: 'Berth', applicationVersion: app.getVersion() });
+    Menu.setApplicationMenu(Menu.buildFromTemplate(applicationMenuTemplate(process.platform, 'Berth', {
+      openExternal: (url) => void shell.openExternal(url),
+      showDashboard: (route) => void showDashboard(route),
+    })));
     tray = new Tray(nativeImage.createEmpty());
     refreshTray();
-    await createWindow();
+    // Applied on every launch, so the login item matches the setting even if it was changed while
+    // Berth was not running (or the installer was run again).
+    await syncStartAtLogin(true);
+    watchSettings();
+    await showDashboard();
     await startVm();
   });
   let quitting = false;
@@ -101,6 +193,7 @@ if (!app.requestSingleInstanceLock()) {
     if (quitting) return;
     quitting = true;
     event.preventDefault();
+    settingsWatcher?.close();
     void stopVm().finally(() => {
       dashboard?.close();
       app.exit(0);
