@@ -3,13 +3,14 @@
 // icon with start / stop / status and "Start Berth at login"; the application menu; the VM
 // started on launch and stopped cleanly on quit. The menus and the login-item logic are plain
 // modules (menus.ts, start-at-login.ts) so they are tested without Electron.
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { createWriteStream, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, shell } from 'electron';
 
 import { startDashboard, type Dashboard } from '../node/dashboard/server.js';
 import { HostAgent, type AgentStatus } from '../node/host/agent.js';
+import type { VmControl } from '../node/host/agent-process.js';
 import { berthPaths, imageDir } from '../node/host/paths.js';
 import { loadSettings } from '../node/host/settings.js';
 import { QemuProvider } from '../node/vm/qemu-provider.js';
@@ -36,8 +37,14 @@ function message(err: unknown): string {
 // other caller of imageDir(). An explicit $BERTH_IMAGE_DIR still wins.
 if (app.isPackaged && !process.env.BERTH_IMAGE_DIR) process.env.BERTH_IMAGE_DIR = path.join(process.resourcesPath, 'vm-image');
 
+// The same log file as the CLI's background agent: Troubleshoot's diagnostics bundle reads it.
+mkdirSync(path.dirname(paths.agentLog), { recursive: true });
+const agentLog = createWriteStream(paths.agentLog, { flags: 'a' });
+
 function log(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const stamped = `${new Date().toISOString()} ${line}\n`;
+  process.stdout.write(stamped);
+  agentLog.write(stamped);
   window?.webContents.send('berth:log', line);
 }
 
@@ -71,6 +78,26 @@ async function stopVm(): Promise<void> {
   vmState = 'stopped';
   refreshTray();
 }
+
+/**
+ * The VM as the dashboard drives it in the app: the agent runs in this process, so the window's
+ * Start / Stop / Restart and the tray act on the same one.
+ */
+const vmControl: VmControl = {
+  status: async () => (agent ? agent.status() : undefined),
+  start: async (progress) => {
+    progress('Booting the VM…');
+    const begin = Date.now();
+    await startVm();
+    if (vmState !== 'running') throw new Error('the VM did not start (Troubleshoot → Collect diagnostics has the log)');
+    progress(`Engine ready in ${((Date.now() - begin) / 1000).toFixed(1)} s.`);
+  },
+  stop: async (progress) => {
+    progress('Stopping containers and shutting the VM down…');
+    await stopVm();
+    progress('Berth stopped.');
+  },
+};
 
 function refreshTray(): void {
   if (!tray) return;
@@ -157,7 +184,7 @@ async function createWindow(route?: string): Promise<void> {
   });
   window.on('closed', () => (window = undefined));
   const rendererDir = app.isPackaged ? path.join(process.resourcesPath, 'renderer') : path.resolve(import.meta.dirname, '../../../renderer/dist');
-  dashboard ??= await startDashboard({ engineSocket: paths.dockerSocket, rendererDir });
+  dashboard ??= await startDashboard({ engineSocket: paths.dockerSocket, rendererDir, paths, vm: vmControl });
   await window.loadURL(route ? dashboardUrlAt(dashboard.url, route) : dashboard.url);
 }
 
