@@ -3,7 +3,7 @@
 import type { EngineResult, HostCallName, HostCalls, HostMessage, HostRequest, HostStreamName, HostStreams } from '../../electron/src/common/host-api';
 
 type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
-type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onBytes?(bytes: Uint8Array): void; onEnd?(): void; onError?(message: string): void };
+type StreamHandlers = { onLine(line: string, stream?: 'stdout' | 'stderr'): void; onLines?(lines: string[], stream?: 'stdout' | 'stderr'): void; onBytes?(bytes: Uint8Array): void; onEnd?(): void; onError?(message: string): void };
 
 function toBase64(data: string | Uint8Array): string {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
@@ -55,8 +55,10 @@ class HostConnection {
       this.streams.delete(message.id);
     } else if ('bytes' in message) {
       this.streams.get(message.id)?.onBytes?.(fromBase64(message.bytes));
-    } else if ('data' in message) {
-      this.streams.get(message.id)?.onLine(message.data, message.stream);
+    } else if ('lines' in message) {
+      const handlers = this.streams.get(message.id);
+      if (handlers?.onLines) handlers.onLines(message.lines, message.stream);
+      else for (const line of message.lines) handlers?.onLine(line, message.stream);
     } else if ('end' in message) {
       this.streams.get(message.id)?.onEnd?.();
       this.streams.delete(message.id);

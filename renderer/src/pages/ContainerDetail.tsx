@@ -2,6 +2,7 @@
 // its inspect, and a terminal into it.
 import { Suspense, lazy, useEffect, useMemo, useRef, useState } from 'react';
 
+import { LogView } from '../components/LogView';
 import { host } from '../host';
 import { useStore } from '../store';
 import { StatsTab } from './StatsTab';
@@ -9,31 +10,35 @@ import { StatsTab } from './StatsTab';
 // xterm is most of the bundle's weight: loaded when the tab is first opened.
 const TerminalTab = lazy(() => import('./TerminalTab').then((m) => ({ default: m.TerminalTab })));
 
-const MAX_LINES = 5000;
+const MAX_LINES = 20_000;
 
 export function ContainerDetail({ id }: { id: string }) {
   const [tab, setTab] = useState<'logs' | 'stats' | 'inspect' | 'terminal'>('logs');
-  const [lines, setLines] = useState<string[]>([]);
+  // The log lives in a ref, trimmed now and then; `version` tells React it grew.
+  const lines = useRef<string[]>([]);
+  const [version, setVersion] = useState(0);
   const [inspect, setInspect] = useState<unknown>(undefined);
   const [timestamps, setTimestamps] = useState(false);
   const [search, setSearch] = useState('');
   const [error, setError] = useState<string>();
-  const bottom = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    setLines([]);
-    let pending: string[] = [];
-    // Lines arrive fast (10,000 a second is fine): render in batches, once per frame.
+    lines.current = [];
+    setVersion((v) => v + 1);
+    // Lines arrive fast (10,000 a second is fine): render once per frame.
     let frame = 0;
     const flush = () => {
       frame = 0;
-      const batch = pending;
-      pending = [];
-      setLines((old) => [...old, ...batch].slice(-MAX_LINES));
+      if (lines.current.length > MAX_LINES * 1.25) lines.current = lines.current.slice(-MAX_LINES);
+      setVersion((v) => v + 1);
     };
     const stop = host.stream(`/containers/${id}/logs?follow=1&stdout=1&stderr=1&tail=500${timestamps ? '&timestamps=1' : ''}`, {
       onLine: (line) => {
-        pending.push(line);
+        lines.current.push(line);
+        frame ||= requestAnimationFrame(flush);
+      },
+      onLines: (batch) => {
+        for (const line of batch) lines.current.push(line);
         frame ||= requestAnimationFrame(flush);
       },
       onError: setError,
@@ -50,12 +55,9 @@ export function ContainerDetail({ id }: { id: string }) {
     host.call('GET', `/containers/${id}/json`).then(setInspect, (err: Error) => setError(err.message));
   }, [id, state]);
 
-  // A block body: newer Chromium returns a Promise from scrollIntoView, and an effect may only
-  // return a cleanup function.
-  useEffect(() => {
-    bottom.current?.scrollIntoView({ block: 'end' });
-  }, [lines]);
-  const shown = useMemo(() => (search ? lines.filter((l) => l.includes(search)) : lines), [lines, search]);
+  // A new array per version: LogView re-renders when it changes.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const shown = useMemo(() => (search ? lines.current.filter((l) => l.includes(search)) : [...lines.current]), [version, search]);
   const name = (inspect as { Name?: string } | undefined)?.Name?.replace(/^\//, '') ?? id.slice(0, 12);
 
   return (
@@ -76,10 +78,7 @@ export function ContainerDetail({ id }: { id: string }) {
             <input type="search" placeholder="Search logs" aria-label="Search logs" value={search} onChange={(e) => setSearch(e.target.value)} />
             <label><input type="checkbox" checked={timestamps} onChange={(e) => setTimestamps(e.target.checked)} /> Timestamps</label>
           </div>
-          <pre className="logs" aria-label="Logs">
-            {shown.join('\n')}
-            <div ref={bottom} />
-          </pre>
+          <LogView lines={shown} label="Logs" />
         </>
       )}
       {tab === 'terminal' && (

@@ -14,18 +14,36 @@ export function bridge(ws: WebSocket, engineSocket: string, services: HostServic
   const send = (msg: HostMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
-  const sinkFor = (id: number): LineSink => ({
-    line: (data, stream) => send({ id, data, ...(stream ? { stream } : {}) }),
-    bytes: (chunk) => send({ id, bytes: chunk.toString('base64') }),
-    end: () => {
-      open.delete(id);
-      send({ id, end: true });
-    },
-    error: (error) => {
-      open.delete(id);
-      send({ id, error });
-    },
-  });
+  const sinkFor = (id: number): LineSink => {
+    // Lines that arrive in one tick go out as one message, as long as they share a stream.
+    let batch: { lines: string[]; stream: 'stdout' | 'stderr' | undefined } | undefined;
+    const flush = () => {
+      if (!batch) return;
+      send({ id, lines: batch.lines, ...(batch.stream ? { stream: batch.stream } : {}) });
+      batch = undefined;
+    };
+    return {
+      line: (text, stream) => {
+        if (batch && batch.stream !== stream) flush();
+        if (!batch) {
+          batch = { lines: [], stream };
+          setImmediate(flush);
+        }
+        batch.lines.push(text);
+      },
+      bytes: (chunk) => send({ id, bytes: chunk.toString('base64') }),
+      end: () => {
+        flush();
+        open.delete(id);
+        send({ id, end: true });
+      },
+      error: (error) => {
+        flush();
+        open.delete(id);
+        send({ id, error });
+      },
+    };
+  };
 
   const handle = (request: HostRequest): void => {
     const { id } = request;
