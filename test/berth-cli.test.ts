@@ -1,12 +1,17 @@
 // The host side end to end (issue 7), QEMU with TCG here: `berth start`, the real docker CLI on
 // the "berth" context, a published port reached with curl on the host, a shared folder inside
 // $HOME, `logs -f` and `run -it` through the forward, a killed VM noticed and recovered, and
-// `berth stop` / `berth start` keeping images and volumes.
+// `berth stop` / `berth start` keeping images and volumes; and the dashboard managing the VM
+// (troubleshoot checks, start with progress after the VM was killed).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
+
+import { chromium } from 'playwright-core';
 
 import { DOCKER, run } from './support/berthd.js';
 import { fixtureLayout } from './support/fixtures.js';
@@ -14,6 +19,8 @@ import { Terminal } from './support/terminal.js';
 
 const BERTH = path.resolve(import.meta.dirname, '../node_modules/.bin/berth');
 const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
+const ARTIFACTS = path.resolve(import.meta.dirname, '.artifacts');
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('berth CLI and the host side', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'berth-host-'));
@@ -30,6 +37,7 @@ describe('berth CLI and the host side', () => {
 
   before(async () => {
     await fs.mkdir(home, { recursive: true });
+    await fs.mkdir(ARTIFACTS, { recursive: true });
     if (!existsSync(path.join(IMAGE_DIR, 'manifest.json'))) {
       const built = await run('bash', [path.resolve(import.meta.dirname, '../vm-image/build.sh')]);
       assert.equal(built.code, 0, built.stderr);
@@ -117,16 +125,42 @@ describe('berth CLI and the host side', () => {
     await dockerOk(['rm', '-f', 'web2']);
   });
 
-  it('notices a killed VM, and recovers on the next start', async () => {
-    const status = JSON.parse((await berth(['status', '--json'])).stdout) as { vmPid: number };
-    process.kill(status.vmPid, 'SIGKILL');
-    let state = '';
-    for (let i = 0; i < 50 && state !== 'stopped'; i++) {
-      state = (JSON.parse((await berth(['status', '--json'])).stdout) as { state: string }).state;
-      if (state !== 'stopped') await new Promise((r) => setTimeout(r, 100));
+  it('notices a killed VM, and the dashboard starts it again with progress', async () => {
+    // The dashboard without --host manages Berth's VM: it runs the same agent as `berth start`.
+    const dashboard = spawn(BERTH, ['dashboard'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    try {
+      const url = await new Promise<string>((resolve) => createInterface({ input: dashboard.stdout! }).once('line', resolve));
+      const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+      await page.goto(`${url}#/troubleshoot`);
+      for (const check of ['vm', 'engine', 'socket', 'context', 'shares']) await page.locator(`[data-check="${check}"][data-state="ok"]`).waitFor();
+      await page.locator('[data-check="socket"]').getByText(/mode 0600/).waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'troubleshoot-vm.png') });
+
+      const status = JSON.parse((await berth(['status', '--json'])).stdout) as { vmPid: number };
+      process.kill(status.vmPid, 'SIGKILL');
+      let state = '';
+      for (let i = 0; i < 50 && state !== 'stopped'; i++) {
+        state = (JSON.parse((await berth(['status', '--json'])).stdout) as { state: string }).state;
+        if (state !== 'stopped') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(state, 'stopped');
+
+      await page.goto(`${url}#/dashboard`);
+      const vm = page.getByLabel('Virtual machine');
+      await vm.getByText('stopped', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Start', exact: true }).click();
+      await page.getByLabel('Progress').getByText(/^Booting the VM/).waitFor();
+      await page.getByLabel('Progress').getByText(/^Engine ready in [\d.]+ s\.$/).waitFor({ timeout: 180_000 });
+      await vm.getByText('running', { exact: true }).waitFor({ timeout: 15_000 });
+      await vm.getByText(/running qemu, (tcg|kvm)/).waitFor();
+      await page.getByLabel('Engine', { exact: true }).getByText(/^linux\//).waitFor();
+      await page.getByRole('progressbar', { name: 'Memory' }).waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-vm.png') });
+    } finally {
+      await browser.close();
+      dashboard.kill();
     }
-    assert.equal(state, 'stopped');
-    assert.equal((await berth(['start'])).code, 0);
     assert.match(await dockerOk(['images', '--format', '{{.Repository}}']), /^busybox$/m);
   });
 
