@@ -180,7 +180,7 @@ export const app = {
   setAboutPanelOptions(options) { state.about = options; },
   setLoginItemSettings(settings) { state.loginItems.push(settings); },
 };
-export const ipcMain = { handle: (channel, handler) => { state.handlers[channel] = handler; } };
+export const ipcMain = { handle: (channel, handler) => { state.handlers[channel] = handler; }, on: (channel, listener) => { state.handlers[channel] = listener; } };
 export const Menu = { buildFromTemplate: (template) => ({ template }), setApplicationMenu: (menu) => { state.appMenu = menu.template; } };
 export class Tray { constructor() { state.tray = this; } setToolTip(text) { this.tooltip = text; } setContextMenu(menu) { this.menu = menu.template; } }
 export const nativeImage = { createEmpty: () => ({}) };
@@ -217,7 +217,13 @@ writeFileSync(process.env.TEST_SETTINGS + '.tmp', JSON.stringify({ ...settings, 
 renameSync(process.env.TEST_SETTINGS + '.tmp', process.env.TEST_SETTINGS);
 await waitFor('the outside change to apply', () => box().checked === false && !existsSync(process.env.TEST_AUTOSTART));
 report.autostartAfterOutsideChange = existsSync(process.env.TEST_AUTOSTART);
-await state.handlers['berth:launch-at-login']({}, true);
+// The preload's host API over IPC: a settings change from the page reaches the login item too.
+const replies = [];
+const sender = { send: (channel, message) => replies.push([channel, message]), once() {}, isDestroyed: () => false };
+state.handlers['berth:host-api']({ sender }, { id: 7, method: 'host.call', params: { name: 'settings.set', args: { autoStart: true } } });
+await waitFor('the host API to answer', () => replies.length > 0);
+report.hostApiReply = replies[0];
+await waitFor('the login item to follow', () => existsSync(process.env.TEST_AUTOSTART));
 report.autostartAfterIpc = existsSync(process.env.TEST_AUTOSTART);
 state.appMenu.find((m) => m.label === 'Help').submenu.find((i) => i.label === 'Troubleshoot').click();
 await waitFor('the troubleshoot page', () => state.loaded.at(-1).endsWith('#/troubleshoot'));
@@ -264,8 +270,12 @@ describe('main process with a stand-in for Electron', () => {
     });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, unknown> & { loaded: string[] };
-    // The channels the preload uses, unchanged.
-    assert.deepEqual(report.channels, ['berth:launch-at-login', 'berth:start', 'berth:status', 'berth:stop']);
+    // The one channel the preload uses: the typed host API.
+    assert.deepEqual(report.channels, ['berth:host-api']);
+    const [channel, reply] = report.hostApiReply as [string, { id: number; result: { status: number; body: { settings: { autoStart: boolean } } } }];
+    assert.equal(channel, 'berth:host-api');
+    assert.equal(reply.id, 7);
+    assert.equal(reply.result.body.settings.autoStart, true);
     assert.deepEqual(report.menus, ['Berth', 'Edit', 'View', 'Window', 'Help']);
     // Packaged: the guest image is looked for in the resources folder.
     assert.equal(report.imageDir, path.join(root, 'resources', 'vm-image'));

@@ -1,5 +1,6 @@
-// The page's end of the host API: one WebSocket to the dashboard (or, in Electron, the preload),
-// requests matched to answers by id, streams delivered line by line.
+// The page's end of the host API: in Electron the preload's IPC (window.berth.hostApi), in a
+// browser one WebSocket to the dashboard; the same messages either way. Requests are matched to
+// answers by id, streams delivered line by line (or byte by byte for terminals).
 import type { EngineResult, HostCallName, HostCalls, HostMessage, HostRequest, HostStreamName, HostStreams } from '../../electron/src/common/host-api';
 
 type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
@@ -19,17 +20,41 @@ function fromBase64(text: string): Uint8Array {
   return bytes;
 }
 
+/** How requests reach the host and answers come back. */
+interface Transport {
+  send(request: HostRequest): void;
+}
+
+/** What the Electron preload exposes (electron/src/electron-main/preload.cts). */
+interface PreloadApi {
+  send(request: HostRequest): void;
+  onMessage(listener: (message: HostMessage) => void): () => void;
+}
+
+declare global {
+  interface Window {
+    berth?: { hostApi?: PreloadApi };
+  }
+}
+
 class HostConnection {
-  private socket: WebSocket | undefined;
-  private ready: Promise<WebSocket> | undefined;
+  private ready: Promise<Transport> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamHandlers>();
 
-  private connect(): Promise<WebSocket> {
+  private connect(): Promise<Transport> {
+    const preload = window.berth?.hostApi;
+    if (preload) {
+      this.ready ??= Promise.resolve().then(() => {
+        preload.onMessage((message) => this.receive(message));
+        return preload;
+      });
+      return this.ready;
+    }
     this.ready ??= new Promise((resolve, reject) => {
       const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api`);
-      ws.onopen = () => resolve(ws);
+      ws.onopen = () => resolve({ send: (request) => ws.send(JSON.stringify(request)) });
       ws.onerror = () => reject(new Error('cannot reach Berth'));
       ws.onclose = () => {
         this.ready = undefined;
@@ -39,7 +64,6 @@ class HostConnection {
         this.streams.clear();
       };
       ws.onmessage = (event) => this.receive(JSON.parse(String(event.data)) as HostMessage);
-      this.socket = ws;
     });
     return this.ready;
   }
@@ -66,7 +90,7 @@ class HostConnection {
   }
 
   private async send(request: HostRequest): Promise<void> {
-    (await this.connect()).send(JSON.stringify(request));
+    (await this.connect()).send(request);
   }
 
   async request(method: string, path: string, body?: unknown): Promise<EngineResult> {

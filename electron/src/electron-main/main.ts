@@ -6,7 +6,7 @@
 import { createWriteStream, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
-import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, shell } from 'electron';
+import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, shell, type WebContents } from 'electron';
 
 import { startDashboard, type Dashboard } from '../node/dashboard/server.js';
 import { HostAgent, type AgentStatus } from '../node/host/agent.js';
@@ -45,7 +45,6 @@ function log(line: string): void {
   const stamped = `${new Date().toISOString()} ${line}\n`;
   process.stdout.write(stamped);
   agentLog.write(stamped);
-  window?.webContents.send('berth:log', line);
 }
 
 async function startVm(): Promise<void> {
@@ -160,6 +159,38 @@ function watchSettings(): void {
   }
 }
 
+const HOST_API_CHANNEL = 'berth:host-api';
+const hostChannels = new Map<WebContents, { receive(request: unknown): void }>();
+
+/**
+ * The preload's host API for one page: requests come over IPC, answers go back the same way, and
+ * what the page opened (streams, terminals) closes when it reloads, navigates away (not on its
+ * hash routes) or goes away.
+ */
+function hostChannelFor(contents: WebContents): { receive(request: unknown): void } {
+  const existing = hostChannels.get(contents);
+  if (existing) return existing;
+  let onRequest: (request: unknown) => void = () => undefined;
+  const closeListeners: (() => void)[] = [];
+  const close = () => {
+    if (hostChannels.get(contents) !== entry) return;
+    hostChannels.delete(contents);
+    for (const listener of closeListeners) listener();
+  };
+  const entry = { receive: (request: unknown) => onRequest(request) };
+  hostChannels.set(contents, entry);
+  contents.once('destroyed', close);
+  contents.once('did-navigate', close);
+  dashboard?.attach({
+    send: (message) => {
+      if (!contents.isDestroyed()) contents.send(HOST_API_CHANNEL, message);
+    },
+    onRequest: (listener) => (onRequest = listener),
+    onClose: (listener) => closeListeners.push(listener),
+  });
+  return entry;
+}
+
 /** Shows the dashboard window, opening it if it was closed, at a route of its hash router. */
 async function showDashboard(route?: string): Promise<void> {
   try {
@@ -196,10 +227,7 @@ if (!app.requestSingleInstanceLock()) {
   const reopen = () => (app.isReady() ? void showDashboard() : undefined);
   app.on('second-instance', reopen);
   app.on('activate', reopen);
-  ipcMain.handle('berth:status', async () => (agent ? agent.status() : { state: vmState }));
-  ipcMain.handle('berth:start', () => startVm());
-  ipcMain.handle('berth:stop', () => stopVm());
-  ipcMain.handle('berth:launch-at-login', (_event, enabled: boolean) => setStartAtLogin(Boolean(enabled)));
+  ipcMain.on(HOST_API_CHANNEL, (event, request: unknown) => hostChannelFor(event.sender).receive(request));
   void app.whenReady().then(async () => {
     app.setAboutPanelOptions({ applicationName: 'Berth', applicationVersion: app.getVersion() });
     Menu.setApplicationMenu(Menu.buildFromTemplate(applicationMenuTemplate(process.platform, 'Berth', {

@@ -1,15 +1,19 @@
-// The one bridge between the sandboxed renderer and the main process: the VM's lifecycle. Engine
-// calls go through the dashboard's WebSocket host API, the same in the app and in a browser.
+// The one bridge between the sandboxed renderer and the main process: the typed host API
+// (electron/src/common/host-api.ts), carried over IPC. The renderer speaks the same protocol to
+// the dashboard's WebSocket in a browser; here nothing listens on the network for it.
 import { contextBridge, ipcRenderer } from 'electron';
 
+import type { HostMessage, HostRequest } from '../common/host-api.js';
+
+const CHANNEL = 'berth:host-api';
+
 contextBridge.exposeInMainWorld('berth', {
-  status: () => ipcRenderer.invoke('berth:status'),
-  start: () => ipcRenderer.invoke('berth:start'),
-  stop: () => ipcRenderer.invoke('berth:stop'),
-  setLaunchAtLogin: (enabled: boolean) => ipcRenderer.invoke('berth:launch-at-login', enabled),
-  onLog: (listener: (line: string) => void) => {
-    const handler = (_event: unknown, line: string) => listener(line);
-    ipcRenderer.on('berth:log', handler);
-    return () => ipcRenderer.removeListener('berth:log', handler);
+  hostApi: {
+    send: (request: HostRequest) => ipcRenderer.send(CHANNEL, request),
+    onMessage: (listener: (message: HostMessage) => void) => {
+      const handler = (_event: unknown, message: HostMessage) => listener(message);
+      ipcRenderer.on(CHANNEL, handler);
+      return () => ipcRenderer.removeListener(CHANNEL, handler);
+    },
   },
 });

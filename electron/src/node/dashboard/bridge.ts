@@ -1,6 +1,7 @@
-// The host API over one WebSocket: Engine API calls, streams and hijacks made on the engine socket
-// for the page, and host calls (status, settings, checks, the VM's lifecycle, host terminals).
-// Everything a connection opened is closed with it.
+// The host API over one channel to a page (the dashboard's WebSocket, or the Electron preload's
+// IPC): Engine API calls, streams and hijacks made on the engine socket for the page, and host
+// calls (status, settings, checks, the VM's lifecycle, host terminals). Everything a channel
+// opened is closed with it.
 import type { WebSocket } from 'ws';
 
 import type { HostMessage, HostRequest } from '../../common/host-api.js';
@@ -9,11 +10,34 @@ import type { HostServices } from './host-services.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export function bridge(ws: WebSocket, engineSocket: string, services: HostServices): void {
-  const open = new Map<number, OpenStream>();
-  const send = (msg: HostMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+/** One page's end of the host API, whatever carries it. */
+export interface HostChannel {
+  send(message: HostMessage): void;
+  /** Requests as they arrive, not yet checked (they come from the page). */
+  onRequest(listener: (request: unknown) => void): void;
+  onClose(listener: () => void): void;
+}
+
+export function webSocketChannel(ws: WebSocket): HostChannel {
+  return {
+    send: (message) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    },
+    onRequest: (listener) =>
+      ws.on('message', (raw) => {
+        try {
+          listener(JSON.parse(raw.toString()));
+        } catch {
+          // not JSON: not a request
+        }
+      }),
+    onClose: (listener) => ws.on('close', listener),
   };
+}
+
+export function bridge(channel: HostChannel, engineSocket: string, services: HostServices): void {
+  const open = new Map<number, OpenStream>();
+  const send = (msg: HostMessage) => channel.send(msg);
   const sinkFor = (id: number): LineSink => {
     // Lines that arrive in one tick go out as one message, as long as they share a stream.
     let batch: { lines: string[]; stream: 'stdout' | 'stderr' | undefined } | undefined;
@@ -91,17 +115,12 @@ export function bridge(ws: WebSocket, engineSocket: string, services: HostServic
     }
   };
 
-  ws.on('message', (raw) => {
-    let request: HostRequest;
-    try {
-      request = JSON.parse(raw.toString()) as HostRequest;
-    } catch {
-      return;
-    }
+  channel.onRequest((raw) => {
+    const request = raw as HostRequest;
     if (typeof request !== 'object' || request === null || typeof request.id !== 'number' || typeof request.params !== 'object' || request.params === null) return;
     handle(request);
   });
-  ws.on('close', () => {
+  channel.onClose(() => {
     for (const stream of open.values()) stream.cancel();
     open.clear();
   });

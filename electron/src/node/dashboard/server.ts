@@ -12,13 +12,15 @@ import { WebSocketServer } from 'ws';
 import type { VmControl } from '../host/agent-process.js';
 import { diagnosticsFileName } from '../host/diagnostics.js';
 import { berthPaths, type BerthPaths } from '../host/paths.js';
-import { bridge } from './bridge.js';
+import { bridge, webSocketChannel, type HostChannel } from './bridge.js';
 import { createHostServices } from './host-services.js';
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
 
 export interface Dashboard {
   url: string;
+  /** Serves the host API on another channel too (the Electron window's IPC). */
+  attach(channel: HostChannel): void;
   close(): void;
 }
 
@@ -70,7 +72,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    sockets.handleUpgrade(req, socket, head, (ws) => bridge(ws, options.engineSocket, services));
+    sockets.handleUpgrade(req, socket, head, (ws) => bridge(webSocketChannel(ws), options.engineSocket, services));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -80,6 +82,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
+    attach: (channel) => bridge(channel, options.engineSocket, services),
     close: () => {
       sockets.close();
       server.close();
