@@ -78,6 +78,19 @@ describe('dashboard (chromium)', () => {
     assert.ok(Number(memory) > 0, `memory gauge ${memory}`);
     assert.equal(await page.getByRole('button', { name: 'Restart' }).count(), 0, 'no VM buttons when attached to a socket');
     await shot('dashboard');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(17, 19, 24)');
+    await shot('dashboard-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('can be driven from the keyboard', async () => {
+    await page.goto(`${url}#/dashboard`);
+    await page.getByRole('link', { name: 'Dashboard' }).waitFor();
+    for (let i = 0; i < 10 && !(await page.evaluate(() => document.activeElement?.textContent === 'Containers')); i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/containers$/);
+    await page.getByRole('heading', { name: 'Containers' }).waitFor();
   });
 
   it('shows a container started from the CLI without a reload, and stops it from the UI', async () => {

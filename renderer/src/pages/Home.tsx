@@ -4,11 +4,13 @@
 import { useCallback, useEffect, useState } from 'react';
 
 import type { HostStatus } from '../../../electron/src/common/host-api';
+import { ProgressList, useVmLifecycle } from '../components/VmLifecycle';
 import { bytes, errorText } from '../format';
 import { host } from '../host';
 import { useStore } from '../store';
 
 const REFRESH_MS = 5000;
+const BUSY_LABELS = { 'vm.start': 'starting', 'vm.stop': 'stopping', 'vm.restart': 'restarting' } as const;
 
 function Gauge({ label, used, total, text }: { label: string; used: number; total: number; text: string }) {
   return (
@@ -42,26 +44,10 @@ export function Home() {
   const containers = useStore((s) => s.containers);
   const images = useStore((s) => s.images);
   const refreshLists = useStore((s) => s.refresh);
-  const [progress, setProgress] = useState<string[]>([]);
-  const [busy, setBusy] = useState<string>();
-
-  const lifecycle = (name: 'vm.start' | 'vm.stop' | 'vm.restart', label: string) => {
-    setBusy(label);
-    setProgress([]);
-    host.hostStream(name, undefined, {
-      onLine: (line) => setProgress((old) => [...old, line]),
-      onEnd: () => {
-        setBusy(undefined);
-        reload();
-        void refreshLists();
-      },
-      onError: (message) => {
-        setProgress((old) => [...old, `Failed: ${message}`]);
-        setBusy(undefined);
-        reload();
-      },
-    });
-  };
+  const { progress, busy, run } = useVmLifecycle(() => {
+    reload();
+    void refreshLists();
+  });
 
   if (!status) return <section><h1>Dashboard</h1>{error ? <div role="alert" className="error">{error}</div> : <p className="muted">Loading…</p>}</section>;
   const vmState = status.vm?.state;
@@ -73,9 +59,9 @@ export function Home() {
         <h1>Dashboard</h1>
         {status.mode === 'vm' && (
           <div className="actions">
-            <button disabled={!!busy || vmState !== 'stopped'} onClick={() => lifecycle('vm.start', 'Starting')}>Start</button>
-            <button disabled={!!busy || vmState !== 'running'} onClick={() => lifecycle('vm.stop', 'Stopping')}>Stop</button>
-            <button disabled={!!busy || vmState !== 'running'} onClick={() => lifecycle('vm.restart', 'Restarting')}>Restart</button>
+            <button disabled={!!busy || vmState !== 'stopped'} onClick={() => run('vm.start')}>Start</button>
+            <button disabled={!!busy || vmState !== 'running'} onClick={() => run('vm.stop')}>Stop</button>
+            <button disabled={!!busy || vmState !== 'running'} onClick={() => run('vm.restart')}>Restart</button>
           </div>
         )}
       </header>
@@ -87,7 +73,7 @@ export function Home() {
             <p>No VM: attached to <code>{status.engineSocket}</code>.</p>
           ) : (
             <>
-              <p><span className={`pill ${vmState}`}>{busy ?? vmState}</span> {status.vm?.provider && `${status.vm.provider}, ${status.vm.accel}`}</p>
+              <p><span className={`pill ${vmState}`}>{busy ? BUSY_LABELS[busy] : vmState}</span> {status.vm?.provider && `${status.vm.provider}, ${status.vm.accel}`}</p>
               {status.vm?.bootMs !== undefined && <p className="muted">Ready after {(status.vm.bootMs / 1000).toFixed(1)} s; {status.vm.forwardedPorts ?? 0} ports forwarded.</p>}
             </>
           )}
@@ -123,11 +109,7 @@ export function Home() {
           )}
         </div>
       </div>
-      {progress.length > 0 && (
-        <ol className="progress" aria-label="Progress">
-          {progress.map((line, i) => <li key={i}>{line}</li>)}
-        </ol>
-      )}
+      <ProgressList lines={progress} />
     </section>
   );
 }

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'react';
 
 import type { HostSettings, SettingsView } from '../../../electron/src/common/host-api';
+import { ProgressList, useVmLifecycle } from '../components/VmLifecycle';
 import { errorText } from '../format';
 import { host } from '../host';
 
@@ -14,8 +15,7 @@ export function Settings() {
   const [folder, setFolder] = useState('');
   const [error, setError] = useState<string>();
   const [saved, setSaved] = useState(false);
-  const [progress, setProgress] = useState<string[]>([]);
-  const [restarting, setRestarting] = useState(false);
+  const lifecycle = useVmLifecycle(() => void host.hostCall('settings.get').then(setView));
   const [mode, setMode] = useState<'vm' | 'socket'>();
 
   useEffect(() => {
@@ -46,20 +46,7 @@ export function Settings() {
     }
   };
   const applyAndRestart = async () => {
-    if (!(await save())) return;
-    setRestarting(true);
-    setProgress([]);
-    host.hostStream('vm.restart', undefined, {
-      onLine: (line) => setProgress((old) => [...old, line]),
-      onEnd: () => {
-        setRestarting(false);
-        void host.hostCall('settings.get').then(setView);
-      },
-      onError: (message) => {
-        setProgress((old) => [...old, `Failed: ${message}`]);
-        setRestarting(false);
-      },
-    });
+    if (await save()) lifecycle.run('vm.restart');
   };
   const number = (key: 'cpus' | 'memoryMiB' | 'diskGiB', label: string, min: number, max: number, hint: string) => (
     <label className="field">
@@ -76,7 +63,7 @@ export function Settings() {
       {view.restartNeeded.length > 0 && (
         <div role="status" className="notice">
           Changed since the VM started: {view.restartNeeded.join(', ')}. They take effect after a restart.
-          {mode === 'vm' && <button disabled={restarting} onClick={() => void applyAndRestart()}>Apply &amp; restart</button>}
+          {mode === 'vm' && <button disabled={!!lifecycle.busy} onClick={() => void applyAndRestart()}>Apply &amp; restart</button>}
         </div>
       )}
       {saved && view.restartNeeded.length === 0 && <div role="status" className="notice">Saved.</div>}
@@ -110,7 +97,7 @@ export function Settings() {
           <button type="button" onClick={() => { setDraft(view.settings); setError(undefined); }}>Discard changes</button>
         </div>
       </form>
-      {progress.length > 0 && <ol className="progress" aria-label="Progress">{progress.map((l, i) => <li key={i}>{l}</li>)}</ol>}
+      <ProgressList lines={lifecycle.progress} />
     </section>
   );
 }

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useState } from 'react';
 
 import type { Check } from '../../../electron/src/common/host-api';
+import { ProgressList, useVmLifecycle } from '../components/VmLifecycle';
 import { errorText } from '../format';
 import { host } from '../host';
 
@@ -12,8 +13,8 @@ export function Troubleshoot() {
   const [checks, setChecks] = useState<Check[]>();
   const [error, setError] = useState<string>();
   const [mode, setMode] = useState<'vm' | 'socket'>();
-  const [progress, setProgress] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
+  const [resetting, setResetting] = useState(false);
+  const [resetDone, setResetDone] = useState(false);
 
   const run = useCallback(() => {
     setChecks(undefined);
@@ -24,31 +25,18 @@ export function Troubleshoot() {
     host.hostCall('status').then((s) => setMode(s.mode), () => undefined);
   }, [run]);
 
-  const restart = () => {
-    setBusy(true);
-    setProgress([]);
-    host.hostStream('vm.restart', undefined, {
-      onLine: (line) => setProgress((old) => [...old, line]),
-      onEnd: () => {
-        setBusy(false);
-        run();
-      },
-      onError: (message) => {
-        setProgress((old) => [...old, `Failed: ${message}`]);
-        setBusy(false);
-      },
-    });
-  };
+  const lifecycle = useVmLifecycle(run);
+  const busy = resetting || !!lifecycle.busy;
   const reset = async () => {
     if (!window.confirm('Factory reset deletes every image, container and volume in Berth, and its settings. Continue?')) return;
-    setBusy(true);
+    setResetting(true);
     try {
       await host.hostCall('factory-reset');
-      setProgress(['Berth was reset. Start it again from the Dashboard.']);
+      setResetDone(true);
     } catch (err) {
       setError(errorText(err));
     }
-    setBusy(false);
+    setResetting(false);
     run();
   };
 
@@ -83,12 +71,13 @@ export function Troubleshoot() {
         {mode === 'vm' && (
           <div className="card">
             <h2>Restart or reset</h2>
-            <button disabled={busy} onClick={restart}>Restart Berth</button>
+            <button disabled={busy} onClick={() => lifecycle.run('vm.restart')}>Restart Berth</button>
             <button disabled={busy} className="danger" onClick={() => void reset()}>Factory reset…</button>
           </div>
         )}
       </div>
-      {progress.length > 0 && <ol className="progress" aria-label="Progress">{progress.map((l, i) => <li key={i}>{l}</li>)}</ol>}
+      <ProgressList lines={lifecycle.progress} />
+      {resetDone && <div role="status" className="notice">Berth was reset. Start it again from the Dashboard.</div>}
     </section>
   );
 }
