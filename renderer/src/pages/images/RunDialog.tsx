@@ -1,0 +1,27 @@
+// The Run form in a modal <dialog>: the browser keeps focus inside it and closes it on Escape.
+// The image's config is read for hints (its exposed ports, its command).
+import { useEffect, useRef } from 'react';
+
+import type { ImageInspect } from './image-types';
+import { RunForm } from './RunForm';
+import { useEngine } from './useEngine';
+
+export function RunDialog({ reference, onClose }: { reference: string; onClose: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const inspect = useEngine<ImageInspect>(`/images/${reference}/json`);
+  useEffect(() => {
+    // No close() on cleanup: its close event would arrive after StrictMode's second mount and
+    // shut the dialog; an unmounted <dialog> leaves the top layer by itself.
+    if (dialog.current && !dialog.current.open) dialog.current.showModal();
+  }, []);
+  const config = inspect.data?.Config;
+  return (
+    <dialog ref={dialog} className="run-dialog" aria-labelledby="run-dialog-title" onClose={onClose}>
+      <h2 id="run-dialog-title">Run a new container</h2>
+      <RunForm
+        target={{ reference, exposedPorts: Object.keys(config?.ExposedPorts ?? {}), cmd: config ? [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])] : null }}
+        onCancel={() => dialog.current?.close()}
+      />
+    </dialog>
+  );
+}
