@@ -6,10 +6,13 @@ import { ContainerDetail } from './pages/ContainerDetail';
 import { Containers } from './pages/Containers';
 import { Home } from './pages/Home';
 import { Images } from './pages/Images';
+import { ImageDetail } from './pages/images/ImageDetail';
 import { Networks } from './pages/Networks';
+import { NetworkDetail } from './pages/networks/NetworkDetail';
 import { Settings } from './pages/Settings';
 import { Troubleshoot } from './pages/Troubleshoot';
 import { Volumes } from './pages/Volumes';
+import { VolumeDetail } from './pages/volumes/VolumeDetail';
 import { useStore } from './store';
 
 const HostTerminal = lazy(() => import('./pages/HostTerminal').then((m) => ({ default: m.HostTerminal })));
@@ -26,14 +29,14 @@ const SECTIONS = [
 ] as const;
 type Section = (typeof SECTIONS)[number][0];
 
-export type Route = { page: Section } | { page: 'container'; id: string };
+export type Route = { page: Section } | { page: 'container' | 'image' | 'volume' | 'network'; id: string };
 
 /** Detail pages belong to their list's section in the navigation. */
-const SECTION_OF: Record<string, Section> = { container: 'containers' };
+const SECTION_OF: Record<string, Section> = { container: 'containers', image: 'images', volume: 'volumes', network: 'networks' };
 
 function parseRoute(hash: string): Route {
   const [page = '', id] = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  if (page === 'container' && id) return { page, id };
+  if ((page === 'container' || page === 'image' || page === 'volume' || page === 'network') && id) return { page, id };
   const section = SECTIONS.find(([name]) => name === page);
   return { page: section ? section[0] : 'dashboard' };
 }
@@ -94,6 +97,12 @@ function Page({ route }: { route: Route }) {
       return <ContainerDetail id={route.id} />;
     case 'images':
       return <Images />;
+    case 'image':
+      return <ImageDetail id={route.id} />;
+    case 'volume':
+      return <VolumeDetail name={route.id} />;
+    case 'network':
+      return <NetworkDetail id={route.id} />;
     case 'volumes':
       return <Volumes />;
     case 'networks':
