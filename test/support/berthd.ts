@@ -109,7 +109,10 @@ export class TestEngine {
       const ids = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
       if (ids.length) await this.docker(['rm', '-f', '-v', ...ids]);
     }
-    const code = await Promise.race([this.stop('SIGTERM'), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([this.stop('SIGTERM'), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 15_000)))]);
+    // A pending timer would keep the test file's process alive for its full 15 s.
+    clearTimeout(timer);
     if (code === 'timeout') await this.stop('SIGKILL');
     await fs.rm(this.dir, { recursive: true, force: true });
   }
