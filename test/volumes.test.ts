@@ -49,6 +49,24 @@ describe('volumes and mounts', () => {
     await assert.rejects(fs.stat(path.join(hostDir, 'x')));
   });
 
+  it('copies files in and out of volumes and binds with docker cp (the container\'s view, as dockerd)', async () => {
+    await engine.dockerOk(['run', '--rm', '-v', 'cpvol:/data', 'busybox', 'sh', '-c', 'mkdir -p /data/sub && echo hi > /data/sub/hello.txt']);
+    await engine.dockerOk(['create', '--name', 'cpbox', '-v', 'cpvol:/data', '-v', `${hostDir}:/ro:ro`, 'busybox', 'true']);
+    const out = await fs.mkdtemp(path.join(engine.dir, 'cp-'));
+    // The mount's root arrives under the name it has in the container, not the volume's _data.
+    await engine.dockerOk(['cp', 'cpbox:/data', out]);
+    assert.equal(await fs.readFile(path.join(out, 'data', 'sub', 'hello.txt'), 'utf8'), 'hi\n');
+    await fs.writeFile(path.join(out, 'into.txt'), 'into the volume\n');
+    await engine.dockerOk(['cp', path.join(out, 'into.txt'), 'cpbox:/data/sub/']);
+    assert.equal(await engine.dockerOk(['run', '--rm', '-v', 'cpvol:/v', 'busybox', 'cat', '/v/sub/into.txt']), 'into the volume\n');
+    const readOnly = await engine.docker(['cp', path.join(out, 'into.txt'), 'cpbox:/ro/']);
+    assert.notEqual(readOnly.code, 0);
+    assert.match(readOnly.stderr, /mounted volume is marked read-only/);
+    await assert.rejects(fs.stat(path.join(hostDir, 'into.txt')));
+    await engine.dockerOk(['rm', '-v', 'cpbox']);
+    await engine.dockerOk(['volume', 'rm', 'cpvol']);
+  });
+
   it('bind-mounts host directories both ways, and reports a missing --mount source', async () => {
     await fs.writeFile(path.join(hostDir, 'in.txt'), 'from host\n');
     assert.equal(await engine.dockerOk(['run', '--rm', '-v', `${hostDir}:/host`, 'busybox', 'sh', '-c', 'cat /host/in.txt; echo from container > /host/out.txt']), 'from host\n');

@@ -9,12 +9,18 @@ import tarStream from 'tar-stream';
 
 import { layerPath } from '../snapshots/layer-unpack.js';
 import { InvalidParameterError } from '../util/errors.js';
-import { resolveInRoot } from './rootfs-paths.js';
+import { mountHolding, resolveInRoot, type MountedPath } from './rootfs-paths.js';
 
-export async function extractIntoRootfs(root: string, destDir: string, source: Readable): Promise<void> {
-  const target = await resolveInRoot(root, destDir);
+/** Refuses a write that would land in a read-only volume or bind mount, with dockerd's words. */
+function checkWritable(hostPath: string, mounts: readonly MountedPath[]): void {
+  if (mountHolding(hostPath, mounts)?.RW === false) throw new InvalidParameterError('mounted volume is marked read-only');
+}
+
+export async function extractIntoRootfs(root: string, destDir: string, source: Readable, mounts: readonly MountedPath[] = []): Promise<void> {
+  const target = await resolveInRoot(root, destDir, true, mounts);
   const stat = await fs.stat(target).catch(() => undefined);
   if (!stat?.isDirectory()) throw new InvalidParameterError(`extraction point is not a directory: ${destDir}`);
+  checkWritable(target, mounts);
   const extract = tarStream.extract();
   const consume = (async () => {
     for await (const entry of extract) {
@@ -25,7 +31,8 @@ export async function extractIntoRootfs(root: string, destDir: string, source: R
         continue;
       }
       const containerPath = path.posix.join(destDir, rel);
-      const parent = await resolveInRoot(root, path.posix.dirname(containerPath));
+      const parent = await resolveInRoot(root, path.posix.dirname(containerPath), true, mounts);
+      checkWritable(parent, mounts);
       await fs.mkdir(parent, { recursive: true });
       const dest = path.join(parent, path.posix.basename(rel));
       const existing = await fs.lstat(dest).catch(() => undefined);
@@ -50,7 +57,7 @@ export async function extractIntoRootfs(root: string, destDir: string, source: R
           entry.resume();
           break;
         case 'link': {
-          const linkTarget = await resolveInRoot(root, path.posix.join(destDir, layerPath(header.linkname ?? '')), false);
+          const linkTarget = await resolveInRoot(root, path.posix.join(destDir, layerPath(header.linkname ?? '')), false, mounts);
           if (existing) await fs.rm(dest, { recursive: true, force: true });
           await fs.link(linkTarget, dest);
           entry.resume();

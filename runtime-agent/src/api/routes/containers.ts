@@ -12,7 +12,7 @@ import { listContainers } from '../../containers/container-queries.js';
 import { processTable } from '../../containers/top.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
 import { extractIntoRootfs } from '../../containers/archive-extract.js';
-import { pathStat, resolveInRoot } from '../../containers/rootfs-paths.js';
+import { pathStat, resolveInRoot, type MountedPath } from '../../containers/rootfs-paths.js';
 import type { ContainerRecord, HostConfig } from '../../containers/container-record.js';
 import { containerInspect } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
@@ -201,12 +201,27 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.res.end();
   });
 
+  /** tar options that name a mount root's top entry as the container sees it (`data`, not `_data`). */
+  const renameMountRoot = (hostPath: string, containerPath: string, mounts: readonly MountedPath[]): string[] => {
+    const mount = mounts.find((m) => m.Source === hostPath);
+    const name = path.posix.basename(path.posix.normalize(containerPath));
+    if (!mount || !name || name === path.basename(hostPath)) return [];
+    const literal = (text: string) => text.replace(/[\\.[\]*^$|]/g, (c) => `\\${c}`);
+    // Every member starts with that one top entry; `rh`: member names and hard-link targets, not
+    // symlink targets (those are the user's data).
+    return [`--transform=s|^${literal(path.basename(hostPath))}|${name.replace(/[\\&|]/g, (c) => `\\${c}`)}|rh`];
+  };
+
   const archiveStat = async (ctx: RequestContext, head: boolean) => {
     const record = containers.store.get(ctx.param());
     const containerPath = ctx.query.get('path');
     if (!containerPath) throw new InvalidParameterError('path is required');
     await containers.withRootfs(record, async (rootfs) => {
-      const { hostPath, ...stat } = await pathStat(rootfs, containerPath);
+      const mounts = (record.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs');
+      const { hostPath, ...stat } = await pathStat(rootfs, containerPath, mounts);
+      // A mount's root has its source's name on the host (a volume's is _data): the container knows
+      // it by the name of the path it is mounted at.
+      if (mounts.some((m) => m.Source === hostPath)) stat.name = path.posix.basename(path.posix.normalize(containerPath));
       const headers = { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/x-tar' };
       if (head) {
         ctx.res.writeHead(200, headers);
@@ -214,9 +229,9 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
         return;
       }
       // The archive holds the resolved path under its own name; the CLI renames as `cp` requires.
-      const followed = containerPath.endsWith('/') || containerPath.endsWith('/.') ? await resolveInRoot(rootfs, containerPath) : hostPath;
+      const followed = containerPath.endsWith('/') || containerPath.endsWith('/.') ? await resolveInRoot(rootfs, containerPath, true, mounts) : hostPath;
       ctx.res.writeHead(200, headers);
-      await streamCommand('tar', ['-C', path.dirname(followed), '--numeric-owner', '-cf', '-', path.basename(followed)], ctx.res);
+      await streamCommand('tar', ['-C', path.dirname(followed), '--numeric-owner', ...renameMountRoot(followed, containerPath, mounts), '-cf', '-', path.basename(followed)], ctx.res);
       ctx.res.end();
     });
   };
@@ -227,7 +242,9 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     const record = containers.store.get(ctx.param());
     const containerPath = ctx.query.get('path');
     if (!containerPath) throw new InvalidParameterError('path is required');
-    await containers.withRootfs(record, (rootfs) => extractIntoRootfs(rootfs, containerPath, ctx.req));
+    // tmpfs mounts live only in the container's own mount namespace: not reachable from here.
+    const mounts = (record.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs');
+    await containers.withRootfs(record, (rootfs) => extractIntoRootfs(rootfs, containerPath, ctx.req, mounts));
     ctx.noContent(200);
   });
 
