@@ -84,8 +84,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     url: `http://127.0.0.1:${port}/?token=${token}`,
     attach: (channel) => bridge(channel, options.engineSocket, services),
     close: () => {
+      // Open pages and kept-alive connections would hold the server open until they time out.
+      for (const client of sockets.clients) client.terminate();
       sockets.close();
       server.close();
+      server.closeAllConnections();
     },
   };
 }
