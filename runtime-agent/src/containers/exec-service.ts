@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import type { EventBus } from '../events/event-bus.js';
-import type { OciSpec } from '../oci/spec.js';
+import { capabilitySets, type OciSpec } from '../oci/spec.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import type { ContainerService } from './container-service.js';
@@ -87,7 +87,7 @@ export class ExecService {
       env: mergeEnv(spec.process.env, config.Env ?? []),
       cwd: config.WorkingDir || spec.process.cwd || '/',
       user: config.User ? await resolveUser(rootfs, config.User) : spec.process.user,
-      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: [] },
+      capabilities: capabilitySets(caps),
     };
     const specPath = path.join(this.monitor.socketDir, `${id}.process.json`);
     await writeJsonAtomic(specPath, processSpec);

@@ -100,8 +100,10 @@ export async function planMounts(inputs: MountPlanInputs): Promise<MountPoint[]>
     if (fromBinds.has(bind.destination)) throw new InvalidParameterError(`Duplicate mount point: ${bind.destination}`);
     fromBinds.add(bind.destination);
     if (path.isAbsolute(bind.source)) {
-      // -v creates a missing host directory, as dockerd does (--mount does not).
-      await fs.mkdir(bind.source, { recursive: true });
+      // -v creates a missing host directory, as dockerd does (--mount does not). Only a missing
+      // one: the source may be a file or a socket (`-v /var/run/docker.sock:...`), where mkdir
+      // fails with EEXIST.
+      if (!(await fs.lstat(bind.source).then(() => true, () => false))) await fs.mkdir(bind.source, { recursive: true });
       add({ Type: 'bind', Source: bind.source, Destination: bind.destination, Mode: bind.mode, RW: bind.rw, Propagation: bind.propagation || 'rprivate' }, false);
     } else {
       const volume = await inputs.volumes.create({ Name: bind.source });

@@ -1,7 +1,7 @@
 // From a container record to the OCI spec runc receives: process, mounts, namespaces, resources.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 
-import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, capabilitySets, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { seccompFor } from '../oci/seccomp.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ContainerRecord } from './container-record.js';
@@ -132,7 +132,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   const hc = record.HostConfig;
   const caps = capabilities(record);
   const args = hc.Init && inputs.initPath ? [inputs.initPath, '--', record.Path, ...record.Args] : [record.Path, ...record.Args];
-  const mounts: OciMount[] = defaultMounts(hc.ShmSize || DEFAULT_SHM_SIZE);
+  const mounts: OciMount[] = defaultMounts(hc.ShmSize || DEFAULT_SHM_SIZE, { privileged: Boolean(hc.Privileged), readonlyRootfs: Boolean(hc.ReadonlyRootfs) });
   for (const [dest, source] of [
     ['/etc/hostname', inputs.etcFiles.hostname],
     ['/etc/hosts', inputs.etcFiles.hosts],
@@ -156,7 +156,7 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
       args,
       env: inputs.env,
       cwd: record.Config.WorkingDir || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: [] },
+      capabilities: capabilitySets(caps),
       rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
       noNewPrivileges,
       oomScoreAdj: 0,
@@ -167,7 +167,9 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
     linux: {
       // On cgroup v2 a container gets its own cgroup namespace, as with dockerd: /sys/fs/cgroup is
       // then its own cgroup (memory.max and friends), not the host's tree.
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network), ...(CGROUP_V2 ? [{ type: 'cgroup' }] : [])],
+      // `--pid host` shares the host's process table (dockerd's PidMode "host"). Every other mode
+      // gets a PID namespace of its own (`container:<name>` is not joined yet).
+      namespaces: [...(hc.PidMode === 'host' ? [] : [{ type: 'pid' }]), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network), ...(CGROUP_V2 ? [{ type: 'cgroup' }] : [])],
       resources: resources(record, deviceSetup.rules),
       ...(deviceSetup.nodes.length ? { devices: deviceSetup.nodes } : {}),
       cgroupsPath: `/berth/${record.Id}`,

@@ -68,6 +68,16 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
+/**
+ * A process's capability sets from its capability list, as dockerd makes them since 20.10.14
+ * (CVE-2022-24769): bounding, effective and permitted only. An inheritable set would let a
+ * non-root user gain those capabilities by running a file that carries them as inheritable file
+ * capabilities; the kernel clears effective and permitted on its own for a non-root user.
+ */
+export function capabilitySets(caps: string[]): OciSpec['process']['capabilities'] {
+  return { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] };
+}
+
 /** dockerd's masked and read-only /proc paths (oci/defaults.go). */
 export const MASKED_PATHS = [
   '/proc/asound',
@@ -84,13 +94,21 @@ export const MASKED_PATHS = [
 ];
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-export function defaultMounts(shmSize: number): OciMount[] {
+/**
+ * The mounts every container gets. /sys and the cgroup tree are read-only, except that
+ * --privileged gets them read-write as with dockerd (daemon/oci_linux.go clears "ro" on /sys
+ * unless the root is read-only, and on the cgroup mount): that is what lets a privileged
+ * container run its own engine or systemd.
+ */
+export function defaultMounts(shmSize: number, options: { privileged?: boolean; readonlyRootfs?: boolean } = {}): OciMount[] {
+  const sysRo = options.privileged && !options.readonlyRootfs ? [] : ['ro'];
+  const cgroupRo = options.privileged ? [] : ['ro'];
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...sysRo] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [...cgroupRo, 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] },
   ];
