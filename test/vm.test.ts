@@ -1,7 +1,7 @@
-// The Berth guest under real QEMU (TCG on these machines; booted twice for the whole file): the
-// host reaches berthd over SSH, the engine socket is forwarded, images load and run, the host's
+// The Berth guest under real QEMU (TCG on these machines; booted three times for the whole file):
+// the host reaches berthd over SSH, the engine socket is forwarded, images load and run, the host's
 // registry is reachable as host.docker.internal, a wrong key is refused, shutdown is clean and
-// what the data disk holds survives it.
+// what the data disk holds survives it, and so does QEMU killed in the middle of a pull.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
@@ -46,13 +46,27 @@ describe('the Berth guest (QEMU, TCG)', () => {
 
   async function boot(): Promise<void> {
     const { binary, args, helpers: needed } = qemuCommand(settings, 'tcg');
+    // A virtiofsd of the previous boot (whose QEMU was killed) still holds the socket's lock.
+    for (const old of helpers.splice(0)) {
+      if (old.exitCode !== null || old.signalCode !== null) continue;
+      const gone = new Promise((resolve) => old.once('exit', resolve));
+      old.kill();
+      await gone;
+    }
     for (const helper of needed) {
       await fs.rm(helper.socket, { force: true });
       helpers.push(spawn(helper.binary, helper.args, { stdio: 'ignore' }));
       for (let i = 0; i < 100 && !existsSync(helper.socket); i++) await new Promise((r) => setTimeout(r, 50));
     }
     qemu = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+    let stderr = '';
+    qemu.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+    } catch (err) {
+      const console = await fs.readFile(settings.consoleLog, 'utf8').catch(() => '');
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nQEMU (exit ${qemu.exitCode}): ${stderr}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`);
+    }
     forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
   }
 
@@ -156,6 +170,34 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.match(images.stdout, /^busybox:latest$/m, images.stderr);
     const viaVirtiofs = await docker(['run', '--rm', '-v', `${shared}:/work`, 'busybox', 'cat', '/work/from-guest.txt']);
     assert.equal(viaVirtiofs.stdout, 'written-in-guest\n', viaVirtiofs.stderr);
+  });
+
+  it('survives QEMU killed in the middle of a pull: the data disk mounts and the engine is consistent', async () => {
+    const port = registry().split(':')[1];
+    const reference = `host.docker.internal:${port}/library/debian:bookworm`;
+    const exited = new Promise((resolve) => qemu?.once('exit', resolve));
+    const pulling = docker(['pull', reference]);
+    // 2.5 s in, under TCG, the layers are still coming (the whole pull takes several times that).
+    await new Promise((r) => setTimeout(r, 2500));
+    qemu!.kill('SIGKILL');
+    await exited;
+    const interrupted = await pulling;
+    assert.notEqual(interrupted.code, 0, 'the pull was cut off by the kill');
+    link?.close();
+    forward?.close();
+    await boot();
+    const console3 = await fs.readFile(settings.consoleLog, 'utf8');
+    assert.match(console3, /berth: data disk check: berth-data: /);
+    assert.doesNotMatch(console3, /data disk did not mount/);
+    // What was there before is intact; the interrupted image is either absent or whole.
+    const images = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.match(images.stdout, /^busybox:latest$/m, images.stderr);
+    assert.equal((await docker(['run', '--rm', 'busybox', 'true'])).code, 0);
+    if (images.stdout.includes(reference)) assert.equal((await docker(['run', '--rm', reference, 'true'])).code, 0);
+    const again = await docker(['pull', '-q', reference]);
+    assert.equal(again.code, 0, again.stderr);
+    const ran = await docker(['run', '--rm', reference, 'cat', '/etc/debian_version']);
+    assert.match(ran.stdout, /^12\./, ran.stderr);
     await shutdown();
   });
 });
