@@ -221,7 +221,7 @@ describe('dashboard (chromium)', () => {
     await page.getByRole('button', { name: 'Pull' }).click();
     await page.getByLabel('Pull progress').waitFor();
     await page.getByRole('cell', { name: `${registry()}/library/debian:bookworm`, exact: true }).waitFor({ timeout: 60_000 });
-    await shot('images');
+    await shot('images-pulled');
   });
 
   it('shows the engine\'s error when a volume in use is removed', async () => {
@@ -229,9 +229,9 @@ describe('dashboard (chromium)', () => {
     await page.goto(`${url}#/volumes`);
     await page.locator('tr[data-name="busy"]').getByRole('button', { name: 'Remove' }).click();
     await page.getByRole('alert').getByText(/remove busy: volume is in use/).waitFor();
-    await shot('volumes');
+    await shot('volume-in-use');
     await page.goto(`${url}#/networks`);
     await page.getByRole('cell', { name: 'bridge', exact: true }).first().waitFor();
-    await shot('networks');
+    await shot('networks-list');
   });
 });
