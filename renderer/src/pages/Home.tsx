@@ -10,6 +10,8 @@ import { host } from '../host';
 import { useStore } from '../store';
 
 const REFRESH_MS = 5000;
+// While the VM boots (the app starts it at launch) the page follows it more closely.
+const BOOTING_REFRESH_MS = 1000;
 const BUSY_LABELS = { 'vm.start': 'starting', 'vm.stop': 'stopping', 'vm.restart': 'restarting' } as const;
 
 function Gauge({ label, used, total, text }: { label: string; used: number; total: number; text: string }) {
@@ -31,11 +33,12 @@ function useStatus(): [HostStatus | undefined, string | undefined, () => void] {
       setError(undefined);
     }, (err: unknown) => setError(errorText(err)));
   }, []);
+  const booting = status?.vm?.state === 'starting' || status?.vm?.state === 'stopping';
   useEffect(() => {
     load();
-    const timer = setInterval(load, REFRESH_MS);
+    const timer = setInterval(load, booting ? BOOTING_REFRESH_MS : REFRESH_MS);
     return () => clearInterval(timer);
-  }, [load]);
+  }, [load, booting]);
   return [status, error, load];
 }
 
@@ -74,6 +77,11 @@ export function Home() {
           ) : (
             <>
               <p><span className={`pill ${vmState}`}>{busy ? BUSY_LABELS[busy] : vmState}</span> {status.vm?.provider && `${status.vm.provider}, ${status.vm.accel}`}</p>
+              {vmState === 'starting' && status.vm?.startedAt && (
+                <p className="muted">
+                  <progress aria-label="Starting the VM" /> Booting for {Math.round((Date.now() - Date.parse(status.vm.startedAt)) / 1000)} s…
+                </p>
+              )}
               {status.vm?.bootMs !== undefined && <p className="muted">Ready after {(status.vm.bootMs / 1000).toFixed(1)} s; {status.vm.forwardedPorts ?? 0} ports forwarded.</p>}
             </>
           )}
