@@ -2,6 +2,8 @@
 # docker build side by side in one run: berthd, dockerd's classic builder, and BuildKit (Debian's
 # 20.10 CLI with DOCKER_BUILDKIT=1 against Debian's dockerd). Rows: the 3-line build cold and
 # cached, a 20-step multi-stage build cold and after a one-file change. Min / median of N.
+# Each row starts with one untimed warm-up iteration; in every iteration each builder builds once,
+# and the order of the three rotates from one iteration to the next.
 #   bash scripts/bench/build.sh [runs]      (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,7 +13,8 @@ bench_setup build
 BASE="$BERTH_TEST_REGISTRY/library/busybox:latest"
 OLD_CLI=/usr/bin/docker
 
-start_dockerd "$WORK/d" --bip 10.200.0.1/24 --insecure-registry "$BERTH_TEST_REGISTRY"
+dockerd_bridge 10.200.0.1/24
+start_dockerd "$WORK/d" --bridge="$DOCKERD_BRIDGE" --insecure-registry "$BERTH_TEST_REGISTRY"
 start_berthd "$WORK/b"
 wait_for_socket "$WORK/d/docker.sock"
 wait_for_socket "$WORK/b/docker.sock"
@@ -46,21 +49,33 @@ build_with() {
 }
 ms() { local s e; s=$(date +%s%N); "$@"; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 
+ENGINES=(berthd classic buildkit)
 row() {
-  local label="$1" prepare="$2" build="$3"
-  printf '%-34s' "$label"
-  declare -A result
-  for engine in berthd classic buildkit; do
-    local times=()
-    for _ in $(seq "$RUNS"); do
+  local label="$1" prepare="$2" build="$3" goal="$4"
+  declare -A times=([berthd]="" [classic]="" [buildkit]="")
+  for i in $(seq 0 "$RUNS"); do
+    for k in 0 1 2; do
+      local engine=${ENGINES[(i + k) % 3]} t
       $prepare "$engine"
-      times+=("$(ms "$build" "$engine")")
+      t=$(ms "$build" "$engine")
+      (( i == 0 )) || times[$engine]+=" $t"   # iteration 0 is the warm-up
     done
-    read -r min med <<<"$(min_median "${times[@]}")"
-    result[$engine]=$min
-    printf '%9s %4d / %4d ms' "$engine" "$min" "$med"
   done
-  printf '   berthd/buildkit %.2fx\n' "$(awk -v a="${result[berthd]}" -v b="${result[buildkit]}" 'BEGIN{print a/b}')"
+  printf '%-34s' "$label"
+  declare -A min
+  for engine in "${ENGINES[@]}"; do
+    local med
+    # shellcheck disable=SC2086 # the list is space-separated numbers
+    read -r min[$engine] med <<<"$(min_median ${times[$engine]})"
+    printf '%9s %4d / %4d ms' "$engine" "${min[$engine]}" "$med"
+  done
+  printf '   berthd/buildkit %.2fx\n' "$(awk -v a="${min[berthd]}" -v b="${min[buildkit]}" 'BEGIN{print a/b}')"
+  # shellcheck disable=SC2086
+  {
+    bench_json "$label" berthd ms "" 1 ${times[berthd]}
+    bench_json "$label" dockerd ms "" 1 ${times[classic]}
+    bench_json "$label" buildkit ms "$goal" 1 ${times[buildkit]}
+  }
 }
 
 nothing() { :; }
@@ -72,7 +87,7 @@ touch_one_file() { build_with "$1" "$WORK/multi"; echo "changed $RANDOM$RANDOM" 
 
 echo "min / median of $RUNS (goal: berthd faster than BuildKit in every row)"
 for engine in berthd classic buildkit; do build_with "$engine" "$WORK/small"; done
-row "3-line build, cold (--no-cache)" nothing small_cold
-row "3-line build, cached" nothing small_cached
-row "20-step multi-stage, cold" nothing multi_cold
-row "20-step, one file changed" touch_one_file multi_warm
+row "3-line build, cold (--no-cache)" nothing small_cold "< 1×"
+row "3-line build, cached" nothing small_cached "< 1×"
+row "20-step multi-stage, cold" nothing multi_cold "< 1×"
+row "20-step, one file changed" touch_one_file multi_warm "< 1×"
