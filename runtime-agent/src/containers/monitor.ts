@@ -85,6 +85,7 @@ export class ConmonMonitor {
       stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(options.attach ? { _OCI_ATTACHPIPE: '5' } : {}) },
       detached: true,
+      cwd: options.bundle,
     });
     child.once('error', (err) => log.warn('conmon exec failed to run', { error: err.message }));
     child.unref();
@@ -130,6 +131,9 @@ export class ConmonMonitor {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       detached: true,
+      // conmon writes an `oom` marker into its working directory when the container is OOM-killed:
+      // keep it in the bundle, not in whatever directory berthd was started from.
+      cwd: bundle,
     });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
