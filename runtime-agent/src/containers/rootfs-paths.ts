@@ -55,9 +55,12 @@ export async function resolveInRoot(root: string, containerPath: string, followL
     try {
       stat = await fs.lstat(candidate);
     } catch (err) {
-      if (isErrnoException(err, 'ENOENT')) {
-        resolved.push(part, ...pending);
-        return hostPathOf(root, mounts, resolved);
+      if (isErrnoException(err, 'ENOENT') || isErrnoException(err, 'ENOTDIR')) {
+        // Keep walking: the parts after a missing one may hold `..` (from the request, or from a
+        // symlink the container planted: `/missing/../../../tmp`), and joining them unresolved
+        // would climb out of the root onto the host.
+        resolved.push(part);
+        continue;
       }
       throw err;
     }
@@ -80,7 +83,7 @@ export async function pathStat(root: string, containerPath: string, mounts: read
   try {
     stat = await fs.lstat(hostPath);
   } catch (err) {
-    if (isErrnoException(err, 'ENOENT')) throw new NotFoundError(`Could not find the file ${containerPath} in container`);
+    if (isErrnoException(err, 'ENOENT') || isErrnoException(err, 'ENOTDIR')) throw new NotFoundError(`Could not find the file ${containerPath} in container`);
     throw err;
   }
   // Go's os.FileMode bits: directory 1<<31, symlink 1<<27.
