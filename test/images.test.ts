@@ -103,7 +103,9 @@ describe('images: pull, list, tag, push, remove', () => {
     await engine.dockerOk(['save', '-o', file, `${DEBIAN}:latest`]);
     await engine.dockerOk(['rmi', `${DEBIAN}:latest`, `${DEBIAN}:bookworm`]);
     await engine.dockerOk(['load', '-i', file]);
-    const target = `${REG}/berth-test/debian-loaded:1`;
+    // A repository of this run's own: the registry outlives test runs, and a repository that
+    // already holds the layer would answer "Layer already exists".
+    const target = `${REG}/berth-test/debian-loaded-${Date.now().toString(36)}:1`;
     await engine.dockerOk(['tag', DEBIAN, target]);
     const push = await engine.dockerOk(['push', target]);
     assert.match(push, /[0-9a-f]{12}: Pushed/);
