@@ -3,6 +3,11 @@
 // happens later, per stage, when the values are known (build/variables.ts).
 import { expandWord } from './variables.js';
 
+/** A piece of hostile input as a message quotes it: a 10 MB "instruction" must not become a 10 MB error. */
+function excerpt(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}...` : text;
+}
+
 export class DockerfileError extends Error {
   constructor(
     readonly line: number,
@@ -62,14 +67,18 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   // Parser directives: only at the very top, before any blank line, comment or instruction.
   const seen = new Set<string>();
   for (; index < lines.length; index++) {
-    const m = /^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(lines[index] ?? '');
-    if (!m) break;
+    // The value is trimmed with trimEnd, not with `(.+?)\s*$`: that pattern backtracks
+    // quadratically on a long run of spaces followed by a non-space (a hostile Dockerfile stalls
+    // the event loop for minutes).
+    const m = /^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*([\s\S]*)$/.exec(lines[index] ?? '');
+    if (!m || m[2]!.trimEnd() === '') break;
+    m[2] = m[2]!.trimEnd();
     const name = m[1]!.toLowerCase();
     if (name !== 'escape' && name !== 'syntax' && name !== 'check') break;
     if (seen.has(name)) throw new DockerfileError(index + 1, `only one ${name} parser directive can be used`);
     seen.add(name);
     if (name === 'escape') {
-      if (m[2] !== '\\' && m[2] !== '`') throw new DockerfileError(index + 1, `invalid escape token '${m[2]}' does not match ` + '` or \\');
+      if (m[2] !== '\\' && m[2] !== '`') throw new DockerfileError(index + 1, `invalid escape token '${excerpt(m[2]!)}' does not match ` + '` or \\');
       escape = m[2]!;
     } else if (name === 'syntax') {
       syntax = m[2];
@@ -83,9 +92,13 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     index++;
     if (/^\s*(#.*)?$/.test(raw)) continue;
     // Join continuation lines; comment and blank lines inside a continuation are dropped.
-    let joined = raw;
-    while (endsWithEscape(joined, escape) && index <= lines.length) {
-      joined = stripEscape(joined, escape);
+    // The pieces are kept apart and joined once: re-trimming the growing line for every
+    // continuation is quadratic (200,000 continuation lines took two minutes). Only the newest
+    // piece can end with the escape, since every piece is non-blank and a stripped piece never
+    // ends with the escape character.
+    const pieces = [raw];
+    while (endsWithEscape(pieces[pieces.length - 1]!, escape)) {
+      pieces[pieces.length - 1] = stripEscape(pieces[pieces.length - 1]!, escape);
       let next: string | undefined;
       while (index < lines.length) {
         const candidate = lines[index] ?? '';
@@ -95,12 +108,13 @@ export function parseDockerfile(text: string): ParsedDockerfile {
         break;
       }
       if (next === undefined) break;
-      joined += next;
+      pieces.push(next);
     }
+    const joined = pieces.join('');
     const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(joined);
     if (!m) continue;
     const keyword = m[1]!.toUpperCase();
-    if (!KEYWORDS.has(keyword)) throw new DockerfileError(startLine, `unknown instruction: ${m[1]}`);
+    if (!KEYWORDS.has(keyword)) throw new DockerfileError(startLine, `unknown instruction: ${excerpt(m[1]!)}`);
     let args = m[2]!.trimEnd();
 
     const heredocs: Heredoc[] = [];
@@ -118,7 +132,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
           }
           body.push(h[1] === '-' ? line.replace(/^\t+/, '') : line);
         }
-        if (!closed) throw new DockerfileError(startLine, `unterminated heredoc ${h[3]}`);
+        if (!closed) throw new DockerfileError(startLine, `unterminated heredoc ${excerpt(h[3]!)}`);
         heredocs.push({ name: h[3]!, content: body.join('\n') + '\n', quoted: Boolean(h[2]) });
       }
     }
@@ -128,7 +142,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
       const flag = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(?:\s+|$)/.exec(args);
       if (!flag) break;
       const name = flag[1]!;
-      if (!(ALLOWED_FLAGS[keyword] ?? []).includes(name)) throw new DockerfileError(startLine, `Unknown flag: ${name}`);
+      if (!(ALLOWED_FLAGS[keyword] ?? []).includes(name)) throw new DockerfileError(startLine, `Unknown flag: ${excerpt(name)}`);
       flags[name] = flag[2] ?? 'true';
       args = args.slice(flag[0].length);
     }
@@ -138,14 +152,15 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   return { instructions, escape, ...(syntax ? { syntax } : {}) };
 }
 
+// trimEnd() strips what `\s` matches in linear time; `replace(/\s+$/, '')` is quadratic on a long
+// run of whitespace that does not reach the end of the line.
 function endsWithEscape(line: string, escape: string): boolean {
-  const trimmed = line.replace(/\s+$/, '');
+  const trimmed = line.trimEnd();
   return trimmed.endsWith(escape) && !trimmed.endsWith(escape + escape);
 }
 
 function stripEscape(line: string, escape: string): string {
-  const trimmed = line.replace(/\s+$/, '');
-  return trimmed.slice(0, -escape.length);
+  return line.trimEnd().slice(0, -escape.length);
 }
 
 function keywordTakesJson(keyword: string): boolean {

@@ -6,8 +6,20 @@ export type Lookup = (name: string) => string | undefined;
 
 export class SubstitutionError extends Error {}
 
+/**
+ * How deep `${A:-${B:-...}}` may nest. Each level rescans the rest of the word and recurses, so a
+ * hostile Dockerfile with thousands of levels would cost quadratic time and then overflow the stack.
+ */
+const MAX_NESTING = 64;
+
+/** A word as an error message shows it: long ones are cut, the message stays readable. */
+function excerpt(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
 /** One word: quotes removed, escapes resolved, variables expanded (kept as written without a lookup). */
-export function expandWord(word: string, lookup: Lookup | undefined, escape = '\\'): string {
+export function expandWord(word: string, lookup: Lookup | undefined, escape = '\\', nesting = 0): string {
+  if (nesting > MAX_NESTING) throw new SubstitutionError(`variable substitutions nested more than ${MAX_NESTING} deep in ${excerpt(word)}`);
   let out = '';
   let quote = '';
   for (let i = 0; i < word.length; i++) {
@@ -25,7 +37,7 @@ export function expandWord(word: string, lookup: Lookup | undefined, escape = '\
       continue;
     }
     if (c === '$' && lookup) {
-      const [value, consumed] = expandVariable(word, i, lookup, escape);
+      const [value, consumed] = expandVariable(word, i, lookup, escape, nesting);
       out += value;
       i += consumed - 1;
       continue;
@@ -45,7 +57,7 @@ export function expandWord(word: string, lookup: Lookup | undefined, escape = '\
 }
 
 /** The value of the variable reference starting at `start` ('$'), and how many characters it spans. */
-function expandVariable(text: string, start: number, lookup: Lookup, escape: string): [string, number] {
+function expandVariable(text: string, start: number, lookup: Lookup, escape: string, nesting: number): [string, number] {
   const rest = text.slice(start + 1);
   const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
   if (simple) return [lookup(simple[0]) ?? '', 1 + simple[0].length];
@@ -64,14 +76,14 @@ function expandVariable(text: string, start: number, lookup: Lookup, escape: str
       break;
     }
   }
-  if (end === -1) throw new SubstitutionError(`missing '}' in ${text}`);
+  if (end === -1) throw new SubstitutionError(`missing '}' in ${excerpt(text)}`);
   const body = rest.slice(1, end);
   const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([\s\S]*))?$/.exec(body);
-  if (!m) throw new SubstitutionError(`unsupported modifier in substitution: \${${body}}`);
+  if (!m) throw new SubstitutionError(`unsupported modifier in substitution: \${${excerpt(body)}}`);
   const value = lookup(m[1]!);
   let result: string;
-  if (m[2] === '-') result = value ? value : expandWord(m[3] ?? '', lookup, escape);
-  else if (m[2] === '+') result = value ? expandWord(m[3] ?? '', lookup, escape) : '';
+  if (m[2] === '-') result = value ? value : expandWord(m[3] ?? '', lookup, escape, nesting + 1);
+  else if (m[2] === '+') result = value ? expandWord(m[3] ?? '', lookup, escape, nesting + 1) : '';
   else result = value ?? '';
   return [result, 2 + end];
 }
