@@ -1,12 +1,20 @@
 // The build context as POST /build sends it: a tar (plain or compressed) unpacked into a private
 // directory as it arrives (never held in memory whole, hostile paths refused), or a bare
 // Dockerfile (`docker build - < Dockerfile`). Plus the .dockerignore rules that apply to it.
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 import { unpackLayer } from '../snapshots/layer-unpack.js';
 import { decompress, detectCompression } from '../util/compression.js';
+import { DockerfileError } from './dockerfile.js';
+
+/**
+ * The largest Dockerfile a build reads. Real ones are kilobytes; the parser holds the whole text
+ * (as a string, twice the bytes) on the engine's one thread.
+ */
+export const MAX_DOCKERFILE = 16 * 1024 * 1024;
 
 /** Unpacks the request body into `dir` (which must exist and be empty). */
 export async function receiveContext(body: Readable, dir: string): Promise<void> {
@@ -20,13 +28,40 @@ export async function receiveContext(body: Readable, dir: string): Promise<void>
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value as Buffer;
   })());
   if (!isTar && detectCompression(head) === 'none') {
-    // Not an archive: the body is the Dockerfile itself.
-    const chunks: Buffer[] = [];
-    for await (const chunk of rest) chunks.push(chunk as Buffer);
-    await fs.writeFile(path.join(dir, 'Dockerfile'), Buffer.concat(chunks));
+    // Not an archive: the body is the Dockerfile itself. Written as it comes, and refused past
+    // MAX_DOCKERFILE: an endless body must not grow in memory or on disk. The excess is read and
+    // dropped so that the client, still sending, gets the error (up to a point: then the
+    // connection goes).
+    let size = 0;
+    const tooLarge = () => new DockerfileError(0, `the Dockerfile is too large (more than ${MAX_DOCKERFILE} bytes)`);
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size <= MAX_DOCKERFILE) done(null, chunk);
+        else done(size > 16 * MAX_DOCKERFILE ? tooLarge() : null);
+      },
+    });
+    await pipeline(rest, limit, createWriteStream(path.join(dir, 'Dockerfile')));
+    if (size > MAX_DOCKERFILE) throw tooLarge();
     return;
   }
-  await unpackLayer(decompress(rest).pipe(completeTar()), dir);
+  // pipe() does not pass errors on: a client that goes away mid-context would leave the unpack
+  // waiting forever for the rest (with its tar process and half a context on disk).
+  const decompressed = decompress(rest);
+  const completed = decompressed.pipe(completeTar());
+  decompressed.on('error', (err) => completed.destroy(err));
+  // A client that goes away is noticed at once, not after the megabytes already buffered on the
+  // way (a compressed tar bomb kept its tar unpacking for ten seconds more).
+  const gone = (err?: Error) => completed.destroy(err ?? new Error('the client closed the connection'));
+  const aborted = () => gone();
+  body.once('error', gone);
+  body.once('aborted', aborted);
+  try {
+    await unpackLayer(completed, dir);
+  } finally {
+    body.off('error', gone);
+    body.off('aborted', aborted);
+  }
 }
 
 /**

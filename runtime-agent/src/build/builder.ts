@@ -12,6 +12,7 @@ import type { ContainerConfig } from '../images/media-types.js';
 import type { Puller } from '../images/pull.js';
 import { parseNormalizedNamed, type Reference } from '../images/reference.js';
 import type { ProgressReporter } from '../api/progress-stream.js';
+import { MAX_DOCKERFILE } from './build-context.js';
 import { copyLayerTar, planChecksum, resolveSources, type CopyPlan } from './copy-layer.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords, type Instruction } from './dockerfile.js';
 import { cachedStep, commitConfig, commitLayer, scratchState, stateOf, withStateFs, type BuildState } from './image-steps.js';
@@ -37,6 +38,12 @@ export interface BuildOutput {
   stream(text: string): void;
   /** The progress of a pull a FROM needs. */
   progress: ProgressReporter;
+}
+
+/** A RUN command as an error message quotes it: a 200,000-line RUN makes a 200 KB message otherwise. */
+function quoteCommand(command: string[]): string {
+  const text = command.join(' ');
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
 }
 
 export class StepFailedError extends Error {
@@ -69,7 +76,13 @@ export class Builder {
   ) {}
 
   async build(options: BuildOptions, out: BuildOutput): Promise<string> {
-    const text = await fs.readFile(path.join(options.contextDir, options.dockerfile), 'utf8').catch(() => {
+    const dockerfilePath = path.join(options.contextDir, options.dockerfile);
+    const stat = await fs.stat(dockerfilePath).catch(() => undefined);
+    if (!stat?.isFile()) throw new DockerfileError(0, `Cannot locate specified Dockerfile: ${options.dockerfile}`);
+    // A context tar can hold a Dockerfile of any size; read into one string it would take the
+    // engine's memory with it.
+    if (stat.size > MAX_DOCKERFILE) throw new DockerfileError(0, `the Dockerfile is too large (${stat.size} bytes, at most ${MAX_DOCKERFILE})`);
+    const text = await fs.readFile(dockerfilePath, 'utf8').catch(() => {
       throw new DockerfileError(0, `Cannot locate specified Dockerfile: ${options.dockerfile}`);
     });
     const parsed = parseDockerfile(text);
@@ -405,7 +418,7 @@ class StageRun {
       this.say(` ---> ${shortId(cached.id)}`);
       return stateOf(this.images, cached);
     }
-    if (!state.imageId) throw new StepFailedError(`The command '${command.join(' ')}' returned a non-zero code: 127`, 127);
+    if (!state.imageId) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: 127`, 127);
     const env = [...(config.Env ?? [DEFAULT_PATH])];
     for (const [name, value] of args) if (!env.some((e) => e.startsWith(`${name}=`))) env.push(`${name}=${value}`);
     for (const name of PROXY_ARGS) if (name in this.options.buildArgs && this.options.buildArgs[name] !== null) env.push(`${name}=${this.options.buildArgs[name]}`);
@@ -433,7 +446,7 @@ class StageRun {
         if (!this.options.quiet) this.out.stream(entry.text);
       }
       const code = await exited;
-      if (code !== 0) throw new StepFailedError(`The command '${command.join(' ')}' returned a non-zero code: ${code}`, code);
+      if (code !== 0) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: ${code}`, code);
       const upper = new ContainerRootfs(containers.store.dir(Id)).upper;
       const next = await commitLayer(this.images, state, changesTar(upper), createdBy, config, key);
       this.say(`Removing intermediate container ${Id.slice(0, 12)}`);

@@ -207,6 +207,9 @@ export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => bool
 async function appendArchive(pack: tarStream.Pack, file: string, dest: string, ensureParents: (name: string) => Promise<void>): Promise<void> {
   const extract = tarStream.extract();
   const reading = pipeline(decompress(createReadStream(file)), extract);
+  // Refusing a member below ends the loop and destroys the extractor, which rejects `reading`
+  // ("Premature close") while nobody awaits it: an unhandled rejection. The loop's error is the one to report.
+  reading.catch(() => undefined);
   for await (const member of extract) {
     const relative = path.posix.normalize(member.header.name).replace(/^\/+/, '');
     if (relative.startsWith('..')) throw new Error(`ADD failed: archive member ${member.header.name} leaves the destination`);

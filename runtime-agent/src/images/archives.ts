@@ -13,7 +13,9 @@ import type { ProgressReporter } from '../api/progress-stream.js';
 import { chainIds } from '../snapshots/chain-id.js';
 import { decompress, detectFileCompression } from '../util/compression.js';
 import { digestHex, sha256Digest, sha256OfStream, shortId } from '../util/digest.js';
-import { InvalidParameterError, SystemError } from '../util/errors.js';
+import { InvalidParameterError, SystemError, errorMessage } from '../util/errors.js';
+import { Shapes, checkShape } from '../util/json-shapes.js';
+import { removeTree } from '../util/remove-tree.js';
 import { SpooledArchive } from './archive-reader.js';
 import type { ImageService } from './image-service.js';
 import type { ImageRecord, LayerRecord } from './image-store.js';
@@ -134,7 +136,7 @@ export class ArchiveService {
       }
       return loaded;
     } finally {
-      await fs.rm(spoolDir, { recursive: true, force: true });
+      await removeTree(spoolDir);
     }
   }
 
@@ -143,7 +145,11 @@ export class ArchiveService {
     if (!Array.isArray(entries)) throw new InvalidParameterError('invalid archive: manifest.json is not a list');
     const loaded: LoadedImage[] = [];
     for (const entry of entries) {
-      if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new InvalidParameterError('invalid archive: malformed manifest.json entry');
+      // Every name in it is looked up in the archive: strings only (a number here was a TypeError, a 500).
+      const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+      if (typeof entry?.Config !== 'string' || !strings(entry.Layers) || !(entry.RepoTags == null || strings(entry.RepoTags))) {
+        throw new InvalidParameterError('invalid archive: malformed manifest.json entry');
+      }
       const configBytes = await fs.readFile(archive.require(entry.Config));
       const layerFiles = entry.Layers.map((l) => archive.require(l));
       const tags = (entry.RepoTags ?? []).map((t) => parseNormalizedNamed(t));
@@ -155,19 +161,30 @@ export class ArchiveService {
   private async loadOciLayout(archive: SpooledArchive, progress: ProgressReporter | undefined): Promise<LoadedImage[]> {
     const blob = (digest: string): string => archive.require(`blobs/sha256/${digestHex(digest)}`);
     const readBlobJson = async <T>(desc: Descriptor): Promise<T> => {
+      checkDescriptor(desc);
       const bytes = await fs.readFile(blob(desc.digest));
       if (sha256Digest(bytes) !== desc.digest) throw new InvalidParameterError(`invalid archive: blob ${desc.digest} does not match its digest`);
-      return JSON.parse(bytes.toString('utf8')) as T;
+      try {
+        return JSON.parse(bytes.toString('utf8')) as T;
+      } catch {
+        throw new InvalidParameterError(`invalid archive: blob ${desc.digest} is not valid JSON`);
+      }
     };
     const index = await archive.readJson<ImageIndex>('index.json');
+    if (!Array.isArray(index?.manifests ?? [])) throw new InvalidParameterError('invalid archive: index.json has no list of manifests');
     const loaded: LoadedImage[] = [];
     for (const top of index.manifests ?? []) {
+      checkDescriptor(top);
       let desc = top;
       if (isIndexMediaType(desc.mediaType)) {
         const nested = await readBlobJson<ImageIndex>(desc);
+        if (!Array.isArray(nested?.manifests)) throw new InvalidParameterError(`invalid archive: index ${desc.digest} has no list of manifests`);
         desc = selectManifest(nested.manifests, hostPlatform(), 'archive');
       }
       const manifest = await readBlobJson<ImageManifest>(desc);
+      if (!Array.isArray(manifest?.layers)) throw new InvalidParameterError(`invalid archive: manifest ${desc.digest} has no list of layers`);
+      checkDescriptor(manifest.config);
+      manifest.layers.forEach(checkDescriptor);
       const configBytes = await fs.readFile(blob(manifest.config.digest));
       for (const layer of manifest.layers) await verifyFileDigest(blob(layer.digest), layer.digest);
       const name = top.annotations?.['io.containerd.image.name'] ?? top.annotations?.['org.opencontainers.image.ref.name'];
@@ -196,10 +213,21 @@ export class ArchiveService {
     } catch {
       throw new InvalidParameterError('invalid archive: image config is not valid JSON');
     }
+    // Types as dockerd's decoder checks them: a config with `"Cmd": 5` would load, then fail
+    // every `docker run` of the image with a 500.
+    try {
+      checkShape(config, Shapes.imageConfig);
+    } catch (err) {
+      throw new InvalidParameterError(`invalid archive: image config: ${errorMessage(err)}`);
+    }
     const diffIds = config.rootfs?.diff_ids;
     if (!Array.isArray(diffIds) || diffIds.length !== layerFiles.length) {
       throw new InvalidParameterError(`invalid archive: the config lists ${diffIds?.length ?? 0} layers, the archive ${layerFiles.length}`);
     }
+    // The first diff ID is also the first chain ID, which names a directory of the snapshotter:
+    // `sha256:../../x` would name one outside it.
+    const bad = diffIds.find((d) => !DIGEST.test(d));
+    if (bad !== undefined) throw new InvalidParameterError(`invalid archive: diff ID ${JSON.stringify(bad.slice(0, 80))} is not a sha256 digest`);
     const id = sha256Digest(configBytes);
     const chains = chainIds(diffIds);
     const layers: LayerRecord[] = [];
@@ -241,6 +269,14 @@ export class ArchiveService {
       }
     });
   }
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** A descriptor of the archive's index or a manifest, before its digest names a file. */
+function checkDescriptor(desc: unknown): void {
+  const digest = (desc as Descriptor | null)?.digest;
+  if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new InvalidParameterError(`invalid archive: malformed descriptor ${JSON.stringify(desc)?.slice(0, 120)}`);
 }
 
 async function verifyFileDigest(file: string, digest: string): Promise<void> {

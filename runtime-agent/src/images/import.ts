@@ -86,7 +86,8 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
         config.StopSignal = args;
         break;
       case 'VOLUME': {
-        const list = args.startsWith('[') ? (JSON.parse(args) as string[]) : args.split(/\s+/);
+        // Not a JSON list of strings: the shell form, as for CMD (JSON.parse threw a 500 here).
+        const list = jsonStrings(args) ?? args.split(/\s+/);
         config.Volumes = { ...(config.Volumes ?? {}), ...Object.fromEntries(list.map((v) => [v, {}])) };
         break;
       }
@@ -100,16 +101,20 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
   return config;
 }
 
-function execOrShell(args: string): string[] {
-  if (args.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(args);
-      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
-    } catch {
-      // not JSON: the shell form, as the Dockerfile reference says
-    }
+/** `["a", "b"]` as a list; anything else (not JSON, not a list of strings) undefined. */
+function jsonStrings(args: string): string[] | undefined {
+  if (!args.startsWith('[')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+  } catch {
+    // not JSON: the shell form, as the Dockerfile reference says
   }
-  return ['/bin/sh', '-c', args];
+  return undefined;
+}
+
+function execOrShell(args: string): string[] {
+  return jsonStrings(args) ?? ['/bin/sh', '-c', args];
 }
 
 /** `A=1 B="two words"` or the legacy `A 1`. */

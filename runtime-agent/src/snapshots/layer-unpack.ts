@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 
@@ -58,6 +58,7 @@ class LayerValidator {
   contentSize = 0;
 
   check(header: tarStream.Header): void {
+    this.checkPax(header);
     const rel = layerPath(header.name);
     if (rel === '') return; // the layer root itself
     this.assertNoSymlinkAncestor(rel, header.name);
@@ -102,6 +103,21 @@ class LayerValidator {
     }
   }
 
+  /**
+   * Pax records that GNU tar reads and this parser does not would let the two see different
+   * members. GNU sparse files carry their real name in GNU.sparse.name (checked by nobody here)
+   * and can claim any size; no image builder writes them, so they are refused. A size record that
+   * is not a plain number is read differently by the two parsers, which would desynchronise them.
+   */
+  private checkPax(header: tarStream.Header): void {
+    const pax = header.pax as Record<string, string> | undefined;
+    if (!pax) return;
+    for (const key of Object.keys(pax)) {
+      if (key.startsWith('GNU.sparse.')) throw new HostileLayerError(`invalid tar entry ${JSON.stringify(header.name)}: sparse files are not supported in layers`);
+    }
+    if (pax.size !== undefined && !/^\d{1,15}$/.test(pax.size)) throw new HostileLayerError(`invalid tar entry ${JSON.stringify(header.name)}: invalid size record ${JSON.stringify(pax.size.slice(0, 40))}`);
+  }
+
   /** Writing through a symlink this layer created could land anywhere on the host. */
   private assertNoSymlinkAncestor(rel: string, original: string): void {
     let idx = rel.indexOf('/');
@@ -115,7 +131,7 @@ class LayerValidator {
   }
 }
 
-function runTarExtract(dir: string): { stdin: NodeJS.WritableStream; done: Promise<void>; kill: () => void } {
+function runTarExtract(dir: string): { stdin: Writable; done: Promise<void>; kill: () => void } {
   const child = spawn(
     'tar',
     ['-x', '-f', '-', '-C', dir, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--no-acls', '--warning=no-unknown-keyword', '--warning=no-timestamp'],
@@ -142,7 +158,8 @@ async function convertWhiteouts(dir: string, validator: LayerValidator): Promise
   for (const rel of validator.whiteouts) {
     const parent = path.posix.dirname(rel);
     const marker = path.join(dir, parent, WHITEOUT_PREFIX + path.posix.basename(rel));
-    await fs.rm(marker, { force: true });
+    // `recursive`: a hostile layer may send the marker as a directory (dockerd ignores its type).
+    await fs.rm(marker, { recursive: true, force: true });
     const target = path.join(dir, rel);
     await fs.rm(target, { recursive: true, force: true });
     await fs.mkdir(path.dirname(target), { recursive: true });
@@ -152,7 +169,7 @@ async function convertWhiteouts(dir: string, validator: LayerValidator): Promise
   for (const rel of validator.opaqueDirs) {
     const target = path.join(dir, rel);
     await fs.mkdir(target, { recursive: true });
-    await fs.rm(path.join(target, OPAQUE_MARKER), { force: true });
+    await fs.rm(path.join(target, OPAQUE_MARKER), { recursive: true, force: true });
     opaque.push(target);
   }
   // One process per kind of change, not one per file: layers from `apt-get remove` can hold hundreds.
@@ -178,29 +195,78 @@ export async function unpackLayer(source: Readable, dir: string): Promise<Unpack
   const hash = createHash('sha256');
   let tarSize = 0;
   const validator = new LayerValidator();
+  // Which part failed first decides the error: a source that fails (a download cut off, a
+  // client gone) is reported as itself, not as the "Premature close" or tar error it causes
+  // downstream; a bad layer is reported as what is wrong with it, not as the teardown it causes.
+  let first: { source: boolean; err: unknown } | undefined;
+  const failed = (isSource: boolean) => (err: unknown) => {
+    first ??= { source: isSource, err };
+  };
   const tar = runTarExtract(dir);
+  tar.done.catch(failed(false));
   const extract = tarStream.extract();
+  extract.once('error', failed(false));
+  source.once('error', failed(true));
   const parsed = (async () => {
-    for await (const entry of extract) {
-      validator.check(entry.header);
-      entry.resume();
+    try {
+      for await (const entry of extract) {
+        try {
+          validator.check(entry.header);
+        } catch (err) {
+          // Recorded before the loop ends: ending it tears the pipeline down, and the source's
+          // "Premature close" must not pass for the cause.
+          failed(false)(err);
+          throw err;
+        }
+        entry.resume();
+      }
+    } catch (err) {
+      failed(false)(err);
+      throw err;
     }
   })();
 
+  // Every byte goes to the hash, to GNU tar and on to the parser. Not with tee.pipe(tar.stdin):
+  // GNU tar exits at the end-of-archive blocks without reading what follows (the padding of a
+  // tar written in 10 KB records, as GNU tar and Python write them), a write to its closed stdin
+  // then fails, and pipe() left the tee paused for a 'drain' that never comes: the build hung.
+  const stdin = tar.stdin;
+  let stdinOpen = true;
+  stdin.once('close', () => (stdinOpen = false));
   const tee = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hash.update(chunk);
       tarSize += chunk.length;
-      done(null, chunk);
+      if (!stdinOpen || stdin.write(chunk)) {
+        done(null, chunk);
+        return;
+      }
+      // Back-pressure from tar, until it drains or goes away.
+      const go = () => {
+        stdin.off('drain', go);
+        stdin.off('close', go);
+        done(null, chunk);
+      };
+      stdin.on('drain', go);
+      stdin.on('close', go);
+    },
+    flush(done) {
+      if (stdinOpen) stdin.end();
+      done();
     },
   });
-  tee.pipe(tar.stdin as NodeJS.WritableStream & { on: typeof tee.on });
   try {
     await Promise.all([pipeline(source, tee, extract), parsed, tar.done]);
   } catch (err) {
     tar.kill();
     extract.destroy();
-    throw err;
+    // The caller deletes the directory next: tar must be gone first, or a file it creates in its
+    // last moment makes that delete fail and leaves part of a refused layer behind.
+    await tar.done.catch(() => undefined);
+    const cause = first?.err ?? err;
+    if (first?.source || cause instanceof EngineError) throw cause;
+    // tar-stream's own complaints (bad header, checksum, cut short) are about the layer's bytes.
+    throw new HostileLayerError(`invalid tar: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
   await convertWhiteouts(dir, validator);
   return { diffId: 'sha256:' + hash.digest('hex'), tarSize, contentSize: validator.contentSize };

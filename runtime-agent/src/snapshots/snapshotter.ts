@@ -12,6 +12,7 @@ import { fsyncDir, readJsonIfExists, removeTempFiles } from '../util/atomic-file
 import { digestHex } from '../util/digest.js';
 import { SystemError, isErrnoException } from '../util/errors.js';
 import { SingleFlight } from '../util/keyed-lock.js';
+import { removeTree } from '../util/remove-tree.js';
 import { unpackLayer, type UnpackResult } from './layer-unpack.js';
 
 export interface SnapshotInfo {
@@ -98,7 +99,7 @@ export class Snapshotter {
       await fsyncDir(this.root);
       return info;
     } catch (err) {
-      await fs.rm(tmp, { recursive: true, force: true });
+      await removeTree(tmp);
       if (isErrnoException(err, 'ENOTEMPTY') || isErrnoException(err, 'EEXIST')) {
         const raced = await this.get(chainId);
         if (raced) return raced;
@@ -116,7 +117,7 @@ export class Snapshotter {
       if (isErrnoException(err, 'ENOENT')) return;
       throw err;
     }
-    await fs.rm(doomed, { recursive: true, force: true });
+    await removeTree(doomed);
   }
 
   async list(): Promise<string[]> {

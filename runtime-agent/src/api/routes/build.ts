@@ -9,6 +9,7 @@ import { DockerfileError } from '../../build/dockerfile.js';
 import type { Engine } from '../../engine.js';
 import { familiarString, parseNormalizedNamed } from '../../images/reference.js';
 import { InvalidParameterError, errorMessage } from '../../util/errors.js';
+import { removeTree } from '../../util/remove-tree.js';
 import type { Router } from '../router.js';
 
 function jsonParam<T>(value: string | null, name: string, fallback: T): T {
@@ -67,7 +68,7 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
       stream.write({ errorDetail: { message, ...(err instanceof StepFailedError ? { code: err.code } : {}) }, error: message });
     } finally {
       stream.end();
-      await fs.rm(contextDir, { recursive: true, force: true }).catch(() => undefined);
+      await removeTree(contextDir).catch(() => undefined);
     }
   });
 }
