@@ -58,7 +58,12 @@ export class Engine {
   }
 
   async init(): Promise<void> {
-    await fs.mkdir(this.config.dataRoot, { recursive: true, mode: 0o711 });
+    // 0710 as dockerd's (CVE-2021-41091): image layers, container layers and volumes hold setuid
+    // binaries an image or a container put there; with the root traversable (0711, as before),
+    // any local user could run them from their path on the host and become root. chmod as well,
+    // for a data root made by an earlier version.
+    await fs.mkdir(this.config.dataRoot, { recursive: true, mode: 0o710 });
+    await fs.chmod(this.config.dataRoot, 0o710);
     this.id = await this.loadEngineId();
     await this.images.init();
     await this.volumes.init();

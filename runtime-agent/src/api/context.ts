@@ -4,10 +4,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { InvalidParameterError } from '../util/errors.js';
+import { checkShape, type Shape } from '../util/json-shapes.js';
 import { ProgressReporter, type JsonMessage } from './progress-stream.js';
 
 /** Bodies of plain JSON requests (create, auth, tag...) are small; refuse anything bigger. */
-const MAX_JSON_BODY = 8 * 1024 * 1024;
+export const MAX_JSON_BODY = 8 * 1024 * 1024;
+
+/**
+ * After refusing a body as too large, how much more of it is read and dropped so that a client
+ * still sending it gets the answer rather than a reset; past this the connection is closed.
+ */
+const MAX_DISCARD = 256 * 1024 * 1024;
 
 export class RequestContext {
   constructor(
@@ -56,38 +63,92 @@ export class RequestContext {
     return { height, width };
   }
 
-  /** Reads and parses a JSON body; an empty body gives `undefined`. */
-  async json<T>(): Promise<T | undefined> {
+  /**
+   * Reads and parses a JSON body; an empty body gives `undefined`. With a shape, the types of the
+   * fields are checked as dockerd's decoder checks them (see json-shapes.ts).
+   */
+  async json<T>(shape?: Shape): Promise<T | undefined> {
     const type = this.req.headers['content-type'];
     if (type && !/^application\/json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
       throw new InvalidParameterError(`unsupported Content-Type header (${type}): must be 'application/json'`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
     // An upgraded request's body was read off the socket by the server (see server.ts).
-    const source: Iterable<Buffer> | AsyncIterable<Buffer> = this.upgrade ? [this.upgrade.body ?? Buffer.alloc(0)] : (this.req as AsyncIterable<Buffer>);
-    for await (const chunk of source) {
-      size += chunk.length;
-      if (size > MAX_JSON_BODY) {
-        this.req.destroy();
-        throw new InvalidParameterError(`request body is too large (more than ${MAX_JSON_BODY} bytes)`);
-      }
-      chunks.push(chunk);
-    }
-    const text = Buffer.concat(chunks).toString('utf8').trim();
+    const body = this.upgrade ? (this.upgrade.body ?? Buffer.alloc(0)) : await this.readBody();
+    const text = body.toString('utf8').trim();
     if (text === '') return undefined;
+    let value: unknown;
     try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch (err) {
       throw new InvalidParameterError(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
+    if (shape) checkShape(value, shape);
+    return value as T;
+  }
+
+  /**
+   * The request body, refused past MAX_JSON_BODY without holding more of it: a declared length
+   * is refused before reading, a chunked body as soon as it passes the limit. The rest of the
+   * body is then read and dropped (not destroyed with the socket, which would keep the 400 from
+   * reaching a client that is still writing), up to MAX_DISCARD.
+   */
+  private readBody(): Promise<Buffer> {
+    const tooLarge = () => new InvalidParameterError(`request body is too large (more than ${MAX_JSON_BODY} bytes)`);
+    const req = this.req;
+    const discardRest = () => {
+      let dropped = 0;
+      req.on('data', (chunk: Buffer) => {
+        dropped += chunk.length;
+        if (dropped > MAX_DISCARD) req.socket.destroy();
+      });
+      req.resume();
+    };
+    if (Number(req.headers['content-length']) > MAX_JSON_BODY) {
+      discardRest();
+      return Promise.reject(tooLarge());
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const cleanup = () => {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('aborted', onAborted);
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_JSON_BODY) {
+          cleanup();
+          chunks.length = 0;
+          discardRest();
+          reject(tooLarge());
+          return;
+        }
+        chunks.push(chunk);
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(Buffer.concat(chunks));
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onAborted = () => onError(new InvalidParameterError('the client closed the connection before sending the whole body'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+    });
   }
 
   /** Like json(), but an object is required. */
-  async jsonObject<T extends object>(): Promise<T> {
+  async jsonObject<T extends object>(shape?: Shape): Promise<T> {
     const value = await this.json<unknown>();
     if (value === undefined) throw new InvalidParameterError('request body is empty: a JSON object is required');
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidParameterError('invalid JSON: expected an object');
+    if (shape) checkShape(value, shape);
     return value as T;
   }
 

@@ -1,5 +1,6 @@
 // Method + path-pattern routing. Image names contain slashes (`127.0.0.1:5000/lib/x:tag`), so
 // patterns are regular expressions rather than segment templates.
+import { InvalidParameterError } from '../util/errors.js';
 import type { RequestContext } from './context.js';
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -42,8 +43,17 @@ export class Router {
       if (!m) continue;
       pathMatched = true;
       if (route.method !== method) continue;
-      return { handler: route.handler, params: m.slice(1).map((p) => decodeURIComponent(p ?? '')) };
+      return { handler: route.handler, params: m.slice(1).map((p) => decodeParam(p ?? '')) };
     }
     return pathMatched ? 'method-not-allowed' : 'not-found';
+  }
+}
+
+/** A path parameter, URL-decoded; a broken escape (`%E0%A4%A`) is the client's error, not a 500. */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidParameterError(`invalid URL escape in ${JSON.stringify(raw.slice(0, 200))}`);
   }
 }

@@ -1,22 +1,29 @@
 // The Engine API over HTTP on a unix socket: version negotiation, routing, and dockerd's error
 // convention (`{"message": ...}` with the status code the CLI expects).
-import { ServerResponse, createServer, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, ServerResponse, createServer, type IncomingMessage, type Server } from 'node:http';
 import { promises as fs } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 
-import { EngineError, errorMessage, isErrnoException } from '../util/errors.js';
+import { EngineError, InvalidParameterError, errorMessage, isErrnoException } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { RequestContext } from './context.js';
+import { MAX_JSON_BODY, RequestContext } from './context.js';
 import type { Router } from './router.js';
 import { splitVersion } from './version.js';
 
 export function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body?: Buffer }): void {
-  const url = new URL(req.url ?? '/', 'http://berthd');
   const started = Date.now();
   let ctx: RequestContext | undefined;
   const run = async (): Promise<void> => {
+    // Inside the promise: `GET http://[::1 HTTP/1.1` makes URL throw, which here becomes a 400
+    // rather than an exception thrown out of the server's request event.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://berthd');
+    } catch {
+      throw new InvalidParameterError(`invalid request URL ${JSON.stringify((req.url ?? '').slice(0, 200))}`);
+    }
     const { version, path: routePath } = splitVersion(url.pathname);
     const found = router.match(req.method ?? 'GET', routePath);
     if (found === 'not-found') throw new EngineError(404, 'page not found');
@@ -25,7 +32,16 @@ export function handleRequest(router: Router, req: IncomingMessage, res: ServerR
     await found.handler(ctx);
   };
   run()
-    .catch((err: unknown) => sendError(res, err))
+    .catch((err: unknown) => {
+      // The client hung up mid-request (an upload cut off, Ctrl-C): nobody is left to answer, and
+      // it is not the engine's error.
+      if (req.destroyed && !res.headersSent && (isErrnoException(err, 'ECONNRESET') || req.socket?.destroyed)) {
+        log.debug('request abandoned by the client', { method: req.method, url: req.url, error: errorMessage(err) });
+        res.destroy();
+        return;
+      }
+      sendError(res, err);
+    })
     .finally(() => log.debug('request', { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started }));
 }
 
@@ -66,12 +82,19 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
   const server = createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handleRequest(router, req, res));
+  server.on('clientError', answerClientError);
   // `Upgrade: tcp` requests (attach, exec start) skip the request handler in Node. A response
   // object bound to the socket lets errors before the switch go out as ordinary HTTP answers.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands over the connection right after the headers: a JSON body (exec start's
     // {"Detach":false}) is still in `head` or on the socket, and must not reach the process's stdin.
     const length = Number(req.headers['content-length'] ?? 0);
+    if (length > MAX_JSON_BODY) {
+      // The body of attach or exec start is a small JSON object; buffering a claimed 50 GB of it
+      // before the switch would let one request fill the engine's memory.
+      refuseUpgrade(socket, 400, `request body is too large (more than ${MAX_JSON_BODY} bytes)`);
+      return;
+    }
     if (length > 0) {
       void readExactly(socket, head, length).then(({ body, rest }) => dispatchUpgrade(router, req, socket, rest, body));
       return;
@@ -89,6 +112,24 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
   // The socket is the engine's front door: root and the `docker` group only, as dockerd's.
   await fs.chmod(socketPath, 0o660);
   return server;
+}
+
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message }) + '\n';
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * A request Node's parser refuses (a request line or headers over its 16 KB limit, bytes that are
+ * not HTTP): answered with dockerd's JSON error body instead of Node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  refuseUpgrade(socket, tooLarge ? 431 : 400, tooLarge ? 'request line or headers too large' : `malformed HTTP request (${err.code ?? err.message})`);
 }
 
 function dispatchUpgrade(router: Router, req: IncomingMessage, socket: Duplex, head: Buffer, body: Buffer | undefined): void {

@@ -77,6 +77,8 @@ export class VolumeService {
     if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const anonymous = !body.Name;
     const name = body.Name || randomBytes(32).toString('hex');
+    // The name is a directory name: past 255 bytes mkdir fails with ENAMETOOLONG (a 500).
+    if (name.length > 255) throw new InvalidParameterError(`create ${name.slice(0, 64)}...: volume name is too long (${name.length} characters, at most 255)`);
     if (!NAME_RE.test(name)) {
       throw new InvalidParameterError(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     }

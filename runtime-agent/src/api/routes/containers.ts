@@ -18,6 +18,7 @@ import { containerInspect } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../../util/errors.js';
+import { Shapes } from '../../util/json-shapes.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
@@ -46,7 +47,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   const containers = engine.containers;
 
   router.post('/containers/create', async (ctx) => {
-    const body = await ctx.jsonObject<CreateRequest>();
+    const body = await ctx.jsonObject<CreateRequest>(Shapes.containerCreate);
     const name = ctx.query.get('name') || undefined;
     ctx.send(201, await containers.create(body, name));
   });
@@ -154,7 +155,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/containers/([^/]+)/update', async (ctx) => {
-    await containers.update(ctx.param(), await ctx.jsonObject<Partial<HostConfig>>());
+    await containers.update(ctx.param(), await ctx.jsonObject<Partial<HostConfig>>(Shapes.containerUpdate));
     ctx.send(200, { Warnings: [] });
   });
 
@@ -231,7 +232,9 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
       // The archive holds the resolved path under its own name; the CLI renames as `cp` requires.
       const followed = containerPath.endsWith('/') || containerPath.endsWith('/.') ? await resolveInRoot(rootfs, containerPath, true, mounts) : hostPath;
       ctx.res.writeHead(200, headers);
-      await streamCommand('tar', ['-C', path.dirname(followed), '--numeric-owner', ...renameMountRoot(followed, containerPath, mounts), '-cf', '-', path.basename(followed)], ctx.res);
+      // `--`: the name comes from the container (a symlink's target, with `docker cp c:/link/ .`),
+      // and one that starts with `-` must not be read as one of tar's options.
+      await streamCommand('tar', ['-C', path.dirname(followed), '--numeric-owner', ...renameMountRoot(followed, containerPath, mounts), '-cf', '-', '--', path.basename(followed)], ctx.res);
       ctx.res.end();
     });
   };

@@ -2,6 +2,7 @@
 import { frame } from '../../containers/container-logs.js';
 import type { ExecConfig } from '../../containers/exec-service.js';
 import type { Engine } from '../../engine.js';
+import { Shapes } from '../../util/json-shapes.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { Router } from '../router.js';
 
@@ -12,12 +13,12 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
   const execs = engine.execs;
 
   router.post('/containers/([^/]+)/exec', async (ctx) => {
-    const config = await ctx.jsonObject<ExecConfig>();
+    const config = await ctx.jsonObject<ExecConfig>(Shapes.execCreate);
     ctx.send(201, { Id: execs.create(ctx.param(), config) });
   });
 
   router.post('/exec/([^/]+)/start', async (ctx) => {
-    const body = (await ctx.json<{ Detach?: boolean; Tty?: boolean }>()) ?? {};
+    const body = (await ctx.json<{ Detach?: boolean; Tty?: boolean }>(Shapes.execStart)) ?? {};
     const session = execs.get(ctx.param());
     if (body.Detach) {
       await execs.start(session.id, undefined);

@@ -14,6 +14,7 @@ import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryNa
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
 import { EngineError, InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
+import { Shapes } from '../../util/json-shapes.js';
 import type { MessageStream, RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 
@@ -73,7 +74,7 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
     const container = ctx.query.get('container');
     if (!container) throw new InvalidParameterError('container is required');
     const tag = repoAndTag(ctx);
-    const body = await ctx.json<ContainerConfig>();
+    const body = await ctx.json<ContainerConfig>(Shapes.containerConfig);
     const id = await commitContainer(engine.containers, images, container, {
       ...(tag ? { tag } : {}),
       comment: ctx.query.get('comment') ?? '',

@@ -3,6 +3,7 @@ import type { Engine } from '../../engine.js';
 import type { EndpointSettings } from '../../networks/network-record.js';
 import type { NetworkCreateRequest } from '../../networks/network-service.js';
 import { Filters } from '../../util/filters.js';
+import { Shapes } from '../../util/json-shapes.js';
 import type { Router } from '../router.js';
 
 const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
@@ -16,7 +17,7 @@ export function registerNetworkRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/networks/create', async (ctx) => {
-    ctx.send(201, await networks.create(await ctx.jsonObject<NetworkCreateRequest>()));
+    ctx.send(201, await networks.create(await ctx.jsonObject<NetworkCreateRequest>(Shapes.networkCreate)));
   });
 
   router.post('/networks/prune', async (ctx) => {
@@ -34,12 +35,12 @@ export function registerNetworkRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/networks/([^/]+)/connect', async (ctx) => {
-    await networks.connect(ctx.param(), await ctx.jsonObject<{ Container?: string; EndpointConfig?: Partial<EndpointSettings> | null }>());
+    await networks.connect(ctx.param(), await ctx.jsonObject<{ Container?: string; EndpointConfig?: Partial<EndpointSettings> | null }>(Shapes.networkConnect));
     ctx.noContent(200);
   });
 
   router.post('/networks/([^/]+)/disconnect', async (ctx) => {
-    await networks.disconnect(ctx.param(), await ctx.jsonObject<{ Container?: string; Force?: boolean }>());
+    await networks.disconnect(ctx.param(), await ctx.jsonObject<{ Container?: string; Force?: boolean }>(Shapes.networkDisconnect));
     ctx.noContent(200);
   });
 }

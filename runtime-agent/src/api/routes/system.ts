@@ -11,6 +11,7 @@ import type { RequestContext } from '../context.js';
 import type { Router } from '../router.js';
 import { listContainers } from '../../containers/container-queries.js';
 import { machineUsage } from '../../system/machine-usage.js';
+import { Shapes } from '../../util/json-shapes.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -177,7 +178,7 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
   router.get('/_berth/usage', async (ctx) => ctx.send(200, await machineUsage(engine.config.dataRoot)));
 
   router.post('/auth', async (ctx) => {
-    const body = normalizeAuthConfig(await ctx.jsonObject<AuthConfig>());
+    const body = normalizeAuthConfig(await ctx.jsonObject<AuthConfig>(Shapes.auth));
     if (!body.serveraddress) throw new InvalidParameterError('serveraddress is required');
     const domain = body.serveraddress.replace(/^https?:\/\//, '').replace(/\/v[12]\/?$/, '').replace(/\/$/, '');
     const registryDomain = domain === 'index.docker.io' ? 'docker.io' : domain;

@@ -2,6 +2,7 @@
 import type { Engine } from '../../engine.js';
 import type { VolumeCreateRequest } from '../../volumes/volume-service.js';
 import { Filters } from '../../util/filters.js';
+import { Shapes } from '../../util/json-shapes.js';
 import type { Router } from '../router.js';
 
 const LIST_FILTERS = ['dangling', 'driver', 'label', 'name'] as const;
@@ -15,7 +16,7 @@ export function registerVolumeRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/volumes/create', async (ctx) => {
-    ctx.send(201, await volumes.create(await ctx.jsonObject<VolumeCreateRequest>()));
+    ctx.send(201, await volumes.create(await ctx.jsonObject<VolumeCreateRequest>(Shapes.volumeCreate)));
   });
 
   router.post('/volumes/prune', async (ctx) => {
