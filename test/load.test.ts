@@ -1,9 +1,9 @@
 // Load (issue 9): 200 containers created, started, inspected and removed concurrently by 20
-// clients; 50 parallel `docker run --rm`; `logs -f` on 50 containers at once. Meanwhile `docker ps`
+// clients (three rounds, to tell a leak from heap growth); 50 parallel `docker run --rm`; `logs -f` on 50 containers at once. Meanwhile `docker ps`
 // (GET /containers/json) is timed every 100 ms and its latency reported (not asserted: timings
 // belong in benchmarks). Afterwards the engine must have leaked nothing: its file descriptors,
 // mounts under its data root, container cgroups, veths on its bridge and monitor processes are
-// back to where they were, and its memory close to it.
+// back to where they were, and its memory does not grow from one round to the next.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
@@ -120,14 +120,13 @@ describe('load: many clients, containers and followers at once', () => {
     return now;
   }
 
-  it(`creates, starts, inspects and removes ${CONTAINERS} containers from ${CLIENTS} clients at once`, async () => {
-    const stopSampling = sampleLatency();
+  /** One round: all containers exist and run together, then each client inspects and removes its share. */
+  async function containerRound(round: number): Promise<void> {
     const clients = Array.from({ length: CLIENTS }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
     const ids: string[][] = clients.map(() => []);
-    // All of them exist and run together: each client creates and starts its share...
     await Promise.all(clients.map(async (agent, c) => {
       for (let i = 0; i < CONTAINERS / CLIENTS; i++) {
-        const created = await call(engine, agent, 'POST', `/containers/create?name=load-${c}-${i}`, { Image: 'busybox', Cmd: ['sleep', '600'], Labels: { load: 'yes' } });
+        const created = await call(engine, agent, 'POST', `/containers/create?name=load-${round}-${c}-${i}`, { Image: 'busybox', Cmd: ['sleep', '600'], Labels: { load: 'yes' } });
         assert.equal(created.status, 201, created.body);
         const { Id } = JSON.parse(created.body) as { Id: string };
         const started = await call(engine, agent, 'POST', `/containers/${Id}/start`);
@@ -137,7 +136,6 @@ describe('load: many clients, containers and followers at once', () => {
     }));
     const listed = JSON.parse((await call(engine, clients[0]!, 'GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ label: ['load=yes'] })))).body) as unknown[];
     assert.equal(listed.length, CONTAINERS);
-    // ...then inspects and removes it.
     await Promise.all(clients.map(async (agent, c) => {
       for (const id of ids[c]!) {
         const inspected = await call(engine, agent, 'GET', `/containers/${id}/json`);
@@ -148,6 +146,19 @@ describe('load: many clients, containers and followers at once', () => {
       }
     }));
     for (const agent of clients) agent.destroy();
+  }
+
+  // RSS after each round, once removal has settled: a leak grows it round after round, while the
+  // heap V8 grows over the first rounds' peaks levels off (measured here: 62 MiB idle, then 93,
+  // 144, 134, 138, 136 after five rounds), so the last two rounds are compared.
+  const rssAfterRound: number[] = [];
+
+  it(`creates, starts, inspects and removes ${CONTAINERS} containers from ${CLIENTS} clients at once, three times`, async () => {
+    const stopSampling = sampleLatency();
+    for (const round of [1, 2, 3]) {
+      await containerRound(round);
+      rssAfterRound.push((await settled((f) => f.mounts === baseline.mounts && f.monitors === baseline.monitors)).rssMiB);
+    }
     await stopSampling();
   });
 
@@ -183,15 +194,19 @@ describe('load: many clients, containers and followers at once', () => {
 
   it('leaks nothing: descriptors, mounts, cgroups, veths, monitors, memory', async () => {
     const now = await settled((f) => f.mounts === baseline.mounts && f.cgroups === baseline.cgroups && f.veths === baseline.veths && f.monitors === baseline.monitors && f.fds <= baseline.fds);
-    assert.ok(created.size >= CONTAINERS + PARALLEL_RUNS + FOLLOWED, `saw ${created.size} containers created`);
+    assert.ok(created.size >= 3 * CONTAINERS + PARALLEL_RUNS + FOLLOWED, `saw ${created.size} containers created`);
     latencies.sort((a, b) => a - b);
-    console.log(`load: docker ps under load over ${latencies.length} samples: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; footprint before ${JSON.stringify(baseline)}, after ${JSON.stringify(now)}`);
+    console.log(`load: docker ps under load over ${latencies.length} samples: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; footprint before ${JSON.stringify(baseline)}, after ${JSON.stringify(now)}; RSS after each container round ${rssAfterRound.join(', ')} MiB`);
     assert.equal(now.mounts, baseline.mounts, 'mounts under the data root');
     assert.equal(now.cgroups, baseline.cgroups, 'container cgroups');
     assert.equal(now.veths, baseline.veths, 'veths on the bridge');
     assert.equal(now.monitors, baseline.monitors, 'conmon processes');
     assert.ok(now.fds <= baseline.fds, `file descriptors: ${baseline.fds} before, ${now.fds} after`);
-    // The heap grows under load and V8 gives it back lazily: "close to" is within 40 MiB.
-    assert.ok(now.rssMiB <= baseline.rssMiB + 40, `RSS ${baseline.rssMiB} MiB before, ${now.rssMiB} MiB after`);
+    // V8 keeps the heap it grew for the peak (200 containers at once) and gives it back lazily, so
+    // memory is judged by growth between the last two identical rounds, with a loose bound on the
+    // total.
+    const [, second, third] = rssAfterRound as [number, number, number];
+    assert.ok(third <= second + 24, `RSS grew from ${second} MiB after the second round to ${third} MiB after the third`);
+    assert.ok(now.rssMiB <= baseline.rssMiB + 100, `RSS ${baseline.rssMiB} MiB before, ${now.rssMiB} MiB after`);
   });
 });
