@@ -13,12 +13,7 @@ import fc from 'fast-check';
 
 import { DockerfileError, parseDockerfile, parseJsonArray, parseKeyValues, splitWords, unquote } from './dockerfile.js';
 import { SubstitutionError, expandWord } from './variables.js';
-
-function fuzzOptions(defaultRuns: number): fc.Parameters<unknown> {
-  const runs = Number(process.env.BERTH_FUZZ_RUNS);
-  const seed = Number(process.env.BERTH_FUZZ_SEED);
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, includeErrorInReport: true, ...(Number.isInteger(seed) ? { seed } : {}) };
-}
+import { fuzzOptions } from '../testing/fuzz.js';
 
 /** Calls `fn`; anything thrown must be one of the `allowed` error classes. */
 function onlyThrows(fn: () => unknown, ...allowed: (new (...args: never[]) => Error)[]): void {

@@ -11,7 +11,6 @@
 //
 // Runs are bounded; BERTH_FUZZ_RUNS=N runs every property N times, BERTH_FUZZ_SEED=S replays.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,12 +23,7 @@ import tarStream from 'tar-stream';
 import { EngineError } from '../util/errors.js';
 import { extractIntoRootfs } from './archive-extract.js';
 import { resolveInRoot, type MountedPath } from './rootfs-paths.js';
-
-function fuzzOptions(defaultRuns: number): fc.Parameters<unknown> {
-  const runs = Number(process.env.BERTH_FUZZ_RUNS);
-  const seed = Number(process.env.BERTH_FUZZ_SEED);
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, includeErrorInReport: true, ...(Number.isInteger(seed) ? { seed } : {}) };
-}
+import { type FuzzEntry, fingerprint, fuzzOptions } from '../testing/fuzz.js';
 
 interface Sandbox {
   base: string;
@@ -84,20 +78,6 @@ async function makeSandbox(parent: string): Promise<Sandbox> {
   return sandbox;
 }
 
-async function fingerprint(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const name of (await fs.readdir(d)).sort()) {
-      const p = path.join(d, name);
-      const st = await fs.lstat(p);
-      const content = st.isFile() ? createHash('sha256').update(await fs.readFile(p)).digest('hex') : '';
-      out.push(`${path.relative(dir, p)} mode=${st.mode.toString(8)} nlink=${st.nlink} uid=${st.uid} size=${st.size} ${content}`);
-      if (st.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 function inside(root: string, candidate: string): boolean {
   return candidate === root || candidate.startsWith(root + path.sep);
@@ -116,13 +96,6 @@ const containerPath = fc
 /** OUTSIDE and ABS stand for host paths of the sandbox (a request can name any host path). */
 function concrete(text: string, sandbox: Sandbox): string {
   return text.replace(/ABS/g, sandbox.absolute.slice(1)).replace(/OUTSIDE/g, sandbox.outside.slice(1));
-}
-
-interface FuzzEntry {
-  name: string;
-  type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  linkname: string;
-  mode: number;
 }
 
 const entry: fc.Arbitrary<FuzzEntry> = fc.record({

@@ -20,23 +20,11 @@ import tarStream from 'tar-stream';
 
 import { EngineError, InvalidParameterError } from '../util/errors.js';
 import { SpooledArchive } from './archive-reader.js';
-
-function fuzzOptions(defaultRuns: number): fc.Parameters<unknown> {
-  const runs = Number(process.env.BERTH_FUZZ_RUNS);
-  const seed = Number(process.env.BERTH_FUZZ_SEED);
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, includeErrorInReport: true, ...(Number.isInteger(seed) ? { seed } : {}) };
-}
+import { type FuzzEntry, fuzzOptions } from '../testing/fuzz.js';
 
 const SEGMENTS = ['manifest.json', 'index.json', 'blobs', 'sha256', 'layer.tar', 'a', '..', '.', '', 'OUT', 'x'.repeat(110)];
 /** Climbs at most seven levels; the spool sits deeper than that in the scratch directory. */
 const memberName = fc.tuple(fc.constantFrom('', './', '../', 'ABS/'), fc.array(fc.constantFrom(...SEGMENTS), { minLength: 1, maxLength: 5 }), fc.constantFrom('', '/')).map(([head, parts, tail]) => head + parts.join('/') + tail);
-
-interface FuzzEntry {
-  name: string;
-  type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  linkname: string;
-  mode: number;
-}
 
 const entry: fc.Arbitrary<FuzzEntry> = fc.record({
   name: memberName,

@@ -25,12 +25,7 @@ import tarStream from 'tar-stream';
 
 import { EngineError } from '../util/errors.js';
 import { HostileLayerError, layerPath, unpackLayer } from './layer-unpack.js';
-
-function fuzzOptions(defaultRuns: number): fc.Parameters<unknown> {
-  const runs = Number(process.env.BERTH_FUZZ_RUNS);
-  const seed = Number(process.env.BERTH_FUZZ_SEED);
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, includeErrorInReport: true, ...(Number.isInteger(seed) ? { seed } : {}) };
-}
+import { fingerprint, fuzzOptions } from '../testing/fuzz.js';
 
 interface FuzzEntry {
   name: string;
@@ -58,22 +53,6 @@ async function makeSandbox(parent: string): Promise<Sandbox> {
   await fs.writeFile(path.join(sandbox.outside, 'secret'), 'secret\n', { mode: 0o600 });
   await fs.mkdir(path.join(sandbox.outside, 'dir'), { mode: 0o755 });
   return sandbox;
-}
-
-/** Everything about the outside directory that an escape could change. */
-async function fingerprint(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const name of (await fs.readdir(d)).sort()) {
-      const p = path.join(d, name);
-      const st = await fs.lstat(p);
-      const content = st.isFile() ? createHash('sha256').update(await fs.readFile(p)).digest('hex') : '';
-      out.push(`${path.relative(dir, p)} mode=${st.mode.toString(8)} nlink=${st.nlink} uid=${st.uid} size=${st.size} ${content}`);
-      if (st.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return out;
 }
 
 /**
