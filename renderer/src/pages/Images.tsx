@@ -4,11 +4,11 @@ import { useMemo, useState } from 'react';
 
 import { host } from '../host';
 import { useStore } from '../store';
-import { errorText, formatAge, formatDate, formatSize, shortId } from './images/format';
+import { errorText, formatAge, formatDate, formatSize, shortId } from '../format';
 import { rowsOf, type ImageRowView, type ImageSummary } from './images/image-types';
 import { PullPanel } from './images/PullPanel';
 import { RunDialog } from './images/RunDialog';
-import { useEngine, userContainers, type ContainerSummary } from './images/useEngine';
+import { useEngine, userContainers, type ContainerSummary } from '../useEngine';
 import './resources.css';
 
 /** Removing a tag untags it (the image goes with its last tag); a dangling image goes by ID. */

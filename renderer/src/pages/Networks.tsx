@@ -4,8 +4,8 @@ import { useState } from 'react';
 
 import { host } from '../host';
 import { useStore } from '../store';
-import { errorText, shortId } from './images/format';
-import { useLoad } from './images/useEngine';
+import { errorText, shortId } from '../format';
+import { useLoad } from '../useEngine';
 import { PREDEFINED, gateways, subnets, type NetworkInspect } from './networks/network-types';
 import './resources.css';
 

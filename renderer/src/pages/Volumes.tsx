@@ -4,7 +4,7 @@ import { useState } from 'react';
 
 import { host } from '../host';
 import { useStore } from '../store';
-import { errorText, formatAge, formatDate, formatSize } from './images/format';
+import { errorText, formatAge, formatDate, formatSize } from '../format';
 import { removeVolume, useVolumeData, type VolumeUser } from './volumes/volume-data';
 import './resources.css';
 

@@ -4,10 +4,10 @@ import { useState, type ReactNode } from 'react';
 
 import { host } from '../../host';
 import { useStore } from '../../store';
-import { errorText, formatAge, formatDate, formatSize, shortId } from './format';
+import { errorText, formatAge, formatDate, formatSize, shortId } from '../../format';
 import type { HistoryItem, ImageInspect } from './image-types';
 import { RunDialog } from './RunDialog';
-import { useLoad } from './useEngine';
+import { useLoad } from '../../useEngine';
 import '../resources.css';
 
 function List({ items, empty = '—' }: { items: string[] | undefined | null; empty?: string }) {

@@ -3,7 +3,7 @@
 import { useReducer, useRef, useState } from 'react';
 
 import { host } from '../../host';
-import { formatSize } from './format';
+import { formatSize } from '../../format';
 import { emptyPull, foldPull, splitReference, type LayerProgress, type PullMessage, type PullState } from './pull-progress';
 
 type Action = { type: 'start' } | { type: 'message'; message: PullMessage } | { type: 'fail'; error: string } | { type: 'end' };

@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'react';
 
 import type { ImageInspect } from './image-types';
 import { RunForm } from './RunForm';
-import { useEngine } from './useEngine';
+import { useEngine } from '../../useEngine';
 
 export function RunDialog({ reference, onClose }: { reference: string; onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);

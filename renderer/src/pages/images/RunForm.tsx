@@ -3,7 +3,7 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 
 import { host } from '../../host';
-import { errorText } from './format';
+import { errorText } from '../../format';
 import { buildRunSpec, type RunField, type RunInput } from './run-spec';
 
 export interface RunTarget {

@@ -4,8 +4,8 @@ import { useState } from 'react';
 
 import { host } from '../../host';
 import { useStore } from '../../store';
-import { formatAge, formatDate } from '../images/format';
-import { containerName, useLoad, userContainers, type ContainerSummary } from '../images/useEngine';
+import { formatAge, formatDate } from '../../format';
+import { containerName, useLoad, userContainers, type ContainerSummary } from '../../useEngine';
 import { removeNetwork } from '../Networks';
 import { PREDEFINED, type NetworkInspect } from './network-types';
 import '../resources.css';

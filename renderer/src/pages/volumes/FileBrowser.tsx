@@ -5,8 +5,8 @@ import { useState } from 'react';
 
 import type { VolumeEntry } from '../../../../electron/src/common/host-api';
 import { host } from '../../host';
-import { formatAge, formatDate, formatSize } from '../images/format';
-import { useLoad } from '../images/useEngine';
+import { formatAge, formatDate, formatSize } from '../../format';
+import { useLoad } from '../../useEngine';
 import { formatMode } from './file-mode';
 
 function Breadcrumbs({ volume, path, go }: { volume: string; path: string[]; go(depth: number): void }) {

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 
 import { useStore } from '../../store';
-import { formatAge, formatDate, formatSize } from '../images/format';
+import { formatAge, formatDate, formatSize } from '../../format';
 import { FileBrowser } from './FileBrowser';
 import { removeVolume, useVolumeData } from './volume-data';
 import '../resources.css';

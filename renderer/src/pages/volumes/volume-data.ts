@@ -2,7 +2,7 @@
 // `GET /system/df`, and which containers mount each volume.
 import { host } from '../../host';
 import { useStore } from '../../store';
-import { containerName, useEngine, userContainers, type ContainerSummary } from '../images/useEngine';
+import { containerName, useEngine, userContainers, type ContainerSummary } from '../../useEngine';
 
 export interface VolumeUsage {
   Name: string;

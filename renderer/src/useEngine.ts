@@ -3,7 +3,7 @@
 // The last answer stays on screen while the next one loads, so live updates do not flicker.
 import { useEffect, useState } from 'react';
 
-import { host } from '../../host';
+import { host } from './host';
 import { errorText } from './format';
 
 export interface Loaded<T> {
