@@ -65,6 +65,13 @@ export function callEngine(socket: string, method: string, path: string, body?: 
   });
 }
 
+/** A call that must succeed: its parsed body, or an Error with the engine's message. */
+export async function engineJson<T>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
+  const result = await callEngine(socket, method, path, body);
+  if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
+  return result.body as T;
+}
+
 /** A call whose body is wanted raw (a tar archive); fails with the engine's message. */
 export function engineResponse(socket: string, method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {

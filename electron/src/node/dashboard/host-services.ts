@@ -6,14 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 
-import type { HostCallName, HostSettings, HostStatus, HostStreamName, MachineUsage, SettingsView } from '../../common/host-api.js';
+import type { Check, HostCallName, HostSettings, HostStatus, HostStreamName, MachineUsage, SettingsView } from '../../common/host-api.js';
 import { ensureDockerContext, type VmControl } from '../host/agent-process.js';
 import { runChecks } from '../host/checks.js';
 import { writeDiagnostics } from '../host/diagnostics.js';
 import { openHostTerminal, type HostTerminal } from '../host/host-terminal.js';
 import type { BerthPaths } from '../host/paths.js';
 import { loadSettings, restartNeeded, saveSettings, validateSettings } from '../host/settings.js';
-import { callEngine, type LineSink, type OpenStream } from './engine-calls.js';
+import { callEngine, engineJson, type LineSink, type OpenStream } from './engine-calls.js';
 import { browseVolume } from './volume-browser.js';
 
 export interface HostServices {
@@ -49,11 +49,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 export function createHostServices(options: HostServicesOptions): HostServices {
   const { engineSocket, paths, vm } = options;
-  const engineGet = async (apiPath: string): Promise<unknown> => {
-    const result = await withTimeout(callEngine(engineSocket, 'GET', apiPath), ENGINE_TIMEOUT_MS, `GET ${apiPath}`);
-    if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
-    return result.body;
-  };
+  const engineGet = (apiPath: string): Promise<unknown> => withTimeout(engineJson<unknown>(engineSocket, 'GET', apiPath), ENGINE_TIMEOUT_MS, `GET ${apiPath}`);
   let diskUsage: { at: number; value: MachineUsage['engineData'] } | undefined;
 
   async function engineData(): Promise<MachineUsage['engineData']> {
@@ -91,6 +87,12 @@ export function createHostServices(options: HostServicesOptions): HostServices {
     return result;
   }
 
+  /** Troubleshoot's checks against a status just read (a broken settings file checks no shares). */
+  async function checks(now: HostStatus): Promise<Check[]> {
+    const current = await loadSettings(paths.settings).catch(() => undefined);
+    return runChecks({ status: now, home: paths.home, sharedFolders: current?.sharedFolders ?? [] });
+  }
+
   async function settingsView(): Promise<SettingsView> {
     const settings = await loadSettings(paths.settings);
     const running = vm ? await vm.status() : undefined;
@@ -119,10 +121,8 @@ export function createHostServices(options: HostServicesOptions): HostServices {
           await saveSettings(paths.settings, validateSettings({ ...current, ...(args as Partial<HostSettings>) }));
           return settingsView();
         }
-        case 'checks': {
-          const current = await loadSettings(paths.settings).catch(() => undefined);
-          return runChecks({ status: await status(), home: paths.home, sharedFolders: current?.sharedFolders ?? [] });
-        }
+        case 'checks':
+          return checks(await status());
         case 'factory-reset': {
           await requireVm().stop(() => undefined);
           await fs.rm(paths.dataDisk, { force: true });
@@ -185,10 +185,8 @@ export function createHostServices(options: HostServicesOptions): HostServices {
     },
 
     async diagnostics(out) {
-      const current = await loadSettings(paths.settings).catch(() => undefined);
       const now = await status();
-      const checks = await runChecks({ status: now, home: paths.home, sharedFolders: current?.sharedFolders ?? [] });
-      await writeDiagnostics(out, { status: now, checks, paths, engine: engineGet });
+      await writeDiagnostics(out, { status: now, checks: await checks(now), paths, engine: engineGet });
     },
   };
 }

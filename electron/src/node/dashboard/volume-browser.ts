@@ -4,7 +4,7 @@
 import { extract } from 'tar-stream';
 
 import type { VolumeEntry } from '../../common/host-api.js';
-import { callEngine, engineResponse } from './engine-calls.js';
+import { callEngine, engineJson, engineResponse } from './engine-calls.js';
 
 const MOUNT = '/berth-volume';
 const MAX_ENTRIES = 5000;
@@ -12,17 +12,11 @@ const MAX_ENTRIES = 5000;
 /** The label that marks helper containers, which the GUI leaves out of the container list. */
 export const HELPER_LABEL = 'io.berth.helper';
 
-async function must<T>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
-  const result = await callEngine(socket, method, path, body);
-  if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
-  return result.body as T;
-}
-
 /** An image to base the helper on: one a container using the volume runs, else any local one. */
 async function helperImage(socket: string, volume: string): Promise<string> {
-  const users = await must<{ ImageID: string }[]>(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ volume: [volume] }))}`);
+  const users = await engineJson<{ ImageID: string }[]>(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ volume: [volume] }))}`);
   if (users[0]) return users[0].ImageID;
-  const images = await must<{ Id: string }[]>(socket, 'GET', '/images/json');
+  const images = await engineJson<{ Id: string }[]>(socket, 'GET', '/images/json');
   if (!images[0]) throw new Error('browsing a volume needs an image on the engine (for a helper container that mounts it): pull one first');
   return images[0].Id;
 }
@@ -40,8 +34,8 @@ export function normalizeVolumePath(requested: string): string {
 export async function browseVolume(socket: string, volume: string, requested: string): Promise<VolumeEntry[]> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(volume)) throw new Error(`invalid volume name ${JSON.stringify(volume)}`);
   const relative = normalizeVolumePath(requested);
-  await must(socket, 'GET', `/volumes/${volume}`);
-  const created = await must<{ Id: string }>(socket, 'POST', '/containers/create', {
+  await engineJson(socket, 'GET', `/volumes/${volume}`);
+  const created = await engineJson<{ Id: string }>(socket, 'POST', '/containers/create', {
     Image: await helperImage(socket, volume),
     Entrypoint: ['/berth-volume-browser-never-runs'],
     Labels: { [HELPER_LABEL]: 'volume-browser' },
