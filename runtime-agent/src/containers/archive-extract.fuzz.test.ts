@@ -18,12 +18,11 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
-import tarStream from 'tar-stream';
 
 import { EngineError } from '../util/errors.js';
 import { extractIntoRootfs } from './archive-extract.js';
 import { resolveInRoot, type MountedPath } from './rootfs-paths.js';
-import { type FuzzEntry, fingerprint, fuzzOptions } from '../testing/fuzz.js';
+import { type FuzzEntry, entryHeader, fingerprint, fuzzOptions, packTar } from '../testing/fuzz.js';
 
 interface Sandbox {
   base: string;
@@ -105,34 +104,11 @@ const entry: fc.Arbitrary<FuzzEntry> = fc.record({
   mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o2755, 0o7777, 0o000),
 });
 
-async function packEntries(entries: FuzzEntry[], sandbox: Sandbox): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
+function packEntries(entries: FuzzEntry[], sandbox: Sandbox): Promise<Buffer> {
+  return packTar(entries.map((e) => {
     const content = e.type === 'file' ? Buffer.from('payload\n') : undefined;
-    pack.entry(
-      {
-        name: concrete(e.name, sandbox) || '.',
-        type: e.type,
-        mode: e.mode,
-        uid: 0,
-        gid: 0,
-        size: content?.length ?? 0,
-        mtime: new Date(1_700_000_000_000),
-        ...(e.type === 'symlink' || e.type === 'link' ? { linkname: concrete(e.linkname, sandbox) } : {}),
-        ...(e.type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}),
-      },
-      content ?? Buffer.alloc(0),
-    );
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+    return { header: entryHeader(e, (text) => concrete(text, sandbox), content?.length ?? 0), ...(content ? { content } : {}) };
+  }));
 }
 
 /**

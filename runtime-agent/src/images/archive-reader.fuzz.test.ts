@@ -16,11 +16,10 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
-import tarStream from 'tar-stream';
 
 import { EngineError, InvalidParameterError } from '../util/errors.js';
 import { SpooledArchive } from './archive-reader.js';
-import { type FuzzEntry, fuzzOptions } from '../testing/fuzz.js';
+import { type FuzzEntry, entryHeader, fuzzOptions, packTar } from '../testing/fuzz.js';
 
 const SEGMENTS = ['manifest.json', 'index.json', 'blobs', 'sha256', 'layer.tar', 'a', '..', '.', '', 'OUT', 'x'.repeat(110)];
 /** Climbs at most seven levels; the spool sits deeper than that in the scratch directory. */
@@ -56,19 +55,13 @@ describe('image archive reader fuzz', () => {
         try {
           await fs.mkdir(outside);
           await fs.writeFile(path.join(outside, 'secret'), 'secret\n');
-          const pack = tarStream.pack();
-          const chunks: Buffer[] = [];
-          pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-          const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-          for (const e of entries) {
+          const tar = await packTar(entries.map((e) => {
             const content = e.type === 'file' ? Buffer.from('{}') : undefined;
-            pack.entry({ name: concrete(e.name) || '.', type: e.type, mode: e.mode, size: content?.length ?? 0, ...(e.type === 'symlink' || e.type === 'link' ? { linkname: concrete(e.linkname) } : {}), ...(e.type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}) }, content ?? Buffer.alloc(0));
-          }
-          pack.finalize();
-          await done;
+            return { header: entryHeader(e, concrete, content?.length ?? 0), ...(content ? { content } : {}) };
+          }));
           let archive: SpooledArchive | undefined;
           try {
-            archive = await SpooledArchive.spool(Readable.from([Buffer.concat(chunks)]), spool);
+            archive = await SpooledArchive.spool(Readable.from([tar]), spool);
           } catch (err) {
             assert.ok(err instanceof InvalidParameterError, `not an InvalidParameterError: ${err instanceof Error ? err.stack : String(err)}`);
           }

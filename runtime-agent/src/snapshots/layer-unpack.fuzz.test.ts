@@ -25,7 +25,7 @@ import tarStream from 'tar-stream';
 
 import { EngineError } from '../util/errors.js';
 import { HostileLayerError, layerPath, unpackLayer } from './layer-unpack.js';
-import { fingerprint, fuzzOptions } from '../testing/fuzz.js';
+import { fingerprint, fuzzOptions, packTar } from '../testing/fuzz.js';
 
 interface FuzzEntry {
   name: string;
@@ -90,15 +90,8 @@ const entry: fc.Arbitrary<FuzzEntry> = fc.record(
 );
 
 /** A tar of the entries, written with tar-stream (pax headers where a name or a record needs one). */
-async function packEntries(entries: FuzzEntry[], sandbox: Sandbox): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
+function packEntries(entries: FuzzEntry[], sandbox: Sandbox): Promise<Buffer> {
+  return packTar(entries.map((e) => {
     const name = concrete(e.name, sandbox) || '.';
     const isFile = e.type === 'file' || e.type === 'contiguous-file';
     const pax = e.pax ? Object.fromEntries(Object.entries(e.pax).map(([k, v]) => [k, concrete(v, sandbox)])) : undefined;
@@ -114,11 +107,8 @@ async function packEntries(entries: FuzzEntry[], sandbox: Sandbox): Promise<Buff
       ...(e.type === 'character-device' || e.type === 'block-device' ? { devmajor: 1, devminor: 3 } : {}),
       ...(pax && Object.keys(pax).length ? { pax } : {}),
     };
-    pack.entry(header, isFile ? e.content : Buffer.alloc(0));
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+    return { header, ...(isFile ? { content: e.content } : {}) };
+  }));
 }
 
 /** Offsets of the 512-byte blocks whose checksum says they are headers. */

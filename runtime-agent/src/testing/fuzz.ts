@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import type fc from 'fast-check';
+import tarStream from 'tar-stream';
 
 /** Bounded runs by default; BERTH_FUZZ_RUNS=N runs every property N times, BERTH_FUZZ_SEED=S replays. */
 export function fuzzOptions(defaultRuns: number): fc.Parameters<unknown> {
@@ -36,4 +37,34 @@ export interface FuzzEntry {
   type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
   linkname: string;
   mode: number;
+}
+
+/** The tar header of a generated entry; `rename` turns placeholder names into real paths. */
+export function entryHeader(entry: FuzzEntry, rename: (text: string) => string, size: number): Partial<tarStream.Header> & { name: string } {
+  return {
+    name: rename(entry.name) || '.',
+    type: entry.type,
+    mode: entry.mode,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: new Date(1_700_000_000_000),
+    ...(entry.type === 'symlink' || entry.type === 'link' ? { linkname: rename(entry.linkname) } : {}),
+    ...(entry.type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}),
+  };
+}
+
+/** A whole tar in memory, written by tar-stream (pax headers where a name or a record needs one). */
+export async function packTar(members: { header: Partial<tarStream.Header> & { name: string }; content?: Buffer }[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('end', () => resolve());
+    pack.on('error', reject);
+  });
+  for (const { header, content } of members) pack.entry(header, content ?? Buffer.alloc(0));
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
 }
