@@ -212,3 +212,11 @@ export function mountsView(points: MountPoint[] | undefined): Record<string, unk
     Propagation: m.Propagation,
   }));
 }
+
+/**
+ * The mounts whose files the engine can reach from its own mount namespace (`docker cp`, the
+ * archive API): volumes and binds. A tmpfs lives only in the container's namespace.
+ */
+export function hostReachableMounts(record: ContainerRecord): MountPoint[] {
+  return (record.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs');
+}

@@ -12,6 +12,7 @@ import { listContainers } from '../../containers/container-queries.js';
 import { processTable } from '../../containers/top.js';
 import { ContainerRootfs } from '../../containers/rootfs.js';
 import { extractIntoRootfs } from '../../containers/archive-extract.js';
+import { hostReachableMounts } from '../../containers/mounts.js';
 import { pathStat, resolveInRoot, type MountedPath } from '../../containers/rootfs-paths.js';
 import type { ContainerRecord, HostConfig } from '../../containers/container-record.js';
 import { containerInspect } from '../../containers/container-views.js';
@@ -218,7 +219,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     const containerPath = ctx.query.get('path');
     if (!containerPath) throw new InvalidParameterError('path is required');
     await containers.withRootfs(record, async (rootfs) => {
-      const mounts = (record.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs');
+      const mounts = hostReachableMounts(record);
       const { hostPath, ...stat } = await pathStat(rootfs, containerPath, mounts);
       // A mount's root has its source's name on the host (a volume's is _data): the container knows
       // it by the name of the path it is mounted at.
@@ -245,8 +246,7 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     const record = containers.store.get(ctx.param());
     const containerPath = ctx.query.get('path');
     if (!containerPath) throw new InvalidParameterError('path is required');
-    // tmpfs mounts live only in the container's own mount namespace: not reachable from here.
-    const mounts = (record.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs');
+    const mounts = hostReachableMounts(record);
     await containers.withRootfs(record, (rootfs) => extractIntoRootfs(rootfs, containerPath, ctx.req, mounts));
     ctx.noContent(200);
   });
