@@ -11,7 +11,16 @@ npx tsc -p test --noEmit
 npx tsc -p renderer
 
 eval "$(bash scripts/fixtures/start.sh)"
-trap 'bash scripts/fixtures/registry.sh stop >/dev/null 2>&1 || true' EXIT
+# berthd turns IPv4 forwarding on and, when it does, sets the FORWARD policy to DROP (as dockerd
+# does); the host gets both back as they were.
+ip_forward_was=$(cat /proc/sys/net/ipv4/ip_forward)
+forward_policy_was=$(iptables -w -S FORWARD | sed -n 's/^-P FORWARD //p')
+restore_host() {
+  bash scripts/fixtures/registry.sh stop >/dev/null 2>&1 || true
+  echo "$ip_forward_was" >/proc/sys/net/ipv4/ip_forward || true
+  iptables -w -P FORWARD "${forward_policy_was:-ACCEPT}" || true
+}
+trap restore_host EXIT
 
 # Node 20's test runner needs explicit file lists (no globs, no .ts discovery).
 mapfile -t unit < <(find runtime-agent/src -name '*.test.ts' | sort)

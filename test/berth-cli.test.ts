@@ -1,8 +1,9 @@
-// The host side end to end (issue 7), QEMU with TCG here: `berth start`, the real docker CLI on
-// the "berth" context, a published port reached with curl on the host, a shared folder inside
-// $HOME, `logs -f` and `run -it` through the forward, a killed VM noticed and recovered, and
-// `berth stop` / `berth start` keeping images and volumes; and the dashboard managing the VM
-// (troubleshoot checks, start with progress after the VM was killed).
+// The host side end to end (issue 7), QEMU with TCG here, as an ordinary user the test creates
+// (issue 14: nothing on the host side needs root): `berth start`, the real docker CLI on the
+// "berth" context made under that user's home, a published port reached with curl on the host, a
+// shared folder inside $HOME, `logs -f` and `run -it` through the forward, a killed VM noticed and
+// recovered, and `berth stop` / `berth start` keeping images and volumes; and the dashboard
+// managing the VM (troubleshoot checks, start with progress after the VM was killed).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,20 +16,30 @@ import { chromium } from 'playwright-core';
 
 import { DOCKER, run } from './support/berthd.js';
 import { fixtureLayout } from './support/fixtures.js';
+import { OrdinaryUser } from './support/ordinary-user.js';
 import { Terminal } from './support/terminal.js';
 
-const BERTH = path.resolve(import.meta.dirname, '../node_modules/.bin/berth');
 const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
 const ARTIFACTS = path.resolve(import.meta.dirname, '.artifacts');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-describe('berth CLI and the host side', () => {
+describe('berth CLI and the host side, as an ordinary user', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'berth-host-'));
   const home = path.join(root, 'home');
+  let user: OrdinaryUser;
+  // Only what a login would give the user, and no root's leftovers (XDG_RUNTIME_DIR, npm_*).
   // The debug shell lets the test kill the guest's engine (the reconnect test).
-  const env = { ...process.env, HOME: home, BERTH_HOME: path.join(home, '.berth'), DOCKER_CONFIG: path.join(home, '.docker'), BERTH_DEBUG_SHELL: '1' };
-  const berth = (args: string[]) => run(BERTH, args, { env });
-  const docker = (args: string[]) => run(DOCKER, ['--context', 'berth', ...args], { env });
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    BERTH_HOME: path.join(home, '.berth'),
+    DOCKER_CONFIG: path.join(home, '.docker'),
+    BERTH_DEBUG_SHELL: '1',
+    ...(process.env.BERTH_ACCEL ? { BERTH_ACCEL: process.env.BERTH_ACCEL } : {}),
+  };
+  const berthBinary = () => path.join(user.checkout, 'node_modules/.bin/berth');
+  const berth = (args: string[]) => run(...user.command(berthBinary(), args), { env });
+  const docker = (args: string[]) => run(...user.command(DOCKER, ['--context', 'berth', ...args]), { env });
   const dockerOk = async (args: string[]) => {
     const res = await docker(args);
     assert.equal(res.code, 0, `docker ${args.join(' ')}:\n${res.stderr}`);
@@ -36,8 +47,10 @@ describe('berth CLI and the host side', () => {
   };
 
   before(async () => {
-    await fs.mkdir(home, { recursive: true });
+    user = await OrdinaryUser.create(home);
+    await user.own(root);
     await fs.mkdir(ARTIFACTS, { recursive: true });
+    // Building the guest installs Debian packages: that part needs root, as the README says.
     if (!existsSync(path.join(IMAGE_DIR, 'manifest.json'))) {
       const built = await run('bash', [path.resolve(import.meta.dirname, '../vm-image/build.sh')]);
       assert.equal(built.code, 0, built.stderr);
@@ -49,6 +62,7 @@ describe('berth CLI and the host side', () => {
   });
   after(async () => {
     await berth(['stop']);
+    await user.remove();
     await fs.rm(root, { recursive: true, force: true });
   });
 
@@ -67,14 +81,19 @@ describe('berth CLI and the host side', () => {
     assert.match((await berth(['start'])).stdout, /already running/);
     const status = JSON.parse((await berth(['status', '--json'])).stdout) as { state: string; vmPid: number };
     assert.equal(status.state, 'running');
-    assert.equal((await fs.stat(path.join(home, '.berth/run/docker.sock'))).mode & 0o777, 0o600);
+    const socket = await fs.stat(path.join(home, '.berth/run/docker.sock'));
+    assert.equal(socket.mode & 0o777, 0o600);
+    assert.equal(socket.uid, user.uid, 'the socket belongs to the user who started Berth');
     assert.equal((await fs.stat(path.join(home, '.berth/ssh/id_ed25519'))).mode & 0o777, 0o600);
+    // The context lives in the user's own docker config, and the docker CLI takes it from there.
+    assert.equal((await fs.stat(path.join(home, '.docker/contexts'))).uid, user.uid);
     assert.match(await dockerOk(['version', '--format', '{{.Server.Os}}']), /linux/);
   });
 
   it('serves a published port on the host and shares folders inside $HOME', async () => {
     const archive = path.join(root, 'busybox.tar');
     assert.equal((await run('skopeo', ['copy', '-q', `oci:${fixtureLayout('busybox')}`, `docker-archive:${archive}:busybox:latest`])).code, 0);
+    await user.own(archive);
     await dockerOk(['load', '-i', archive]);
     await dockerOk(['run', '-d', '--name', 'web', '-p', '127.0.0.1:18444:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo through-berth > /www/index.html && exec httpd -f -p 80 -h /www']);
     let page = '';
@@ -89,6 +108,7 @@ describe('berth CLI and the host side', () => {
     const project = path.join(home, 'project');
     await fs.mkdir(project);
     await fs.writeFile(path.join(project, 'in.txt'), 'from the host\n');
+    await user.own(project);
     assert.equal(await dockerOk(['run', '--rm', '-v', `${project}:/src`, 'busybox', 'sh', '-c', 'cat /src/in.txt; echo from the container > /src/out.txt']), 'from the host\n');
     assert.equal(await fs.readFile(path.join(project, 'out.txt'), 'utf8'), 'from the container\n');
   });
@@ -96,7 +116,8 @@ describe('berth CLI and the host side', () => {
   it('streams logs -f and runs -it through the forward', async () => {
     assert.equal(await dockerOk(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.3; done']), (await docker(['inspect', '-f', '{{.Id}}', 'talker'])).stdout);
     assert.equal(await dockerOk(['logs', '-f', 'talker']), 'line 1\nline 2\nline 3\n');
-    const term = await Terminal.open('berth-it', 100, 20, ['env', `HOME=${home}`, `DOCKER_CONFIG=${env.DOCKER_CONFIG}`, DOCKER, '--context', 'berth', 'run', '-it', '--rm', 'busybox', 'sh']);
+    const [setpriv, asUser] = user.command('env', [`HOME=${home}`, `DOCKER_CONFIG=${env.DOCKER_CONFIG}`, DOCKER, '--context', 'berth', 'run', '-it', '--rm', 'busybox', 'sh']);
+    const term = await Terminal.open('berth-it', 100, 20, [setpriv, ...asUser]);
     try {
       await term.until('#');
       await term.type('echo typed-$((40+2))', 'Enter');
@@ -127,7 +148,7 @@ describe('berth CLI and the host side', () => {
 
   it('notices a killed VM, and the dashboard starts it again with progress', async () => {
     // The dashboard without --host manages Berth's VM: it runs the same agent as `berth start`.
-    const dashboard = spawn(BERTH, ['dashboard'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const dashboard = spawn(...user.command(berthBinary(), ['dashboard']), { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
     try {
       const url = await new Promise<string>((resolve) => createInterface({ input: dashboard.stdout! }).once('line', resolve));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { TestEngine, registry, run } from './support/berthd.js';
+import { OutsideNetwork } from './support/outside-network.js';
 
 /** A busybox web server answering `text` on port 80. */
 function httpd(text: string): string[] {
@@ -159,29 +160,12 @@ describe('networks: bridges, DNS and published ports', () => {
   });
 
   it('reaches networks beyond the host through outbound NAT', async () => {
-    // An "outside" network the test makes: a namespace behind a veth, which has no route back to
-    // the containers' subnets, so only masqueraded traffic gets an answer.
-    const ns = `berthext${process.pid}`;
-    const outside = `bx${process.pid}`.slice(0, 15);
-    await run('ip', ['netns', 'add', ns]);
-    let server: import('node:child_process').ChildProcess | undefined;
+    const outside = await OutsideNetwork.create('n', 251);
     try {
-      await run('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await run('ip', ['addr', 'add', '10.251.0.1/24', 'dev', outside]);
-      await run('ip', ['link', 'set', outside, 'up']);
-      await run('ip', ['-n', ns, 'addr', 'add', '10.251.0.2/24', 'dev', 'eth0']);
-      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      const { spawn } = await import('node:child_process');
-      const { mkdtempSync, writeFileSync } = await import('node:fs');
-      const www = mkdtempSync('/tmp/berth-www-');
-      writeFileSync(`${www}/index.html`, 'outside\n');
-      server = spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', '8000', '-h', www], { stdio: 'ignore' });
-      const out = await engine.dockerOk(['run', '--rm', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://10.251.0.2:8000/ && exit 0; sleep 0.3; done; exit 1']);
+      const out = await engine.dockerOk(['run', '--rm', 'busybox', 'sh', '-c', outside.fetchCommand()]);
       assert.equal(out, 'outside\n');
     } finally {
-      server?.kill();
-      await run('ip', ['link', 'del', outside]);
-      await run('ip', ['netns', 'del', ns]);
+      await outside.remove();
     }
   });
 

@@ -1,7 +1,7 @@
 // The engine as one object: configuration plus the services the API routes call. Routes stay thin;
 // everything they do goes through here.
 import { randomUUID } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ContainerService } from './containers/container-service.js';
@@ -15,6 +15,7 @@ import { NetworkService } from './networks/network-service.js';
 import { VolumeService } from './volumes/volume-service.js';
 import { RegistryClient } from './registry/client.js';
 import { RegistryHosts } from './registry/endpoints.js';
+import { resolveRuntime } from './system/dependencies.js';
 import { readJsonIfExists, writeJsonAtomic } from './util/atomic-file.js';
 
 export interface EngineConfig {
@@ -27,6 +28,9 @@ export interface EngineConfig {
   bridge: string;
   /** --bip: the default bridge's address, e.g. 172.17.0.1/16 (else the first free default pool). */
   bridgeIp?: string;
+  /** --ip-forward (default true) and --ip-forward-no-drop, as dockerd's. */
+  ipForward?: boolean;
+  ipForwardNoDrop?: boolean;
 }
 
 export class Engine {
@@ -51,9 +55,13 @@ export class Engine {
     this.puller = new Puller(this.images, this.registry);
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
-    this.networks = new NetworkService(config.dataRoot, this.events, { bridge: config.bridge, ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}) });
+    this.networks = new NetworkService(config.dataRoot, this.events, {
+      bridge: config.bridge,
+      ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}),
+      ipForwarding: { enable: config.ipForward ?? true, keepForwardPolicy: config.ipForwardNoDrop ?? false },
+    });
     this.volumes = new VolumeService(path.join(config.dataRoot, 'volumes'), this.events);
-    this.containers = new ContainerService(config.dataRoot, this.images, runtimeBinary(config.defaultRuntime), this.events, this.networks, this.volumes);
+    this.containers = new ContainerService(config.dataRoot, this.images, resolveRuntime(config.defaultRuntime), this.events, this.networks, this.volumes);
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
   }
 
@@ -85,14 +93,4 @@ export class Engine {
     await writeJsonAtomic(file, { id });
     return id;
   }
-}
-
-/** `--default-runtime runc` -> the binary's absolute path (conmon wants one). */
-function runtimeBinary(name: string): string {
-  if (name.startsWith('/')) return name;
-  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return name;
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { listenUnix } from '../api/server.js';
 import { buildRouter } from '../api/routes/index.js';
 import { Engine } from '../engine.js';
+import { checkReport, inspectRequirements, requirements, unmet, unmetMessage } from '../system/dependencies.js';
 import { isLogLevel, log, setLogLevel } from '../util/log.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -21,6 +22,9 @@ Options:
       --label list                Engine label shown by docker info; repeatable
       --bridge string             Device name of the default bridge network (default berth0)
       --bip string                Address and subnet of the default bridge, e.g. 172.17.0.1/16
+      --ip-forward[=true|false]   Enable net.ipv4.ip_forward for bridge networking (default true)
+      --ip-forward-no-drop        When enabling forwarding, keep the FORWARD policy (else DROP)
+      --check                     Show the programs berthd needs, with versions; exit 0 or 1
 
 VM mode (inside the Berth guest):
       --ssh-listen host:port      Serve SSH for the host: engine socket and port forwarding, control
@@ -32,9 +36,14 @@ VM mode (inside the Berth guest):
 
 export async function main(argv: string[]): Promise<void> {
   let values;
+  let ipForward: boolean | undefined;
+  let ipForwardNoDrop: boolean | undefined;
   try {
+    let args: string[];
+    ({ value: ipForward, rest: args } = takeBooleanFlag(argv, 'ip-forward'));
+    ({ value: ipForwardNoDrop, rest: args } = takeBooleanFlag(args, 'ip-forward-no-drop'));
     ({ values } = parseArgs({
-      args: argv,
+      args,
       options: {
         host: { type: 'string', short: 'H', multiple: true },
         'data-root': { type: 'string' },
@@ -48,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
         'ssh-host-key': { type: 'string' },
         'ssh-authorized-keys': { type: 'string' },
         'ssh-debug-shell': { type: 'boolean' },
+        check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -67,6 +77,19 @@ export async function main(argv: string[]): Promise<void> {
   }
   setLogLevel(level);
 
+  // Before anything else: refuse to serve an API whose first `docker run` would fail.
+  const runtime = values['default-runtime'] ?? 'runc';
+  const findings = await inspectRequirements(requirements(runtime), { withVersions: Boolean(values.check) });
+  if (values.check) {
+    process.stdout.write(checkReport(findings));
+    process.exit(unmet(findings).length ? 1 : 0);
+  }
+  const failures = unmet(findings);
+  if (failures.length) {
+    process.stderr.write(`berthd: ${unmetMessage(failures)}\n`);
+    process.exit(1);
+  }
+
   const hosts = values.host ?? ['unix:///var/run/berth/docker.sock'];
   const socketPaths = hosts.map((h) => {
     if (!h.startsWith('unix://')) {
@@ -79,10 +102,12 @@ export async function main(argv: string[]): Promise<void> {
   const engine = new Engine({
     dataRoot: values['data-root'] ?? '/var/lib/berth',
     insecureRegistries: values['insecure-registry'] ?? [],
-    defaultRuntime: values['default-runtime'] ?? 'runc',
+    defaultRuntime: runtime,
     labels: values.label ?? [],
     bridge: values.bridge ?? 'berth0',
     ...(values.bip ? { bridgeIp: values.bip } : {}),
+    ...(ipForward !== undefined ? { ipForward } : {}),
+    ...(ipForwardNoDrop !== undefined ? { ipForwardNoDrop } : {}),
   });
   try {
     await engine.init();
@@ -158,6 +183,26 @@ export async function main(argv: string[]): Promise<void> {
   process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.stack ?? err.message }));
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * A boolean flag as Go's flag package reads it, which dockerd users know: `--name`,
+ * `--name=true` or `--name=false` (node's parseArgs takes no value for a boolean).
+ */
+function takeBooleanFlag(argv: string[], name: string): { value: boolean | undefined; rest: string[] } {
+  let value: boolean | undefined;
+  const rest: string[] = [];
+  for (const arg of argv) {
+    const match = new RegExp(`^--${name}(?:=(.*))?$`).exec(arg);
+    if (!match) {
+      rest.push(arg);
+      continue;
+    }
+    const text = match[1] ?? 'true';
+    if (!['true', 'false', '1', '0'].includes(text)) throw new Error(`invalid boolean value ${JSON.stringify(text)} for --${name}`);
+    value = text === 'true' || text === '1';
+  }
+  return { value, rest };
 }
 
 /** `berth-control resize`: resize2fs on the device that holds the data root (ext4 grows online). */

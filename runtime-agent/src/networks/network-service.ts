@@ -12,6 +12,7 @@ import { log } from '../util/log.js';
 import { runCommand } from '../util/command.js';
 import { EmbeddedDns, hostNameservers } from './dns-server.js';
 import { hostsFile, resolvConf } from './etc-files.js';
+import { ensureIpForwarding, type IpForwardingOptions } from './ip-forwarding.js';
 import { Firewall, type ForwardedPort } from './firewall.js';
 import { allocate, contains, defaultPools, formatSubnet, intToIp, ipToInt, isIPv4, macForIp, overlaps, parseSubnet, poolConfig, type PoolConfig, type Subnet } from './ipam.js';
 import { deleteLink, ensureBridge, linkExists, redirectDns, wireEndpoint } from './links.js';
@@ -31,6 +32,8 @@ export interface NetworkOptions {
   bridge: string;
   /** --bip: the default bridge's gateway address and subnet, e.g. 172.17.0.1/16. */
   bridgeIp?: string;
+  /** --ip-forward and --ip-forward-no-drop. */
+  ipForwarding: IpForwardingOptions;
 }
 
 /** The containers the network code needs to see (the container store). */
@@ -108,6 +111,7 @@ export class NetworkService {
         if (network && endpoint.IPAddress) this.reservedFor(network.Id).set(ipToInt(endpoint.IPAddress), record.Id);
       }
     }
+    await ensureIpForwarding(this.options.ipForwarding).catch((err: unknown) => log.error('could not enable IPv4 forwarding: containers reach the host only', { error: String(err) }));
     // Without a working firewall containers still run and reach each other; say so loudly.
     await this.syncPlumbing().catch((err: unknown) => log.error('network plumbing incomplete: published ports and outbound NAT may not work', { error: String(err) }));
     // Published ports of containers that ran on while berthd was down: listen again, same ports.

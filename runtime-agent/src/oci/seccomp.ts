@@ -32,7 +32,8 @@ export interface OciSeccomp {
   syscalls: { names: string[]; action: string; args?: unknown[]; errnoRet?: number }[];
 }
 
-const PROFILE_PATHS = ['/usr/share/berth/seccomp/docker-default.json', '/usr/share/containers/seccomp.json'];
+/** dockerd's own profile (Debian's docker sources, see scripts/install-deps.sh), else the containers project's. */
+export const PROFILE_PATHS = ['/usr/share/berth/seccomp/docker-default.json', '/usr/share/containers/seccomp.json'];
 const NODE_TO_GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
 const GO_TO_SECCOMP_ARCH: Record<string, string> = { amd64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64', arm: 'SCMP_ARCH_ARM', '386': 'SCMP_ARCH_X86', s390x: 'SCMP_ARCH_S390X', ppc64le: 'SCMP_ARCH_PPC64LE', riscv64: 'SCMP_ARCH_RISCV64' };
 
