@@ -35,6 +35,8 @@ declare -A PROVIDES=(
   [e2fsprogs]=/sbin/mkfs.ext4
   [xz-utils]=/usr/bin/xz
   [procps]=/bin/ps
+  # checking the shipped systemd unit (systemd-analyze verify)
+  [systemd]=/usr/bin/systemd-analyze
   # the GUI's browser tests (playwright-core drives Debian's chromium)
   [chromium]=/usr/bin/chromium
   [gzip]=/bin/gzip
@@ -45,20 +47,25 @@ for pkg in "${!PROVIDES[@]}"; do
   [ -e "${PROVIDES[$pkg]}" ] || missing+=("$pkg")
 done
 
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}" >&2
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: need root to install packages (run as root or with sudo)" >&2
+# Installing packages is the one step that needs root: an ordinary user goes through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else
+    echo "install-deps: installing Debian packages needs root: run this as root, or install sudo" >&2
     exit 1
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then
   echo "install-deps: the docker CLI is missing; installing Debian's docker-cli" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-cli >&2 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-cli >&2 || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
 fi
 # dockerd's default seccomp profile, as Debian ships it in the docker.io source package's Go
 # sources; berthd applies it to every container. Only that one file is taken from the package.
@@ -66,9 +73,9 @@ SECCOMP_PROFILE=/usr/share/berth/seccomp/docker-default.json
 if [ ! -s "$SECCOMP_PROFILE" ]; then
   echo "install-deps: fetching dockerd's default seccomp profile (golang-github-docker-docker-dev)" >&2
   tmp=$(mktemp -d)
-  ( cd "$tmp" && apt-get download golang-github-docker-docker-dev >/dev/null 2>&1 || { apt-get update -qq >&2 && apt-get download golang-github-docker-docker-dev >/dev/null; } )
+  ( cd "$tmp" && apt-get download golang-github-docker-docker-dev >/dev/null 2>&1 || { as_root apt-get update -qq >&2 && apt-get download golang-github-docker-docker-dev >/dev/null; } )
   dpkg-deb -x "$tmp"/golang-github-docker-docker-dev_*.deb "$tmp/x"
-  install -D -m 0644 "$tmp/x/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json" "$SECCOMP_PROFILE"
+  as_root install -D -m 0644 "$tmp/x/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json" "$SECCOMP_PROFILE"
   rm -rf "$tmp"
 fi
 echo "install-deps: system packages present" >&2

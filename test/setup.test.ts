@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { BERTHD, TestEngine, registry, run } from './support/berthd.js';
+import { BERTHD, DOCKER, TestEngine, registry, run } from './support/berthd.js';
+import { OrdinaryUser } from './support/ordinary-user.js';
 import { OutsideNetwork } from './support/outside-network.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -135,6 +136,72 @@ describe('berthd checks the programs it runs before it serves', () => {
     const res = await berthd(await pathWithout(), ['--default-runtime', 'no-such-runtime', '--data-root', path.join(dir, 'data')]);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /^berthd: cannot run containers without no-such-runtime \(Debian package runc or crun\)/);
+  });
+});
+
+describe('berthd as a system service: the shipped systemd unit and its socket group', () => {
+  const UNIT = path.join(ROOT, 'runtime-agent/systemd/berthd.service');
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-unit-'));
+  const group = `berthg${process.pid}`;
+  const users: OrdinaryUser[] = [];
+  let engine: ReturnType<typeof spawn> | undefined;
+  after(async () => {
+    engine?.kill('SIGTERM');
+    if (engine && engine.exitCode === null) await new Promise((r) => engine!.once('exit', r));
+    for (const user of users) await user.remove();
+    await run('groupdel', [group]);
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const execStart = () => /^ExecStart=(.+)$/m.exec(readFileSync(UNIT, 'utf8'))?.[1]?.split(/\s+/) ?? [];
+
+  it('is a unit systemd accepts, starting berthd with the data root and the socket group', async (t) => {
+    const [binary, ...args] = execStart();
+    assert.equal(binary, '/usr/local/bin/berthd');
+    assert.deepEqual(args, ['--host', 'unix:///run/berth/docker.sock', '--data-root', '/var/lib/berth', '--group', 'berth']);
+    if (!existsSync('/usr/bin/systemd-analyze')) return t.skip('systemd-analyze is not installed');
+    // The same unit with ExecStart pointing at this checkout's berthd, which exists here.
+    const copy = path.join(dir, 'berthd.service');
+    await fs.writeFile(copy, readFileSync(UNIT, 'utf8').replace('ExecStart=/usr/local/bin/berthd', `ExecStart=${BERTHD}`));
+    const verify = await run('systemd-analyze', ['verify', copy]);
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+
+  it('shares the socket with its group: a member runs docker, another user is refused', async () => {
+    assert.equal((await run('groupadd', ['--system', group])).code, 0);
+    const gid = Number(/^[^:]+:[^:]*:(\d+):/.exec((await run('getent', ['group', group])).stdout)?.[1]);
+    const member = await OrdinaryUser.create(path.join(dir, 'member'), { tag: 'm', groups: [group] });
+    users.push(member);
+    const stranger = await OrdinaryUser.create(path.join(dir, 'stranger'), { tag: 's' });
+    users.push(stranger);
+    // The unit's own arguments, with the socket and data root in this test's folder.
+    const args = execStart().slice(1);
+    const socket = path.join(dir, 'run/docker.sock');
+    args[args.indexOf('--host') + 1] = `unix://${socket}`;
+    args[args.indexOf('--data-root') + 1] = path.join(dir, 'data');
+    args[args.indexOf('--group') + 1] = group;
+    engine = spawn(BERTHD, [...args, '--bridge', `bu${process.pid}`.slice(0, 15)], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200)); // chmod and chown follow the listen
+    const stats = await fs.stat(socket);
+    assert.equal(stats.mode & 0o777, 0o660);
+    assert.equal(stats.uid, 0);
+    assert.equal(stats.gid, gid);
+    await fs.chmod(dir, 0o755);
+    await fs.chmod(path.dirname(socket), 0o755);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+    const ok = await run(...member.command(DOCKER, ['version', '--format', '{{.Server.Os}}']), { env });
+    assert.equal(ok.stdout.trim(), 'linux', ok.stderr);
+    const refused = await run(...stranger.command(DOCKER, ['version', '--format', '{{.Server.Os}}']), { env });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /permission denied/);
+  });
+
+  it('refuses a group that does not exist, before serving', async () => {
+    const res = await run(BERTHD, ['--host', `unix://${path.join(dir, 'g.sock')}`, '--data-root', path.join(dir, 'g'), '--group', 'no-such-group-here']);
+    assert.equal(res.code, 2);
+    assert.equal(res.stderr, 'berthd: group "no-such-group-here" not found (make it with: groupadd --system no-such-group-here)\n');
+    assert.equal(existsSync(path.join(dir, 'g.sock')), false);
   });
 });
 

@@ -19,10 +19,11 @@ export class OrdinaryUser {
     private readonly mounted: boolean,
   ) {}
 
-  /** A new user whose home is `home` (made and given to it). */
-  static async create(home: string): Promise<OrdinaryUser> {
-    const name = `berthu${process.pid}`.slice(0, 30);
-    await mustRun('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', name]);
+  /** A new user whose home is `home` (made and given to it), in its own group and `groups`. */
+  static async create(home: string, options: { tag?: string; groups?: string[] } = {}): Promise<OrdinaryUser> {
+    const name = `berthu${options.tag ?? ''}${process.pid}`.slice(0, 30);
+    const groups = options.groups?.length ? ['--groups', options.groups.join(',')] : [];
+    await mustRun('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', ...groups, name]);
     const uid = Number((await mustRun('id', ['-u', name])).trim());
     const gid = Number((await mustRun('id', ['-g', name])).trim());
     await fs.mkdir(home, { recursive: true });
@@ -38,7 +39,7 @@ export class OrdinaryUser {
 
   /** [command, args] that run `cmd` as this user, for run() or spawn(). */
   command(cmd: string, args: string[]): [string, string[]] {
-    return ['setpriv', ['--reuid', String(this.uid), '--regid', String(this.gid), '--clear-groups', '--', cmd, ...args]];
+    return ['setpriv', ['--reuid', String(this.uid), '--regid', String(this.gid), '--init-groups', '--', cmd, ...args]];
   }
 
   /** Gives a path the test made as root to the user (recursively). */

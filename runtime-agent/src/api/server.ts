@@ -78,7 +78,8 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   await fs.rm(socketPath, { force: true });
 }
 
-export async function listenUnix(router: Router, socketPath: string): Promise<Server> {
+/** `gid`: the group that shares the socket with root (--group), else root's own. */
+export async function listenUnix(router: Router, socketPath: string, gid?: number): Promise<Server> {
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
   const server = createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handleRequest(router, req, res));
@@ -109,7 +110,8 @@ export async function listenUnix(router: Router, socketPath: string): Promise<Se
       resolve();
     });
   });
-  // The socket is the engine's front door: root and the `docker` group only, as dockerd's.
+  // The socket is the engine's front door: root and the --group only, as dockerd's.
+  if (gid !== undefined) await fs.chown(socketPath, 0, gid);
   await fs.chmod(socketPath, 0o660);
   return server;
 }

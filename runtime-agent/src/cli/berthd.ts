@@ -15,6 +15,7 @@ Berth's container engine: the Docker Engine API on a unix socket.
 
 Options:
   -H, --host string               Socket to listen on (default unix:///var/run/berth/docker.sock)
+  -G, --group string              Group that may use the socket, besides root (name or GID)
       --data-root string          Root directory of persistent state (default /var/lib/berth)
       --insecure-registry list    Registry to reach over plain HTTP (host:port or CIDR); repeatable
       --log-level string          debug, info, warn, error, fatal (default info)
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       args,
       options: {
         host: { type: 'string', short: 'H', multiple: true },
+        group: { type: 'string', short: 'G' },
         'data-root': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
         'log-level': { type: 'string', short: 'l' },
@@ -99,6 +101,15 @@ export async function main(argv: string[]): Promise<void> {
     return h.slice('unix://'.length);
   });
 
+  let socketGroup: number | undefined;
+  if (values.group !== undefined) {
+    socketGroup = await groupId(values.group);
+    if (socketGroup === undefined) {
+      process.stderr.write(`berthd: group ${JSON.stringify(values.group)} not found (make it with: groupadd --system ${values.group})\n`);
+      process.exit(2);
+    }
+  }
+
   const engine = new Engine({
     dataRoot: values['data-root'] ?? '/var/lib/berth',
     insecureRegistries: values['insecure-registry'] ?? [],
@@ -119,7 +130,7 @@ export async function main(argv: string[]): Promise<void> {
   const servers: Server[] = [];
   for (const socketPath of socketPaths) {
     try {
-      servers.push(await listenUnix(router, socketPath));
+      servers.push(await listenUnix(router, socketPath, socketGroup));
     } catch (err) {
       log.error('failed to listen', { socket: socketPath, error: err instanceof Error ? err.message : String(err) });
       // Leave no bridge or firewall chain behind from an engine that never served.
@@ -183,6 +194,15 @@ export async function main(argv: string[]): Promise<void> {
   process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.stack ?? err.message }));
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** A group's ID from its name (through NSS, as getent looks it up) or a number. */
+async function groupId(group: string): Promise<number | undefined> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const { runCommand } = await import('../util/command.js');
+  const entry = await runCommand('getent', ['group', group]).catch(() => '');
+  const gid = entry.split(':')[2];
+  return gid && /^\d+$/.test(gid) ? Number(gid) : undefined;
 }
 
 /**
