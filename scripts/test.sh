@@ -10,6 +10,9 @@ npm run --silent build
 npx tsc -p test --noEmit
 npx tsc -p renderer
 
+# Registries of this run's own: two runs on one machine (a developer's and a CI-like one) must
+# not stop each other's when one ends.
+export BERTH_FIXTURE_STATE="${BERTH_FIXTURE_STATE:-$(mktemp -d /tmp/berth-fixtures-XXXXXX)}"
 eval "$(bash scripts/fixtures/start.sh)"
 # berthd turns IPv4 forwarding on and, when it does, sets the FORWARD policy to DROP (as dockerd
 # does); the host gets both back as they were.

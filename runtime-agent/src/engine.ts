@@ -5,6 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ContainerService } from './containers/container-service.js';
+import { ContainerStore } from './containers/container-store.js';
+import { ContainerUsage } from './containers/container-usage.js';
 import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';
 import { ArchiveService } from './images/archives.js';
@@ -49,19 +51,28 @@ export class Engine {
   id = '';
 
   constructor(readonly config: EngineConfig) {
-    this.images = new ImageService(config.dataRoot, this.events);
+    // Built bottom-up, each service handed what it needs: the container store and what it answers
+    // about usage come first, because images, volumes and networks ask about containers.
+    const store = new ContainerStore(path.join(config.dataRoot, 'containers'));
+    const usage = new ContainerUsage(store);
+    this.images = new ImageService(config.dataRoot, this.events, usage);
     this.registryHosts = new RegistryHosts(config.insecureRegistries);
     this.registry = new RegistryClient(this.registryHosts);
     this.puller = new Puller(this.images, this.registry);
     this.pusher = new Pusher(this.images, this.registry);
     this.archives = new ArchiveService(this.images);
-    this.networks = new NetworkService(config.dataRoot, this.events, {
-      bridge: config.bridge,
-      ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}),
-      ipForwarding: { enable: config.ipForward ?? true, keepForwardPolicy: config.ipForwardNoDrop ?? false },
-    });
-    this.volumes = new VolumeService(path.join(config.dataRoot, 'volumes'), this.events);
-    this.containers = new ContainerService(config.dataRoot, this.images, resolveRuntime(config.defaultRuntime), this.events, this.networks, this.volumes);
+    this.networks = new NetworkService(
+      config.dataRoot,
+      this.events,
+      {
+        bridge: config.bridge,
+        ...(config.bridgeIp ? { bridgeIp: config.bridgeIp } : {}),
+        ipForwarding: { enable: config.ipForward ?? true, keepForwardPolicy: config.ipForwardNoDrop ?? false },
+      },
+      store,
+    );
+    this.volumes = new VolumeService(path.join(config.dataRoot, 'volumes'), this.events, usage.volumeUsers);
+    this.containers = new ContainerService(config.dataRoot, resolveRuntime(config.defaultRuntime), { store, usage, images: this.images, networks: this.networks, volumes: this.volumes, events: this.events });
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
   }
 

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 
 import { InvalidParameterError } from '../util/errors.js';
 import { checkShape, type Shape } from '../util/json-shapes.js';
-import { ProgressReporter, type JsonMessage } from './progress-stream.js';
+import { ProgressReporter, type JsonMessage } from '../vocabulary/progress.js';
 
 /** Bodies of plain JSON requests (create, auth, tag...) are small; refuse anything bigger. */
 export const MAX_JSON_BODY = 8 * 1024 * 1024;

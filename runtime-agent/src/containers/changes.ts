@@ -5,7 +5,10 @@ import { execFile } from 'node:child_process';
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+
 import tarStream from 'tar-stream';
+
+import { SystemError } from '../util/errors.js';
 
 export type ChangeKind = 0 | 1 | 2; // modified, added, deleted (the Engine API's numbers)
 
@@ -53,8 +56,10 @@ async function existsInLower(lowerDirs: string[], rel: string): Promise<boolean>
 
 /** Directories of the upper dir marked opaque (read with getfattr: Node has no xattr API). */
 export function opaqueDirs(upper: string): Promise<Set<string>> {
-  return new Promise((resolve) => {
-    execFile('getfattr', ['-R', '-h', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', upper], { maxBuffer: 64 * 1024 * 1024 }, (_err, stdout) => {
+  return new Promise((resolve, reject) => {
+    execFile('getfattr', ['-R', '-h', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', upper], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      // A failed read would report a deleted-and-recreated directory as merely changed.
+      if (err) return reject(new SystemError(`getfattr ${upper}: ${stderr.trim() || err.message}`));
       const dirs = new Set<string>();
       let current = '';
       for (const line of stdout.split('\n')) {

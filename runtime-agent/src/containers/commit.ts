@@ -3,8 +3,8 @@
 import { chainIds } from '../snapshots/chain-id.js';
 import type { ImageService } from '../images/image-service.js';
 import { applyChanges } from '../images/import.js';
-import { MediaType, type ContainerConfig, type ImageConfig } from '../images/media-types.js';
-import type { Reference } from '../images/reference.js';
+import { MediaType, type ContainerConfig, type ImageConfig } from '../vocabulary/media-types.js';
+import type { Reference } from '../vocabulary/reference.js';
 import { sha256Digest } from '../util/digest.js';
 import { changesTar } from './changes.js';
 import type { ContainerService } from './container-service.js';

@@ -1,8 +1,9 @@
 // `docker ps`: the filters of GET /containers/json, and sizes for `-s`.
-import type { Engine } from '../engine.js';
+import type { ImageService } from '../images/image-service.js';
 import { dirSize } from '../util/dir-size.js';
 import { Filters } from '../util/filters.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
+import type { ContainerService } from './container-service.js';
 import { containerSummary } from './container-views.js';
 import { ContainerRootfs } from './rootfs.js';
 
@@ -19,8 +20,7 @@ function matches(record: ContainerRecord, filters: Filters): boolean {
   return true;
 }
 
-export async function listContainers(engine: Engine, options: { filters: string | null; all: boolean; limit: number; withSize: boolean }): Promise<Record<string, unknown>[]> {
-  const { containers, images } = engine;
+export async function listContainers(containers: ContainerService, images: ImageService, options: { filters: string | null; all: boolean; limit: number; withSize: boolean }): Promise<Record<string, unknown>[]> {
   const filters = Filters.parse(options.filters, CONTAINER_LIST_FILTERS);
   let list = containers.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
   // Without -a only running ones, unless a status filter says otherwise (as dockerd).

@@ -7,18 +7,20 @@ import path from 'node:path';
 
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
-import { parseNormalizedNamed } from '../images/reference.js';
+import { parseNormalizedNamed } from '../vocabulary/reference.js';
 import { oomKills } from '../cgroups/stats.js';
-import type { NetworkService, NetworkSetup } from '../networks/network-service.js';
+import type { NetworkSetup } from '../networks/container-networking.js';
+import type { NetworkService } from '../networks/network-service.js';
 import type { VolumeService } from '../volumes/volume-service.js';
-import { isAnonymous } from '../volumes/volume-record.js';
+import { isAnonymous } from '../vocabulary/volume-record.js';
 import { planMounts, prepareMounts } from './mounts.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { ZERO_TIME, type ContainerRecord, type HostConfig } from './container-record.js';
-import { ContainerStore } from './container-store.js';
+import { ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
+import type { ContainerStore } from './container-store.js';
+import type { ContainerUsage } from './container-usage.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
 import { HealthMonitor } from './health.js';
@@ -29,11 +31,9 @@ import { ContainerRootfs } from './rootfs.js';
 import { buildSpec } from './spec-builder.js';
 import { resolveUser } from './user.js';
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18, SIGWINCH: 28 };
 const INIT_BINARIES = ['/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini'];
 
 export class ContainerService {
-  readonly store: ContainerStore;
   readonly runtime: OciRuntime;
   readonly monitor: ConmonMonitor;
   /** Callbacks waiting for a container's next exit. */
@@ -43,20 +43,19 @@ export class ContainerService {
   /** Attach requests waiting for the container's process to exist (docker run attaches first). */
   private readonly pendingAttach = new Map<string, ((ok: boolean) => Promise<void>)[]>();
 
+  readonly store: ContainerStore;
+  private readonly usage: ContainerUsage;
+  private readonly images: ImageService;
+  readonly networks: NetworkService;
+  private readonly volumes: VolumeService;
+  private readonly events: EventBus;
+
   constructor(
     readonly dataRoot: string,
-    private readonly images: ImageService,
     runtimeBinary: string,
-    private readonly events: EventBus,
-    readonly networks: NetworkService,
-    private readonly volumes: VolumeService,
+    services: { store: ContainerStore; usage: ContainerUsage; images: ImageService; networks: NetworkService; volumes: VolumeService; events: EventBus },
   ) {
-    this.store = new ContainerStore(path.join(dataRoot, 'containers'));
-    networks.bindContainers(this.store);
-    volumes.setUsers((name) => {
-      const users = this.store.all().filter((c) => c.MountPoints?.some((m) => m.Name === name));
-      return { all: users.map((c) => c.Id), running: users.filter((c) => c.State.Status === 'running' || c.State.Status === 'paused').map((c) => c.Id) };
-    });
+    ({ store: this.store, usage: this.usage, images: this.images, networks: this.networks, volumes: this.volumes, events: this.events } = services);
     this.runtime = new OciRuntime(runtimeBinary, path.join(dataRoot, 'runtime', 'runc'));
     this.monitor = new ConmonMonitor(this.runtime, path.join(dataRoot, 'runtime', 'exits'), path.join(dataRoot, 'runtime', 'sock'));
     this.health = new HealthMonitor({
@@ -77,10 +76,6 @@ export class ContainerService {
     }
     await this.networks.init();
     await this.monitor.init((id, code) => void this.onExit(id, code));
-    this.images.setUsageHooks(
-      (imageId) => this.store.all().filter((c) => c.Image === imageId).map((c) => ({ containerId: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
-      () => [...this.store.all().map((c) => c.SnapshotChainId), ...[...this.cleaning.values()].map((c) => c.chainId)].filter((c): c is string => Boolean(c)),
-    );
     // Reconcile: containers that exited while berthd was down.
     for (const record of this.store.all()) {
       if (record.State.Status === 'restarting') {
@@ -109,7 +104,7 @@ export class ContainerService {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.cleaning.values()].map((c) => c.done));
+    await Promise.all([...this.usage.cleaning.values()].map((c) => c.done));
     this.monitor.close();
     await this.networks.close();
   }
@@ -531,9 +526,6 @@ export class ContainerService {
     this.cleanUpRemoved(record);
   }
 
-  /** Removed containers whose runtime state, mounts and directory are still being cleared. */
-  private readonly cleaning = new Map<string, { chainId: string | undefined; done: Promise<void> }>();
-
   /**
    * What a removed container leaves behind (runtime state, its overlay mount, its directory) is
    * cleared after the removal is visible: `docker rm` and `run --rm` do not wait for it. Its
@@ -549,8 +541,8 @@ export class ContainerService {
       await this.store.removeDir(id);
     })()
       .catch((err: unknown) => log.warn('cleanup of a removed container incomplete', { id, error: String(err) }))
-      .finally(() => this.cleaning.delete(id));
-    this.cleaning.set(id, { chainId: record.SnapshotChainId, done });
+      .finally(() => this.usage.cleaning.delete(id));
+    this.usage.cleaning.set(id, { chainId: record.SnapshotChainId, done });
     // The snapshots stay with their image; only an image deleted under the container (rmi -f)
     // leaves layers that nothing uses any more.
     void done.then(() => (this.images.images.get(record.Image) ? undefined : this.images.collectGarbage())).catch((err: unknown) => log.warn('garbage collection failed', { error: String(err) }));
@@ -606,7 +598,7 @@ function normalizeSignal(signal: string): string {
   const upper = signal.toUpperCase();
   if (/^\d+$/.test(upper)) return upper;
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  if (!(name in SIGNALS) && !/^SIG[A-Z0-9+-]+$/.test(name)) throw new InvalidParameterError(`Invalid signal: ${signal}`);
+  if (!/^SIG[A-Z0-9+-]+$/.test(name)) throw new InvalidParameterError(`Invalid signal: ${signal}`);
   return name.slice(3);
 }
 

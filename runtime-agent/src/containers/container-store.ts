@@ -9,7 +9,7 @@ import { fsyncDir, readJsonIfExists, removeTempFiles, writeJsonAtomic } from '..
 import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 import { ContainerRootfs } from './rootfs.js';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -1,6 +1,6 @@
 // Containers as the Engine API shows them: `GET /containers/json` rows and `GET /containers/{id}/json`.
 import { portSummary } from '../networks/port-bindings.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 import { mountsView } from './mounts.js';
 
 /** "Up 3 seconds", "Exited (3) 2 minutes ago", "Created": the STATUS column of `docker ps`. */

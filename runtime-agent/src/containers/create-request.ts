@@ -1,8 +1,8 @@
 // POST /containers/create: the request body checked and merged with the image's config the way
 // dockerd does (ENTRYPOINT/CMD, Env, WorkingDir, User, StopSignal, Labels).
-import type { ContainerConfig, ImageConfig } from '../images/media-types.js';
+import type { ContainerConfig, ImageConfig } from '../vocabulary/media-types.js';
 import { InvalidParameterError } from '../util/errors.js';
-import type { HostConfig } from './container-record.js';
+import type { HostConfig } from '../vocabulary/container-record.js';
 
 export interface CreateRequest extends ContainerConfig {
   Image?: string;

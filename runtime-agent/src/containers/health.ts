@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { log } from '../util/log.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 
 export interface HealthConfig {
   Test?: string[];

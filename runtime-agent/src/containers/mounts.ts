@@ -8,25 +8,8 @@ import type { OciMount } from '../oci/spec.js';
 import { runCommand } from '../util/command.js';
 import { InvalidParameterError, NotFoundError } from '../util/errors.js';
 import type { VolumeService } from '../volumes/volume-service.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord, MountPoint } from '../vocabulary/container-record.js';
 import { resolveInRoot } from './rootfs-paths.js';
-
-export interface MountPoint {
-  Type: 'bind' | 'volume' | 'tmpfs';
-  /** Volume name (volumes only). */
-  Name?: string;
-  Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
-  /** Not shown by the API: skip copying image content into the volume (volume-nocopy). */
-  NoCopy?: boolean;
-  /** Not shown by the API: tmpfs size and mode (--mount type=tmpfs). */
-  TmpfsSize?: number;
-  TmpfsMode?: number;
-}
 
 interface ApiMount {
   Type?: string;

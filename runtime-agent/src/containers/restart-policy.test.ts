@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 import { restartDelay, shouldRestart } from './restart-policy.js';
 
 function record(policy: string, max: number, restarts: number, ranMs: number, manuallyStopped = false): ContainerRecord {

@@ -1,5 +1,5 @@
 // Restart policies as dockerd applies them: whether an exit calls for a restart, and how long to wait.
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 
 export function shouldRestart(record: ContainerRecord, exitCode: number): boolean {
   const policy = record.HostConfig.RestartPolicy;

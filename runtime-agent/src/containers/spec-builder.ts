@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, capabilitySets, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { seccompFor } from '../oci/seccomp.js';
 import { InvalidParameterError } from '../util/errors.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord } from '../vocabulary/container-record.js';
 
 const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');

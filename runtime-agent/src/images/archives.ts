@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 
-import type { ProgressReporter } from '../api/progress-stream.js';
+import type { ProgressReporter } from '../vocabulary/progress.js';
 import { chainIds } from '../snapshots/chain-id.js';
 import { decompress, detectFileCompression } from '../util/compression.js';
 import { digestHex, sha256Digest, sha256OfStream, shortId } from '../util/digest.js';
@@ -18,10 +18,10 @@ import { Shapes, checkShape } from '../util/json-shapes.js';
 import { removeTree } from '../util/remove-tree.js';
 import { SpooledArchive } from './archive-reader.js';
 import type { ImageService } from './image-service.js';
-import type { ImageRecord, LayerRecord } from './image-store.js';
-import { MediaType, isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from './media-types.js';
+import type { ImageRecord, LayerRecord } from '../vocabulary/image-record.js';
+import { MediaType, isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../vocabulary/media-types.js';
 import { hostPlatform, selectManifest } from './platform.js';
-import { familiarString, parseNormalizedNamed, parseReference, type Reference } from './reference.js';
+import { familiarString, parseNormalizedNamed, parseReference, type Reference } from '../vocabulary/reference.js';
 
 interface DockerArchiveEntry {
   Config: string;

@@ -2,9 +2,9 @@
 import { Filters, globMatch } from '../util/filters.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ImageService } from './image-service.js';
-import type { ImageRecord } from './image-store.js';
+import type { ImageRecord } from '../vocabulary/image-record.js';
 import { createdSeconds, imageSummary, type ImageSummary } from './image-views.js';
-import { familiarName, familiarString, parseReference } from './reference.js';
+import { familiarName, familiarString, parseReference } from '../vocabulary/reference.js';
 
 export const IMAGE_LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
 export const IMAGE_PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;

@@ -8,8 +8,9 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tarStream from 'tar-stream';
 
-import { ProgressReporter } from '../api/progress-stream.js';
+import { ProgressReporter } from '../vocabulary/progress.js';
 import { ArchiveService } from './archives.js';
+import { EventBus } from '../events/event-bus.js';
 import { ImageService, type ImageUser } from './image-service.js';
 
 async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
@@ -23,13 +24,12 @@ async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
 
 describe('image removal rules', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-image-service-'));
-  const service = new ImageService(dir);
   let users: ImageUser[] = [];
+  const service = new ImageService(dir, new EventBus(), { imageUsers: () => users, snapshotRoots: () => [] });
   let id = '';
 
   before(async () => {
     await service.init();
-    service.setUsageHooks(() => users, () => []);
     const layer = await tarOf({ 'hello.txt': 'hello' });
     const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
     const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } });

@@ -10,17 +10,28 @@ import { ConflictError, InvalidParameterError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import { ContentStore } from './content-store.js';
-import { ImageStore, type ImageRecord, type LayerRecord } from './image-store.js';
+import type { ImageRecord, LayerRecord } from '../vocabulary/image-record.js';
+import { ImageStore } from './image-store.js';
 import { Leases } from './leases.js';
-import type { Descriptor, ImageConfig } from './media-types.js';
-import { familiarString, parseNormalizedNamed, parseReference, referenceString, type Reference } from './reference.js';
+import type { Descriptor, ImageConfig } from '../vocabulary/media-types.js';
+import { familiarString, parseNormalizedNamed, parseReference, referenceString, type Reference } from '../vocabulary/reference.js';
 
-/** How the container half tells the image half which images its containers use. */
+/** A container that uses an image. */
 export interface ImageUser {
   containerId: string;
   running: boolean;
 }
-export type ImageUsersLookup = (imageId: string) => ImageUser[];
+
+/** How the container half tells the image half what its containers use (containers/container-usage.ts). */
+export interface ImageUsage {
+  /** Containers made from the image: removal is refused while there are any. */
+  imageUsers(imageId: string): ImageUser[];
+  /** Snapshots that containers stand on: garbage collection keeps them. */
+  snapshotRoots(): Iterable<string>;
+}
+
+/** For an engine with no containers (tools, tests). */
+export const NO_CONTAINERS: ImageUsage = { imageUsers: () => [], snapshotRoots: () => [] };
 
 export type DeleteRecord = { Untagged: string } | { Deleted: string };
 
@@ -32,12 +43,11 @@ export class ImageService {
   /** Serializes changes of names and records against garbage collection. */
   readonly mutations = new KeyedLock();
   private readonly configs = new Map<string, ImageConfig>();
-  private usersOf: ImageUsersLookup = () => [];
-  private extraSnapshotRoots: () => Iterable<string> = () => [];
 
   constructor(
     readonly dataRoot: string,
     readonly events: EventBus = new EventBus(),
+    private readonly usage: ImageUsage = NO_CONTAINERS,
   ) {
     this.content = new ContentStore(path.join(dataRoot, 'image'));
     this.images = new ImageStore(path.join(dataRoot, 'image'));
@@ -50,12 +60,6 @@ export class ImageService {
     await this.images.init();
     // Content from operations a crash interrupted is not named by any record: sweep it.
     await this.collectGarbage();
-  }
-
-  /** Lets the container half veto removal of images its containers use, and keep their snapshots. */
-  setUsageHooks(usersOf: ImageUsersLookup, snapshotRoots: () => Iterable<string>): void {
-    this.usersOf = usersOf;
-    this.extraSnapshotRoots = snapshotRoots;
   }
 
   async config(id: string): Promise<ImageConfig> {
@@ -127,7 +131,7 @@ export class ImageService {
       const image = this.images.resolve(name);
       const result: DeleteRecord[] = [];
       const isIdPrefix = isIdLookup(name, image.id);
-      const users = this.usersOf(image.id);
+      const users = this.usage.imageUsers(image.id);
       if (!isIdPrefix) {
         const ref = parseNormalizedNamed(name);
         const remainingAfter = this.images.refsOf(image.id).filter((r) => r !== referenceString(ref));
@@ -165,7 +169,7 @@ export class ImageService {
       let parent = options.noPrune ? undefined : image.parent;
       while (parent) {
         const record = this.images.get(parent);
-        if (!record || this.images.refsOf(record.id).length || this.usersOf(record.id).length || this.images.all().some((o) => o.parent === record.id)) break;
+        if (!record || this.images.refsOf(record.id).length || this.usage.imageUsers(record.id).length || this.images.all().some((o) => o.parent === record.id)) break;
         await this.images.delete(record.id);
         this.configs.delete(record.id);
         result.push({ Deleted: record.id });
@@ -200,7 +204,7 @@ export class ImageService {
     let reclaimed = 0;
     const before = await this.diskUsage();
     for (const image of this.images.all()) {
-      if (this.usersOf(image.id).length > 0) continue;
+      if (this.usage.imageUsers(image.id).length > 0) continue;
       if (danglingOnly && this.images.repoTags(image.id).length > 0) continue;
       if (await keep(image)) continue;
       if (this.images.all().some((other) => other.parent === image.id)) continue;
@@ -243,7 +247,7 @@ export class ImageService {
   async collectGarbage(): Promise<string[]> {
     return this.mutations.run('images', async () => {
       const keepBlobs = new Set<string>();
-      const keepChains = new Set<string>(this.extraSnapshotRoots());
+      const keepChains = new Set<string>(this.usage.snapshotRoots());
       for (const image of this.images.all()) {
         keepBlobs.add(image.id);
         for (const m of image.manifests ?? []) keepBlobs.add(m.digest);

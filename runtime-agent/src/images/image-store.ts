@@ -11,36 +11,8 @@ import { digestHex } from '../util/digest.js';
 import { InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
-import type { Descriptor } from './media-types.js';
-import { familiarString, parseNormalizedNamed, parseReference, referenceString, type Reference } from './reference.js';
-
-/** Where a compressed blob of a layer is known to exist, so a push can mount it instead of uploading. */
-export interface BlobSource {
-  domain: string;
-  path: string;
-}
-
-export interface LayerRecord {
-  diffId: string;
-  chainId: string;
-  /** The compressed (or plain) blob in the content store, when we have one. */
-  blob?: Descriptor;
-  sources?: BlobSource[];
-}
-
-export interface ImageRecord {
-  /** sha256 of the config blob: the image ID. */
-  id: string;
-  layers: LayerRecord[];
-  /** Manifests we hold for this image, by digest (kept so a digest reference can be served again). */
-  manifests?: Descriptor[];
-  /** Parent image (builds), as dockerd's `Parent`. */
-  parent?: string;
-  /** The build step that made this image from its parent: the builder's cache key. */
-  buildCache?: string;
-  /** When this engine first stored the image (dockerd's `Metadata.LastTagTime` is similar). */
-  added: string;
-}
+import type { ImageRecord } from '../vocabulary/image-record.js';
+import { familiarString, parseNormalizedNamed, parseReference, referenceString, type Reference } from '../vocabulary/reference.js';
 
 const FULL_ID_RE = /^(?:sha256:)?([a-f0-9]{64})$/;
 const SHORT_ID_RE = /^[a-f0-9]{1,63}$/;

@@ -1,8 +1,8 @@
 // Images as the Engine API shows them: the list items of GET /images/json, the document of
 // GET /images/{name}/json, and the rows of GET /images/{name}/history.
 import type { ImageService } from './image-service.js';
-import type { ImageRecord } from './image-store.js';
-import type { ContainerConfig, ImageConfig } from './media-types.js';
+import type { ImageRecord } from '../vocabulary/image-record.js';
+import type { ContainerConfig, ImageConfig } from '../vocabulary/media-types.js';
 
 export interface ImageSummary {
   Containers: number;

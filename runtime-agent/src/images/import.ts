@@ -7,9 +7,9 @@ import { decompress, detectFileCompression } from '../util/compression.js';
 import { sha256Digest, sha256OfStream } from '../util/digest.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ImageService } from './image-service.js';
-import { MediaType, type ContainerConfig, type ImageConfig } from './media-types.js';
+import { MediaType, type ContainerConfig, type ImageConfig } from '../vocabulary/media-types.js';
 import { hostPlatform, parsePlatform } from './platform.js';
-import type { Reference } from './reference.js';
+import type { Reference } from '../vocabulary/reference.js';
 
 export interface ImportOptions {
   changes: string[];

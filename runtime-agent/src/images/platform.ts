@@ -2,7 +2,7 @@
 import { arch } from 'node:os';
 
 import { NotFoundError } from '../util/errors.js';
-import type { Descriptor, Platform } from './media-types.js';
+import type { Descriptor, Platform } from '../vocabulary/media-types.js';
 
 /** Node's process.arch names -> OCI's GOARCH names. */
 const ARCH_MAP: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };

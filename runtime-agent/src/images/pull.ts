@@ -4,7 +4,7 @@
 // the CLI renders as bars.
 import { PassThrough } from 'node:stream';
 
-import type { ProgressReporter } from '../api/progress-stream.js';
+import type { ProgressReporter } from '../vocabulary/progress.js';
 import type { AuthConfig } from '../registry/auth-config.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { RegistryError } from '../registry/registry-error.js';
@@ -16,10 +16,10 @@ import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMe
 import { log } from '../util/log.js';
 import type { ImageService } from './image-service.js';
 import { DigestMismatchError } from './content-store.js';
-import type { LayerRecord } from './image-store.js';
-import { MediaType, isIndexMediaType, isManifestMediaType, layerCompression, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './media-types.js';
+import type { LayerRecord } from '../vocabulary/image-record.js';
+import { MediaType, isIndexMediaType, isManifestMediaType, layerCompression, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../vocabulary/media-types.js';
 import { hostPlatform, selectManifest } from './platform.js';
-import { familiarName, familiarString, type Reference } from './reference.js';
+import { familiarName, familiarString, type Reference } from '../vocabulary/reference.js';
 
 const DOWNLOAD_CONCURRENCY = 3;
 const DOWNLOAD_ATTEMPTS = 3;

@@ -3,16 +3,16 @@
 // pulled is pushed byte for byte when it still describes the image, so the digest is kept.
 import { createGzip } from 'node:zlib';
 
-import type { ProgressReporter } from '../api/progress-stream.js';
+import type { ProgressReporter } from '../vocabulary/progress.js';
 import type { AuthConfig } from '../registry/auth-config.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { shortId } from '../util/digest.js';
 import { NotFoundError, SystemError } from '../util/errors.js';
 import { concurrencyLimit } from '../util/limit.js';
 import type { ImageService } from './image-service.js';
-import type { ImageRecord, LayerRecord } from './image-store.js';
-import { MediaType, isForeignLayer, layerCompression, type Descriptor, type ImageManifest } from './media-types.js';
-import { familiarName, familiarString, parseReference, referenceString, type Reference } from './reference.js';
+import type { ImageRecord, LayerRecord } from '../vocabulary/image-record.js';
+import { MediaType, isForeignLayer, layerCompression, type Descriptor, type ImageManifest } from '../vocabulary/media-types.js';
+import { familiarName, familiarString, parseReference, referenceString, type Reference } from '../vocabulary/reference.js';
 
 const UPLOAD_CONCURRENCY = 5;
 

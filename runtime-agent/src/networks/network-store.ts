@@ -6,7 +6,7 @@ import path from 'node:path';
 import { readJsonIfExists, removeTempFiles, writeJsonAtomic } from '../util/atomic-file.js';
 import { InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import type { NetworkRecord } from './network-record.js';
+import type { NetworkRecord } from '../vocabulary/network-record.js';
 
 export class NetworkStore {
   private readonly records = new Map<string, NetworkRecord>();

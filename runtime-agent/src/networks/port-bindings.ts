@@ -1,7 +1,7 @@
 // Published ports as a container asks for them (-p, -P with the image's EXPOSE) and as the Engine
 // API reports them once bound (NetworkSettings.Ports, the Ports of `docker ps`).
 import { InvalidParameterError } from '../util/errors.js';
-import type { PortBinding, PortMap } from './network-record.js';
+import type { PortBinding, PortMap } from '../vocabulary/network-record.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 

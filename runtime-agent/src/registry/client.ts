@@ -2,7 +2,7 @@
 // Bearer-token and Basic authentication negotiated from the registry's WWW-Authenticate challenge.
 import { Readable } from 'node:stream';
 
-import { MANIFEST_ACCEPT } from '../images/media-types.js';
+import { MANIFEST_ACCEPT } from '../vocabulary/media-types.js';
 import { sha256Digest } from '../util/digest.js';
 import { EngineError, SystemError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';

@@ -3,7 +3,7 @@
 // (host[:port] or a CIDR) are plain HTTP; everything else is HTTPS.
 import { BlockList, isIP } from 'node:net';
 
-import { DEFAULT_DOMAIN } from '../images/reference.js';
+import { DEFAULT_DOMAIN } from '../vocabulary/reference.js';
 
 export class RegistryHosts {
   private readonly insecureHosts = new Set<string>();

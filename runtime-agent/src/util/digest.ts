@@ -2,17 +2,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-import { InvalidParameterError } from './errors.js';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export function isDigest(value: string): boolean {
   return DIGEST_RE.test(value);
-}
-
-export function assertDigest(value: string): string {
-  if (!isDigest(value)) throw new InvalidParameterError(`invalid digest format: ${JSON.stringify(value)}`);
-  return value;
 }
 
 export function sha256Digest(data: string | Uint8Array): string {

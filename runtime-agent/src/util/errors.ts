@@ -17,13 +17,6 @@ export class InvalidParameterError extends EngineError {
   }
 }
 
-/** 401: the registry refused our credentials. */
-export class UnauthorizedError extends EngineError {
-  constructor(message: string) {
-    super(401, message);
-  }
-}
-
 /** 403 */
 export class ForbiddenError extends EngineError {
   constructor(message: string) {

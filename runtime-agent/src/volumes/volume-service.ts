@@ -12,7 +12,7 @@ import { dirSize } from '../util/dir-size.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import type { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
-import { ANONYMOUS_LABEL, isAnonymous, type VolumeRecord } from './volume-record.js';
+import { ANONYMOUS_LABEL, isAnonymous, type VolumeRecord } from '../vocabulary/volume-record.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const LOCAL_OPTIONS = ['type', 'device', 'o', 'size'];
@@ -29,16 +29,13 @@ export type VolumeUsers = (name: string) => { all: string[]; running: string[] }
 
 export class VolumeService {
   private readonly records = new Map<string, VolumeRecord>();
-  private users: VolumeUsers = () => ({ all: [], running: [] });
 
   constructor(
     readonly root: string,
     private readonly events: EventBus,
+    /** Which containers mount a volume (containers/container-usage.ts). */
+    private readonly users: VolumeUsers,
   ) {}
-
-  setUsers(users: VolumeUsers): void {
-    this.users = users;
-  }
 
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o701 });

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import { ignoreRules, receiveContext } from '../../build/build-context.js';
-import { Builder, StepFailedError } from '../../build/builder.js';
-import { DockerfileError } from '../../build/dockerfile.js';
+import { ignoreRules, receiveContext } from '../../builder/build-context.js';
+import { Builder, StepFailedError } from '../../builder/builder.js';
+import { DockerfileError } from '../../builder/dockerfile.js';
 import type { Engine } from '../../engine.js';
-import { familiarString, parseNormalizedNamed } from '../../images/reference.js';
+import { familiarString, parseNormalizedNamed } from '../../vocabulary/reference.js';
 import { InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { removeTree } from '../../util/remove-tree.js';
 import type { Router } from '../router.js';

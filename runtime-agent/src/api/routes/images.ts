@@ -5,12 +5,12 @@ import tarStream from 'tar-stream';
 
 import { commitContainer } from '../../containers/commit.js';
 import type { Engine } from '../../engine.js';
-import type { ContainerConfig } from '../../images/media-types.js';
+import type { ContainerConfig } from '../../vocabulary/media-types.js';
 import { importImage } from '../../images/import.js';
 import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
 import { imageHistory, imageInspect } from '../../images/image-views.js';
 import { parsePlatform } from '../../images/platform.js';
-import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../images/reference.js';
+import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../vocabulary/reference.js';
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
 import { EngineError, InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';

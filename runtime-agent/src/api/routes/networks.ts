@@ -1,6 +1,6 @@
 // /networks/* routes: parse, call the network service, shape the answer.
 import type { Engine } from '../../engine.js';
-import type { EndpointSettings } from '../../networks/network-record.js';
+import type { EndpointSettings } from '../../vocabulary/network-record.js';
 import type { NetworkCreateRequest } from '../../networks/network-service.js';
 import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';

@@ -166,7 +166,7 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
     ctx.send(200, {
       LayersSize: await images.diskUsage(),
       Images: summaries.map((s) => ({ ...s, SharedSize: shared.get(s.Id) ?? 0 })),
-      Containers: await listContainers(engine, { filters: null, all: true, limit: -1, withSize: true }),
+      Containers: await listContainers(engine.containers, engine.images, { filters: null, all: true, limit: -1, withSize: true }),
       Volumes: await engine.volumes.usage(),
       BuildCache: [],
       BuilderSize: 0,

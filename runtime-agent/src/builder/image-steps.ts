@@ -1,0 +1,105 @@
+// The images a build makes, one per step as dockerd's classic builder does: each step's image
+// has the previous as parent and remembers the step (its cache key), so an unchanged step is
+// found again instead of run. Metadata steps only write a config; layer steps add a snapshot.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+
+import type { ImageService } from '../images/image-service.js';
+import type { ImageRecord, LayerRecord } from '../vocabulary/image-record.js';
+import { MediaType, type ContainerConfig, type ImageConfig } from '../vocabulary/media-types.js';
+import { chainIds } from '../snapshots/chain-id.js';
+import { runCommand } from '../util/command.js';
+import { sha256Digest } from '../util/digest.js';
+
+/** Where a stage stands: its image so far (none for scratch before the first layer) and config. */
+export interface BuildState {
+  imageId: string | undefined;
+  config: ImageConfig;
+  layers: LayerRecord[];
+}
+
+export function scratchState(): BuildState {
+  return { imageId: undefined, config: { architecture: os.arch() === 'arm64' ? 'arm64' : 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }, layers: [] };
+}
+
+export async function stateOf(images: ImageService, image: ImageRecord): Promise<BuildState> {
+  return { imageId: image.id, config: await images.config(image.id), layers: image.layers };
+}
+
+/** The image a previous build made from `parent` with the same step, if it is still here. */
+export function cachedStep(images: ImageService, parent: string | undefined, cacheKey: string): ImageRecord | undefined {
+  return images.images.all().find((i) => (i.parent ?? '') === (parent ?? '') && i.buildCache === cacheKey);
+}
+
+/** A step that changes only the config (ENV, CMD, LABEL, ...): a new image with the same layers. */
+export async function commitConfig(images: ImageService, state: BuildState, createdBy: string, containerConfig: ContainerConfig, cacheKey: string, extra: { author?: string } = {}): Promise<BuildState> {
+  const created = new Date().toISOString();
+  const config: ImageConfig = {
+    ...state.config,
+    ...extra,
+    created,
+    config: containerConfig,
+    history: [...(state.config.history ?? []), { created, created_by: createdBy, empty_layer: true }],
+  };
+  return saveStep(images, state, config, state.layers, cacheKey);
+}
+
+/** A step that adds a layer (RUN, COPY, ADD): the tar is stored, unpacked as a snapshot, recorded. */
+export async function commitLayer(images: ImageService, state: BuildState, tar: Readable, createdBy: string, containerConfig: ContainerConfig, cacheKey: string): Promise<BuildState> {
+  const blob = await images.content.ingest(tar);
+  const diffId = blob.digest;
+  const diffIds = [...state.config.rootfs.diff_ids, diffId];
+  const chains = chainIds(diffIds);
+  const chainId = chains[chains.length - 1] ?? diffId;
+  const created = new Date().toISOString();
+  const config: ImageConfig = {
+    ...state.config,
+    created,
+    config: containerConfig,
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [...(state.config.history ?? []), { created, created_by: createdBy }],
+  };
+  const layers = [...state.layers, { diffId, chainId, blob: { mediaType: MediaType.OciLayer, digest: diffId, size: blob.size } }];
+  await images.leases.with([diffId, chainId], async () => {
+    await images.snapshots.create(chainId, chains[chains.length - 2], diffId, () => images.content.openRead(diffId));
+  });
+  return saveStep(images, state, config, layers, cacheKey);
+}
+
+async function saveStep(images: ImageService, state: BuildState, config: ImageConfig, layers: LayerRecord[], cacheKey: string): Promise<BuildState> {
+  const bytes = Buffer.from(JSON.stringify(config));
+  const id = sha256Digest(bytes);
+  await images.leases.with([id], async () => {
+    await images.content.put(bytes, id);
+    await images.saveRecord(id, layers, { ...(state.imageId ? { parent: state.imageId } : {}), buildCache: cacheKey });
+  });
+  return { imageId: id, config, layers };
+}
+
+/**
+ * Runs `fn` with the state's filesystem readable at a path: its layers stacked read-only (for
+ * COPY --from, and to look up users and existing directories).
+ */
+export async function withStateFs<T>(images: ImageService, state: BuildState, fn: (root: string, lowerDirs: string[]) => Promise<T>): Promise<T> {
+  const top = state.layers[state.layers.length - 1]?.chainId;
+  const lowerDirs = top ? await images.snapshots.lowerDirs(top) : [];
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-stage-'));
+  const empty = path.join(work, 'empty');
+  const mountpoint = path.join(work, 'fs');
+  await fs.mkdir(empty);
+  await fs.mkdir(mountpoint);
+  try {
+    if (lowerDirs.length === 0) return await fn(empty, []);
+    // Read-only overlay: at least two lower directories, so an empty one goes under a single layer.
+    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowerDirs, empty].join(':')}`, mountpoint]);
+    try {
+      return await fn(mountpoint, lowerDirs);
+    } finally {
+      await runCommand('umount', [mountpoint]);
+    }
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,104 @@
+// What berthd keeps about a container: the create request as normalized (Config, HostConfig),
+// the image it came from, and its state. Field names follow the Engine API so inspect can show them.
+import type { ContainerConfig } from './media-types.js';
+import type { NetworkSettings, PortMap } from './network-record.js';
+
+/** A mount as the container's record keeps it and inspect shows it (planned once, at create). */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Volume name (volumes only). */
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+  /** Not shown by the API: skip copying image content into the volume (volume-nocopy). */
+  NoCopy?: boolean;
+  /** Not shown by the API: tmpfs size and mode (--mount type=tmpfs). */
+  TmpfsSize?: number;
+  TmpfsMode?: number;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+/** The subset of HostConfig this engine acts on (the rest is kept and shown as given). */
+export interface HostConfig {
+  Binds?: string[] | null;
+  AutoRemove?: boolean;
+  Init?: boolean | null;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  SecurityOpt?: string[] | null;
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuQuota?: number;
+  CpuPeriod?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number | null;
+  Ulimits?: { Name: string; Soft: number; Hard: number }[] | null;
+  ShmSize?: number;
+  Tmpfs?: Record<string, string> | null;
+  Sysctls?: Record<string, string> | null;
+  RestartPolicy?: RestartPolicy;
+  NetworkMode?: string;
+  PortBindings?: PortMap | null;
+  PublishAllPorts?: boolean;
+  ExtraHosts?: string[] | null;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
+  /** --mount entries (checked by the mount planner). */
+  Mounts?: unknown[] | null;
+  VolumesFrom?: string[] | null;
+  LogConfig?: { Type: string; Config: Record<string, string> };
+  [key: string]: unknown;
+}
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  OOMKilled: boolean;
+  /** Present when the container has a healthcheck. */
+  Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Log: { Start: string; End: string; ExitCode: number; Output: string }[] };
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  /** Image ID (sha256:...) and the name the user gave (`busybox`). */
+  Image: string;
+  ImageName: string;
+  Config: ContainerConfig & { Hostname: string; Domainname?: string; Image: string; Tty?: boolean; OpenStdin?: boolean; StdinOnce?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean };
+  HostConfig: HostConfig;
+  /** The command the runtime starts, after ENTRYPOINT + CMD and --init. */
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  RestartCount: number;
+  /** Set by `stop`/`kill`: restart policies (unless-stopped, always on engine start) respect it. */
+  ManuallyStopped?: boolean;
+  /** The image's top snapshot, which the container's overlay stacks on. */
+  SnapshotChainId?: string;
+  /** Its networks (endpoints filled in while it runs) and published ports. */
+  NetworkSettings?: NetworkSettings;
+  /** Volumes, binds and tmpfs mounts, as planned at create. */
+  MountPoints?: MountPoint[];
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
