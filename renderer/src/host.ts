@@ -1,6 +1,8 @@
 // The page's end of the host API: in Electron the preload's IPC (window.berth.hostApi), in a
 // browser one WebSocket to the dashboard; the same messages either way. Requests are matched to
-// answers by id, streams delivered line by line (or byte by byte for terminals).
+// answers by id, streams delivered line by line (or byte by byte for terminals). Its Engine API
+// methods (request, call, stream, hijack) take raw paths: they are the transport of
+// engine-client.ts, which pages use instead; host calls and host streams are used directly.
 import type { EngineResult, HostCallName, HostCalls, HostMessage, HostRequest, HostStreamName, HostStreams } from '../../electron/src/common/host-api';
 
 type Pending = { resolve(r: EngineResult): void; reject(e: Error): void };
@@ -93,18 +95,21 @@ class HostConnection {
     (await this.connect()).send(request);
   }
 
-  async request(method: string, path: string, body?: unknown): Promise<EngineResult> {
+  private async request(method: string, path: string, body?: unknown): Promise<EngineResult> {
     const id = this.nextId++;
     const answer = new Promise<EngineResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     await this.send({ id, method: 'engine.request', params: { method, path, ...(body !== undefined ? { body } : {}) } });
     return answer;
   }
 
-  /** An Engine API call that must succeed: its body, or an Error with the engine's message. */
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * An Engine API call that must succeed: its body, or an Error with the engine's message. The
+   * body is not typed here: engine-client.ts says what each call answers.
+   */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const result = await this.request(method, path, body);
     if (result.status >= 400) throw new Error((result.body as { message?: string } | null)?.message ?? `HTTP ${result.status}`);
-    return result.body as T;
+    return result.body;
   }
 
   /** A raw two-way stream (exec start with a TTY): bytes out through `onBytes`, in through `write`. */

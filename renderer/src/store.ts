@@ -2,26 +2,16 @@
 // changed (no polling loop), and the error to show.
 import { create } from 'zustand';
 
-import { host } from './host';
-
-export interface ContainerRow {
-  Id: string;
-  Names: string[];
-  Image: string;
-  State: string;
-  Status: string;
-  Labels: Record<string, string>;
-  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
-}
-export interface ImageRow { Id: string; RepoTags: string[] | null; Size: number; Created: number }
-export interface VolumeRow { Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> | null }
-export interface NetworkRow { Id: string; Name: string; Driver: string; IPAM: { Config: { Subnet?: string }[] } }
+import type { ContainerSummary, ImageSummary, NetworkSummary, Volume } from '../../electron/src/common/engine-types';
+import * as engine from './engine-client';
+import { userContainers } from './user-containers';
 
 interface State {
-  containers: ContainerRow[];
-  images: ImageRow[];
-  volumes: VolumeRow[];
-  networks: NetworkRow[];
+  /** The user's containers: the GUI's own helpers (the volume browser's) are left out. */
+  containers: ContainerSummary[];
+  images: ImageSummary[];
+  volumes: Volume[];
+  networks: NetworkSummary[];
   loaded: boolean;
   error: string | undefined;
   refresh(): Promise<void>;
@@ -39,13 +29,12 @@ export const useStore = create<State>((set, get) => ({
   async refresh() {
     try {
       const [containers, images, volumes, networks] = await Promise.all([
-        host.call<ContainerRow[]>('GET', '/containers/json?all=1'),
-        host.call<ImageRow[]>('GET', '/images/json'),
-        host.call<{ Volumes: VolumeRow[] }>('GET', '/volumes'),
-        host.call<NetworkRow[]>('GET', '/networks'),
+        engine.listContainers({ all: true }),
+        engine.listImages(),
+        engine.listVolumes(),
+        engine.listNetworks(),
       ]);
-      // Short-lived helpers (the volume browser's) are the GUI's own business, not the user's.
-      set({ containers: containers.filter((c) => !c.Labels?.['io.berth.helper']), images, volumes: volumes.Volumes ?? [], networks, loaded: true });
+      set({ containers: userContainers(containers), images, volumes: volumes.Volumes ?? [], networks, loaded: true });
     } catch (err) {
       set({ error: err instanceof Error ? err.message : String(err), loaded: true });
     }
@@ -56,9 +45,9 @@ export const useStore = create<State>((set, get) => ({
   watch() {
     void get().refresh();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // A burst of events (compose up) refreshes once.
-    return host.stream('/events', {
-      onLine: () => {
+    // Any event may change a list, and a burst of them (compose up) refreshes once.
+    return engine.watchEvents({
+      onEvent: () => {
         clearTimeout(timer);
         timer = setTimeout(() => void get().refresh(), 100);
       },

@@ -2,8 +2,9 @@
 // its inspect, and a terminal into it.
 import { Suspense, lazy, useEffect, useMemo, useRef, useState } from 'react';
 
+import type { ContainerInspectResponse } from '../../../electron/src/common/engine-types';
 import { LogView } from '../components/LogView';
-import { host } from '../host';
+import * as engine from '../engine-client';
 import { useStore } from '../store';
 import { StatsTab } from './StatsTab';
 
@@ -17,7 +18,7 @@ export function ContainerDetail({ id }: { id: string }) {
   // The log lives in a ref, trimmed now and then; `version` tells React it grew.
   const lines = useRef<string[]>([]);
   const [version, setVersion] = useState(0);
-  const [inspect, setInspect] = useState<unknown>(undefined);
+  const [inspect, setInspect] = useState<ContainerInspectResponse>();
   const [timestamps, setTimestamps] = useState(false);
   const [search, setSearch] = useState('');
   const [error, setError] = useState<string>();
@@ -32,11 +33,7 @@ export function ContainerDetail({ id }: { id: string }) {
       if (lines.current.length > MAX_LINES * 1.25) lines.current = lines.current.slice(-MAX_LINES);
       setVersion((v) => v + 1);
     };
-    const stop = host.stream(`/containers/${id}/logs?follow=1&stdout=1&stderr=1&tail=500${timestamps ? '&timestamps=1' : ''}`, {
-      onLine: (line) => {
-        lines.current.push(line);
-        frame ||= requestAnimationFrame(flush);
-      },
+    const stop = engine.streamContainerLogs(id, { follow: true, tail: 500, timestamps }, {
       onLines: (batch) => {
         for (const line of batch) lines.current.push(line);
         frame ||= requestAnimationFrame(flush);
@@ -52,13 +49,13 @@ export function ContainerDetail({ id }: { id: string }) {
   // Read again when the engine's events change the container's state (started, stopped…).
   const state = useStore((s) => s.containers.find((c) => c.Id === id || c.Id.startsWith(id))?.Status);
   useEffect(() => {
-    host.call('GET', `/containers/${id}/json`).then(setInspect, (err: Error) => setError(err.message));
+    engine.inspectContainer(id).then(setInspect, (err: Error) => setError(err.message));
   }, [id, state]);
 
   // A new array per version: LogView re-renders when it changes.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const shown = useMemo(() => (search ? lines.current.filter((l) => l.includes(search)) : [...lines.current]), [version, search]);
-  const name = (inspect as { Name?: string } | undefined)?.Name?.replace(/^\//, '') ?? id.slice(0, 12);
+  const name = inspect?.Name.replace(/^\//, '') ?? id.slice(0, 12);
 
   return (
     <section>
@@ -86,7 +83,7 @@ export function ContainerDetail({ id }: { id: string }) {
           <TerminalTab id={id} />
         </Suspense>
       )}
-      {tab === 'stats' && <StatsTab id={id} running={(inspect as { State?: { Running?: boolean } } | undefined)?.State?.Running ?? false} />}
+      {tab === 'stats' && <StatsTab id={id} running={inspect?.State.Running ?? false} />}
       {tab === 'inspect' && <pre className="inspect">{inspect === undefined ? 'Loading…' : JSON.stringify(inspect, null, 2)}</pre>}
     </section>
   );

@@ -2,8 +2,10 @@
 // filter, and actions per row (start/stop, pause/resume, restart, remove after confirmation).
 import { useMemo, useState } from 'react';
 
-import { host } from '../host';
-import { useStore, type ContainerRow } from '../store';
+import type { ContainerStateStatus, ContainerSummary } from '../../../electron/src/common/engine-types';
+import * as engine from '../engine-client';
+import { useStore } from '../store';
+import { containerName } from '../user-containers';
 
 async function act(action: () => Promise<unknown>): Promise<void> {
   try {
@@ -14,14 +16,14 @@ async function act(action: () => Promise<unknown>): Promise<void> {
 }
 
 type Filter = 'all' | 'running' | 'stopped';
-const FILTERS: Record<Filter, { label: string; test(state: string): boolean }> = {
+const FILTERS: Record<Filter, { label: string; test(state: ContainerStateStatus): boolean }> = {
   all: { label: 'All', test: () => true },
   running: { label: 'Running', test: (s) => s === 'running' || s === 'paused' || s === 'restarting' },
   stopped: { label: 'Stopped', test: (s) => s === 'exited' || s === 'created' || s === 'dead' },
 };
 
-function Row({ c }: { c: ContainerRow }) {
-  const name = c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+function Row({ c }: { c: ContainerSummary }) {
+  const name = containerName(c);
   const running = c.State === 'running';
   const paused = c.State === 'paused';
   return (
@@ -38,14 +40,14 @@ function Row({ c }: { c: ContainerRow }) {
       </td>
       <td className="actions">
         {running || paused ? (
-          <button aria-label={`Stop ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/stop`))}>Stop</button>
+          <button aria-label={`Stop ${name}`} onClick={() => act(() => engine.stopContainer(c.Id))}>Stop</button>
         ) : (
-          <button aria-label={`Start ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/start`))}>Start</button>
+          <button aria-label={`Start ${name}`} onClick={() => act(() => engine.startContainer(c.Id))}>Start</button>
         )}
-        {running && <button aria-label={`Pause ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/pause`))}>Pause</button>}
-        {paused && <button aria-label={`Resume ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/unpause`))}>Resume</button>}
-        <button aria-label={`Restart ${name}`} onClick={() => act(() => host.call('POST', `/containers/${c.Id}/restart`))}>Restart</button>
-        <button aria-label={`Remove ${name}`} onClick={() => window.confirm(`Remove ${name}?`) && act(() => host.call('DELETE', `/containers/${c.Id}?force=1`))}>Remove</button>
+        {running && <button aria-label={`Pause ${name}`} onClick={() => act(() => engine.pauseContainer(c.Id))}>Pause</button>}
+        {paused && <button aria-label={`Resume ${name}`} onClick={() => act(() => engine.unpauseContainer(c.Id))}>Resume</button>}
+        <button aria-label={`Restart ${name}`} onClick={() => act(() => engine.restartContainer(c.Id))}>Restart</button>
+        <button aria-label={`Remove ${name}`} onClick={() => window.confirm(`Remove ${name}?`) && act(() => engine.removeContainer(c.Id, { force: true }))}>Remove</button>
       </td>
     </tr>
   );
@@ -57,12 +59,12 @@ export function Containers() {
   const [query, setQuery] = useState('');
   const [filter, setFilter] = useState<Filter>('all');
   const groups = useMemo(() => {
-    const byProject = new Map<string, ContainerRow[]>();
+    const byProject = new Map<string, ContainerSummary[]>();
     const needle = query.toLowerCase();
     for (const c of containers) {
       if (!FILTERS[filter].test(c.State)) continue;
       if (needle && !`${c.Names.join(' ')} ${c.Image} ${c.Id.slice(0, 12)}`.toLowerCase().includes(needle)) continue;
-      const project = c.Labels['com.docker.compose.project'] ?? '';
+      const project = c.Labels?.['com.docker.compose.project'] ?? '';
       byProject.set(project, [...(byProject.get(project) ?? []), c]);
     }
     return [...byProject.entries()].sort(([a], [b]) => a.localeCompare(b));

@@ -2,23 +2,22 @@
 // remove from each row; a row's name opens the image's detail.
 import { useMemo, useState } from 'react';
 
-import { host } from '../host';
+import * as engine from '../engine-client';
 import { useStore } from '../store';
 import { errorText, formatAge, formatDate, formatSize, shortId } from '../format';
-import { rowsOf, type ImageRowView, type ImageSummary } from './images/image-types';
+import { rowsOf, type ImageRowView } from './images/image-rows';
 import { PullPanel } from './images/PullPanel';
 import { RunDialog } from './images/RunDialog';
-import { useEngine, userContainers, type ContainerSummary } from '../useEngine';
 import './resources.css';
 
 /** Removing a tag untags it (the image goes with its last tag); a dangling image goes by ID. */
-async function removeImage(row: { image: ImageSummary; tag: string | undefined }): Promise<string | undefined> {
+async function removeImage(row: ImageRowView): Promise<string | undefined> {
   const what = row.tag ?? shortId(row.image.Id);
   const others = (row.image.RepoTags ?? []).filter((t) => t !== row.tag && t !== '<none>:<none>').length;
   const question = row.tag && others ? `Remove the tag ${what}? The image keeps its ${others} other tag${others > 1 ? 's' : ''}.` : `Remove the image ${what}?`;
   if (!window.confirm(question)) return undefined;
   try {
-    await host.call('DELETE', `/images/${row.tag ?? row.image.Id}`);
+    await engine.removeImage(row.tag ?? row.image.Id);
     return undefined;
   } catch (err) {
     return `Cannot remove ${what}: ${errorText(err)}`;
@@ -44,15 +43,14 @@ function ImageRow({ row, inUse, onRun, onError }: { row: ImageRowView; inUse: bo
 }
 
 export function Images() {
-  const images: ImageSummary[] = useStore((s) => s.images);
+  const images = useStore((s) => s.images);
   const loaded = useStore((s) => s.loaded);
-  const storeContainers = useStore((s) => s.containers);
-  const containers = useEngine<ContainerSummary[]>('/containers/json?all=1', [storeContainers]);
+  const containers = useStore((s) => s.containers);
   const [query, setQuery] = useState('');
   const [running, setRunning] = useState<string>();
   const [error, setError] = useState<string>();
 
-  const used = useMemo(() => new Set(userContainers(containers.data).map((c) => c.ImageID)), [containers.data]);
+  const used = useMemo(() => new Set(containers.map((c) => c.ImageID)), [containers]);
   const rows = useMemo(() => {
     const q = query.trim().toLowerCase();
     return rowsOf(images)

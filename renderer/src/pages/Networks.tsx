@@ -2,17 +2,17 @@
 // on it; create a bridge network, remove one (the engine refuses while containers are attached).
 import { useState } from 'react';
 
-import { host } from '../host';
+import * as engine from '../engine-client';
 import { useStore } from '../store';
 import { errorText, shortId } from '../format';
-import { useLoad } from '../useEngine';
-import { PREDEFINED, gateways, subnets, type NetworkInspect } from './networks/network-types';
+import { useLoad } from '../useLoad';
+import { PREDEFINED, gateways, subnets } from './networks/network-facts';
 import './resources.css';
 
 export async function removeNetwork(n: { Id: string; Name: string }): Promise<{ removed: boolean; error?: string }> {
   if (!window.confirm(`Remove network ${n.Name}?`)) return { removed: false };
   try {
-    await host.call('DELETE', `/networks/${n.Id}`);
+    await engine.removeNetwork(n.Id);
     return { removed: true };
   } catch (err) {
     return { removed: false, error: `Cannot remove ${n.Name}: ${errorText(err)}` };
@@ -26,7 +26,7 @@ function CreateNetwork({ onError }: { onError(message: string | undefined): void
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return onError(name ? `"${name}" is not a valid network name: letters, digits, _ . -, starting with a letter or digit.` : 'Enter a name for the new network.');
     setBusy(true);
     try {
-      await host.call('POST', '/networks/create', { Name: name, Driver: 'bridge', CheckDuplicate: true });
+      await engine.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true });
       setName('');
       onError(undefined);
     } catch (err) {
@@ -51,7 +51,7 @@ export function Networks() {
   // inspected for them, again whenever networks or containers change. One removed meanwhile is
   // left out rather than failing the whole list.
   const details = useLoad(async () => {
-    const inspected = await Promise.allSettled(networks.map((n) => host.call<NetworkInspect>('GET', `/networks/${n.Id}`)));
+    const inspected = await Promise.allSettled(networks.map((n) => engine.inspectNetwork(n.Id)));
     const failed = inspected.find((r) => r.status === 'rejected');
     if (failed && inspected.every((r) => r.status === 'rejected')) throw failed.reason;
     return inspected.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

@@ -2,25 +2,17 @@
 // memory, network and block I/O, charted over the last two minutes.
 import { useEffect, useState } from 'react';
 
+import type { ContainerStatsResponse } from '../../../electron/src/common/engine-types';
 import { LineChart } from '../components/LineChart';
+import * as engine from '../engine-client';
 import { bytes } from '../format';
-import { host } from '../host';
 
 const SAMPLES = 120;
-
-interface StatsSample {
-  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
-  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
-  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
-  pids_stats?: { current?: number };
-}
 
 export interface StatsPoint { cpu: number; memory: number; memoryLimit: number; rx: number; tx: number; read: number; write: number; pids: number }
 
 /** One sample as `docker stats` computes it: CPU against the whole machine, memory without page cache. */
-export function statsPoint(s: StatsSample): StatsPoint {
+export function statsPoint(s: ContainerStatsResponse): StatsPoint {
   const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
   const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
   const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.total_inactive_file ?? 0;
@@ -44,10 +36,9 @@ export function StatsTab({ id, running }: { id: string; running: boolean }) {
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!running) return;
-    return host.stream(`/containers/${id}/stats?stream=1`, {
-      onLine: (line) => {
-        if (!line.trim()) return;
-        const point = statsPoint(JSON.parse(line) as StatsSample);
+    return engine.streamContainerStats(id, {
+      onSample: (sample) => {
+        const point = statsPoint(sample);
         setPoints((old) => [...old, point].slice(-SAMPLES));
       },
       onError: setError,

@@ -4,23 +4,24 @@ import type { Terminal } from '@xterm/xterm';
 import { useState } from 'react';
 
 import { XtermView, type TerminalSession } from '../components/XtermView';
-import { host } from '../host';
+import * as engine from '../engine-client';
 
 export function TerminalTab({ id }: { id: string }) {
   const [error, setError] = useState<string>();
   const connect = (term: Terminal): TerminalSession => {
     let closed = false;
-    let connection: { write(data: string): void; close(): void } | undefined;
+    let connection: engine.HijackedStream | undefined;
     let execId = '';
     const resize = (cols: number, rows: number) => {
-      if (execId) void host.request('POST', `/exec/${execId}/resize?h=${rows}&w=${cols}`);
+      // A resize that fails (the shell just exited) changes nothing worth telling.
+      if (execId) engine.resizeExec(execId, { cols, rows }).catch(() => undefined);
     };
     void (async () => {
       try {
-        const exec = await host.call<{ Id: string }>('POST', `/containers/${id}/exec`, { AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: ['sh'], Env: [`COLUMNS=${term.cols}`, `LINES=${term.rows}`] });
+        const exec = await engine.createExec(id, { AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: ['sh'], Env: [`COLUMNS=${term.cols}`, `LINES=${term.rows}`] });
         if (closed) return;
         execId = exec.Id;
-        connection = host.hijack(`/exec/${exec.Id}/start`, { Detach: false, Tty: true }, {
+        connection = engine.startExec(exec.Id, { Detach: false, Tty: true }, {
           onBytes: (bytes) => term.write(bytes),
           onEnd: () => term.write('\r\n[session ended]\r\n'),
           onError: setError,

@@ -2,7 +2,7 @@
 // create, remove (the engine says when a volume is in use), and open one to browse its files.
 import { useState } from 'react';
 
-import { host } from '../host';
+import * as engine from '../engine-client';
 import { useStore } from '../store';
 import { errorText, formatAge, formatDate, formatSize } from '../format';
 import { removeVolume, useVolumeData, type VolumeUser } from './volumes/volume-data';
@@ -26,7 +26,7 @@ function CreateVolume({ onError }: { onError(message: string | undefined): void 
     if (name && !/^[A-Za-z0-9][A-Za-z0-9_.-]+$/.test(name)) return onError(`"${name}" is not a valid volume name: letters, digits, _ . - (two characters or more, starting with a letter or digit).`);
     setBusy(true);
     try {
-      await host.call('POST', '/volumes/create', name ? { Name: name } : {});
+      await engine.createVolume(name ? { Name: name } : {});
       setName('');
       onError(undefined);
     } catch (err) {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 
+import type { BerthUsageResponse, SystemDataUsageResponse, SystemVersion } from '../../common/engine-types.js';
 import type { Check, HostCallName, HostSettings, HostStatus, HostStreamName, MachineUsage, SettingsView } from '../../common/host-api.js';
 import { ensureDockerContext, type VmControl } from '../host/agent-process.js';
 import { runChecks } from '../host/checks.js';
@@ -54,7 +55,7 @@ export function createHostServices(options: HostServicesOptions): HostServices {
 
   async function engineData(): Promise<MachineUsage['engineData']> {
     if (diskUsage && Date.now() - diskUsage.at < DISK_USAGE_TTL_MS) return diskUsage.value;
-    const df = (await engineGet('/system/df')) as { LayersSize?: number; Containers?: { SizeRw?: number }[]; Volumes?: { UsageData?: { Size?: number } }[]; BuilderSize?: number };
+    const df = (await engineGet('/system/df')) as SystemDataUsageResponse;
     const value = {
       images: df.LayersSize ?? 0,
       containers: (df.Containers ?? []).reduce((sum, c) => sum + Math.max(0, c.SizeRw ?? 0), 0),
@@ -75,7 +76,7 @@ export function createHostServices(options: HostServicesOptions): HostServices {
       if (!agent || agent.state !== 'running') return result;
     }
     try {
-      const version = (await engineGet('/version')) as { Version: string; ApiVersion: string; Os: string; Arch: string; KernelVersion: string };
+      const version = (await engineGet('/version')) as SystemVersion;
       result.engine = { reachable: true, version: version.Version, apiVersion: version.ApiVersion, os: `${version.Os}/${version.Arch}`, kernel: version.KernelVersion };
     } catch (err) {
       result.engine = { reachable: false, error: err instanceof Error ? err.message : String(err) };
@@ -83,7 +84,7 @@ export function createHostServices(options: HostServicesOptions): HostServices {
     }
     // Only berthd reports the machine's use; another engine answers 404 and the page says so.
     const usage = await callEngine(engineSocket, 'GET', '/_berth/usage').catch(() => undefined);
-    if (usage?.status === 200) result.usage = { ...(usage.body as MachineUsage), engineData: await engineData().catch(() => undefined) };
+    if (usage?.status === 200) result.usage = { ...(usage.body as BerthUsageResponse), engineData: await engineData().catch(() => undefined) };
     return result;
   }
 

@@ -3,6 +3,7 @@
 // of the directory is read for its direct children. File contents are skipped, not kept.
 import { extract } from 'tar-stream';
 
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerSummary, ImageSummary, Volume } from '../../common/engine-types.js';
 import type { VolumeEntry } from '../../common/host-api.js';
 import { callEngine, engineJson, engineResponse } from './engine-calls.js';
 
@@ -14,9 +15,9 @@ export const HELPER_LABEL = 'io.berth.helper';
 
 /** An image to base the helper on: one a container using the volume runs, else any local one. */
 async function helperImage(socket: string, volume: string): Promise<string> {
-  const users = await engineJson<{ ImageID: string }[]>(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ volume: [volume] }))}`);
+  const users = await engineJson<ContainerSummary[]>(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ volume: [volume] }))}`);
   if (users[0]) return users[0].ImageID;
-  const images = await engineJson<{ Id: string }[]>(socket, 'GET', '/images/json');
+  const images = await engineJson<ImageSummary[]>(socket, 'GET', '/images/json');
   if (!images[0]) throw new Error('browsing a volume needs an image on the engine (for a helper container that mounts it): pull one first');
   return images[0].Id;
 }
@@ -34,14 +35,15 @@ export function normalizeVolumePath(requested: string): string {
 export async function browseVolume(socket: string, volume: string, requested: string): Promise<VolumeEntry[]> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(volume)) throw new Error(`invalid volume name ${JSON.stringify(volume)}`);
   const relative = normalizeVolumePath(requested);
-  await engineJson(socket, 'GET', `/volumes/${volume}`);
-  const created = await engineJson<{ Id: string }>(socket, 'POST', '/containers/create', {
+  await engineJson<Volume>(socket, 'GET', `/volumes/${volume}`);
+  const helper: ContainerCreateRequest = {
     Image: await helperImage(socket, volume),
     Entrypoint: ['/berth-volume-browser-never-runs'],
     Labels: { [HELPER_LABEL]: 'volume-browser' },
     NetworkDisabled: true,
     HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: MOUNT, ReadOnly: true, VolumeOptions: { NoCopy: true } }], NetworkMode: 'none' },
-  });
+  };
+  const created = await engineJson<ContainerCreateResponse>(socket, 'POST', '/containers/create', helper);
   try {
     const archive = await engineResponse(socket, 'GET', `/containers/${created.Id}/archive?path=${encodeURIComponent(`${MOUNT}/${relative}`)}`);
     return await directChildren(archive);

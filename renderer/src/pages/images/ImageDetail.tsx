@@ -2,12 +2,12 @@
 // layers and its history; run it or remove it from here.
 import { useState, type ReactNode } from 'react';
 
-import { host } from '../../host';
+import type { ImageHistoryResponseItem, ImageInspect } from '../../../../electron/src/common/engine-types';
+import * as engine from '../../engine-client';
 import { useStore } from '../../store';
 import { errorText, formatAge, formatDate, formatSize, shortId } from '../../format';
-import type { HistoryItem, ImageInspect } from './image-types';
 import { RunDialog } from './RunDialog';
-import { useLoad } from '../../useEngine';
+import { useLoad } from '../../useLoad';
 import '../resources.css';
 
 function List({ items, empty = '—' }: { items: string[] | undefined | null; empty?: string }) {
@@ -44,7 +44,7 @@ function Layers({ layers }: { layers: string[] }) {
   );
 }
 
-function History({ items }: { items: HistoryItem[] }) {
+function History({ items }: { items: ImageHistoryResponseItem[] }) {
   if (!items.length) return <p className="empty">No history recorded for this image.</p>;
   return (
     <table aria-label="History">
@@ -66,7 +66,7 @@ export function ImageDetail({ id }: { id: string }) {
   // The store's image list changes on every tag, pull and removal: reload then.
   const images = useStore((s) => s.images);
   const image = useLoad(async () => {
-    const [inspect, history] = await Promise.all([host.call<ImageInspect>('GET', `/images/${id}/json`), host.call<HistoryItem[]>('GET', `/images/${id}/history`)]);
+    const [inspect, history] = await Promise.all([engine.inspectImage(id), engine.imageHistory(id)]);
     return { inspect, history };
   }, [id, images]);
   const [running, setRunning] = useState(false);
@@ -78,7 +78,8 @@ export function ImageDetail({ id }: { id: string }) {
   const remove = async () => {
     try {
       if (!window.confirm(`Remove the image ${tags.join(', ') || shortId(id)}${tags.length > 1 ? ' and all its tags' : ''}?`)) return;
-      await host.call('DELETE', `/images/${inspect?.Id ?? id}${tags.length > 1 ? '?force=1' : ''}`);
+      // An image with several tags is removed whole only when forced (as `docker rmi -f`).
+      await engine.removeImage(inspect?.Id ?? id, { force: tags.length > 1 });
       location.hash = '#/images';
     } catch (err) {
       setError(`Cannot remove the image: ${errorText(err)}`);

@@ -2,11 +2,12 @@
 // its progress, the summary lines, and the engine's error when the pull fails.
 import { useReducer, useRef, useState } from 'react';
 
-import { host } from '../../host';
+import type { CreateImageInfo } from '../../../../electron/src/common/engine-types';
+import * as engine from '../../engine-client';
 import { formatSize } from '../../format';
-import { emptyPull, foldPull, splitReference, type LayerProgress, type PullMessage, type PullState } from './pull-progress';
+import { emptyPull, foldPull, splitReference, type LayerProgress, type PullState } from './pull-progress';
 
-type Action = { type: 'start' } | { type: 'message'; message: PullMessage } | { type: 'fail'; error: string } | { type: 'end' };
+type Action = { type: 'start' } | { type: 'message'; message: CreateImageInfo } | { type: 'fail'; error: string } | { type: 'end' };
 interface Pull extends PullState { running: boolean; started: boolean }
 
 function reduce(state: Pull, action: Action): Pull {
@@ -47,17 +48,11 @@ export function PullPanel() {
     if ('error' in parts) return setInvalid(parts.error);
     setInvalid(undefined);
     dispatch({ type: 'start' });
-    stop.current = host.stream(`/images/create?fromImage=${encodeURIComponent(parts.fromImage)}&tag=${encodeURIComponent(parts.tag)}`, {
-      onLine: (line) => {
-        try {
-          dispatch({ type: 'message', message: JSON.parse(line) as PullMessage });
-        } catch {
-          // a line that is not JSON carries nothing to draw
-        }
-      },
+    stop.current = engine.pullImage(parts, {
+      onProgress: (message) => dispatch({ type: 'message', message }),
       onEnd: () => dispatch({ type: 'end' }),
       onError: (error) => dispatch({ type: 'fail', error }),
-    }, 'POST');
+    });
   };
   const cancel = () => {
     stop.current?.();

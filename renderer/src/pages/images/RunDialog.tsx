@@ -2,13 +2,13 @@
 // The image's config is read for hints (its exposed ports, its command).
 import { useEffect, useRef } from 'react';
 
-import type { ImageInspect } from './image-types';
+import * as engine from '../../engine-client';
 import { RunForm } from './RunForm';
-import { useEngine } from '../../useEngine';
+import { useLoad } from '../../useLoad';
 
 export function RunDialog({ reference, onClose }: { reference: string; onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
-  const inspect = useEngine<ImageInspect>(`/images/${reference}/json`);
+  const inspect = useLoad(() => engine.inspectImage(reference), [reference]);
   useEffect(() => {
     // No close() on cleanup: its close event would arrive after StrictMode's second mount and
     // shut the dialog; an unmounted <dialog> leaves the top layer by itself.

@@ -2,7 +2,7 @@
 // anything is created; then create + start, and on to the new container's page.
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 
-import { host } from '../../host';
+import * as engine from '../../engine-client';
 import { errorText } from '../../format';
 import { buildRunSpec, type RunField, type RunInput } from './run-spec';
 
@@ -49,9 +49,8 @@ export function RunForm({ target, onCancel }: { target: RunTarget; onCancel?: ()
     setBusy(true);
     let created: string | undefined;
     try {
-      const answer = await host.call<{ Id: string }>('POST', `/containers/create${spec.name ? `?name=${encodeURIComponent(spec.name)}` : ''}`, spec.body);
-      created = answer.Id;
-      await host.call('POST', `/containers/${created}/start`);
+      created = (await engine.createContainer(spec.body, { name: spec.name })).Id;
+      await engine.startContainer(created);
       location.hash = `#/container/${created}`;
     } catch (err) {
       // A container that was created but would not start stays, as after `docker run`: its page

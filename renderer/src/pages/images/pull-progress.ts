@@ -1,5 +1,6 @@
 // The state of a pull, folded from the engine's JSON progress lines (the same stream `docker pull`
 // draws): one entry per layer with its phase and byte counts, plus the summary lines.
+import type { CreateImageInfo } from '../../../../electron/src/common/engine-types';
 
 export interface LayerProgress {
   id: string;
@@ -16,20 +17,12 @@ export interface PullState {
   error?: string;
 }
 
-export interface PullMessage {
-  id?: string;
-  status?: string;
-  progressDetail?: { current?: number; total?: number };
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
 /** A layer's last word: nothing follows these for it. */
 const FINAL = /^(Pull complete|Already exists)$/;
 
 export const emptyPull: PullState = { layers: [], notes: [] };
 
-export function foldPull(state: PullState, message: PullMessage): PullState {
+export function foldPull(state: PullState, message: CreateImageInfo): PullState {
   if (message.error || message.errorDetail?.message) return { ...state, error: message.error ?? message.errorDetail?.message };
   const status = message.status ?? '';
   // "Pulling from library/debian" carries the tag as its id: a heading, not a layer.

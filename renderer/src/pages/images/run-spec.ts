@@ -1,6 +1,7 @@
 // The Run form's text turned into a `POST /containers/create` body, with one message per mistake
 // so the form can say what is wrong with which line. Same notations as `docker run`: -p, -e, -v.
-// No imports: the browser test checks these rules directly.
+// A type import only: the browser test loads these rules directly, in Node.
+import type { ContainerCreateRequest, HostConfig } from '../../../../electron/src/common/engine-types.js';
 
 export interface RunInput {
   image: string;
@@ -13,14 +14,8 @@ export interface RunInput {
 
 export type RunField = 'name' | 'ports' | 'env' | 'volumes' | 'command';
 
-export interface CreateBody {
-  Image: string;
-  Cmd?: string[];
-  Env?: string[];
-  ExposedPorts?: Record<string, Record<string, never>>;
-  Volumes?: Record<string, Record<string, never>>;
-  HostConfig: { PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>; Binds?: string[] };
-}
+/** What the form fills in of a create request: the host part is always there, to fill. */
+export type CreateBody = ContainerCreateRequest & { HostConfig: HostConfig };
 
 export type RunSpec = { ok: true; name: string | undefined; body: CreateBody } | { ok: false; errors: Partial<Record<RunField, string[]>> };
 

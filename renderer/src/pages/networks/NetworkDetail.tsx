@@ -2,12 +2,14 @@
 // containers on it with their addresses and DNS aliases; the raw inspect on demand.
 import { useState } from 'react';
 
-import { host } from '../../host';
+import type { ContainerSummary, NetworkInspect } from '../../../../electron/src/common/engine-types';
+import * as engine from '../../engine-client';
 import { useStore } from '../../store';
 import { formatAge, formatDate } from '../../format';
-import { containerName, useLoad, userContainers, type ContainerSummary } from '../../useEngine';
+import { useLoad } from '../../useLoad';
+import { containerName } from '../../user-containers';
 import { removeNetwork } from '../Networks';
-import { PREDEFINED, type NetworkInspect } from './network-types';
+import { PREDEFINED } from './network-facts';
 import '../resources.css';
 
 function KeyValues({ label, values }: { label: string; values: Record<string, string> | null | undefined }) {
@@ -79,13 +81,10 @@ function Connected({ network, containers }: { network: NetworkInspect; container
 
 export function NetworkDetail({ id }: { id: string }) {
   const networks = useStore((s) => s.networks);
-  const storeContainers = useStore((s) => s.containers);
-  const loaded = useLoad(async () => {
-    const [network, containers] = await Promise.all([host.call<NetworkInspect>('GET', `/networks/${id}`), host.call<ContainerSummary[]>('GET', '/containers/json?all=1')]);
-    return { network, containers: userContainers(containers) };
-  }, [id, networks, storeContainers]);
+  const containers = useStore((s) => s.containers);
+  const loaded = useLoad(() => engine.inspectNetwork(id), [id, networks, containers]);
   const [error, setError] = useState<string>();
-  const network = loaded.data?.network;
+  const network = loaded.data;
   const title = network?.Name ?? id.slice(0, 12);
 
   return (
@@ -114,7 +113,7 @@ export function NetworkDetail({ id }: { id: string }) {
             <div><dt>IPv6</dt><dd>{network.EnableIPv6 ? 'Enabled' : 'Disabled'}</dd></div>
           </dl>
           <h2>Connected containers <span className="muted count">{Object.keys(network.Containers ?? {}).length}</span></h2>
-          <Connected network={network} containers={loaded.data?.containers ?? []} />
+          <Connected network={network} containers={containers} />
           <h2>Addressing (IPAM)</h2>
           <Ipam network={network} />
           <h2>Options</h2>

@@ -6,7 +6,7 @@ import { useState } from 'react';
 import type { VolumeEntry } from '../../../../electron/src/common/host-api';
 import { host } from '../../host';
 import { formatAge, formatDate, formatSize } from '../../format';
-import { useLoad } from '../../useEngine';
+import { useLoad } from '../../useLoad';
 import { formatMode } from './file-mode';
 
 function Breadcrumbs({ volume, path, go }: { volume: string; path: string[]; go(depth: number): void }) {
