@@ -20,6 +20,7 @@ ip_forward_was=$(cat /proc/sys/net/ipv4/ip_forward)
 forward_policy_was=$(iptables -w -S FORWARD | sed -n 's/^-P FORWARD //p')
 restore_host() {
   bash scripts/fixtures/registry.sh stop >/dev/null 2>&1 || true
+  rm -f "$BERTH_FIXTURE_STATE.lock"
   echo "$ip_forward_was" >/proc/sys/net/ipv4/ip_forward || true
   iptables -w -P FORWARD "${forward_policy_was:-ACCEPT}" || true
 }

@@ -64,7 +64,7 @@ export async function sampleCgroup(cgroupPath: string): Promise<CgroupSample> {
       },
       memory_stats: { usage: num(await read(path.join(dir, 'memory.current'))) ?? 0, stats: memStat, limit: num(await read(path.join(dir, 'memory.max'))) ?? hostMemory() },
       pids_stats: { current: num(await read(path.join(dir, 'pids.current'))) ?? 0, limit: num(await read(path.join(dir, 'pids.max'))) ?? 0 },
-      blkio_stats: {},
+      blkio_stats: blkioFromIoStat(await read(path.join(dir, 'io.stat'))),
     };
   }
   const v1 = (controller: string, file: string) => read(path.join(CGROUP_ROOT, controller, rel, file));
@@ -92,8 +92,65 @@ export async function sampleCgroup(cgroupPath: string): Promise<CgroupSample> {
       limit: limit !== undefined && limit < hostMemory() ? limit : hostMemory(),
     },
     pids_stats: { current: num(await v1('pids', 'pids.current')) ?? 0, limit: num(await v1('pids', 'pids.max')) ?? 0 },
-    blkio_stats: {},
+    blkio_stats: await blkioV1((file) => v1('blkio', file)),
   };
+}
+
+/** One line of Docker's blkio lists: a device, an operation, a count. */
+interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** The lists dockerd fills; those this kernel does not keep are null, as in dockerd's answer. */
+function blkioStats(serviceBytes: BlkioEntry[] | null, serviced: BlkioEntry[] | null): Record<string, BlkioEntry[] | null> {
+  return {
+    io_service_bytes_recursive: serviceBytes,
+    io_serviced_recursive: serviced,
+    io_queue_recursive: null,
+    io_service_time_recursive: null,
+    io_wait_time_recursive: null,
+    io_merged_recursive: null,
+    io_time_recursive: null,
+    sectors_recursive: null,
+  };
+}
+
+/** cgroup v2's io.stat ("8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...") as dockerd reports it: ops read and write. */
+export function blkioFromIoStat(text: string | undefined): Record<string, BlkioEntry[] | null> {
+  const bytes: BlkioEntry[] = [];
+  const ios: BlkioEntry[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    const [device, ...fields] = line.trim().split(/\s+/);
+    const m = /^(\d+):(\d+)$/.exec(device ?? '');
+    if (!m) continue;
+    const values = Object.fromEntries(fields.map((f) => f.split('=')).map(([k, v]) => [k, Number(v)]));
+    const at = { major: Number(m[1]), minor: Number(m[2]) };
+    bytes.push({ ...at, op: 'read', value: values.rbytes ?? 0 }, { ...at, op: 'write', value: values.wbytes ?? 0 });
+    ios.push({ ...at, op: 'read', value: values.rios ?? 0 }, { ...at, op: 'write', value: values.wios ?? 0 });
+  }
+  return blkioStats(bytes, ios);
+}
+
+/** cgroup v1's "8:0 Read 4096" lines (the device-less "Total" line left out). */
+export function blkioFromV1(text: string | undefined): BlkioEntry[] {
+  const entries: BlkioEntry[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(line.trim());
+    if (m) entries.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3]!, value: Number(m[4]) });
+  }
+  return entries;
+}
+
+/** v1 keeps the proportional-weight files only with the CFQ/BFQ schedulers; the throttle ones always. */
+async function blkioV1(read: (file: string) => Promise<string | undefined>): Promise<Record<string, BlkioEntry[] | null>> {
+  const pick = async (name: string) => {
+    const weighted = blkioFromV1(await read(`blkio.${name}`));
+    return weighted.length ? weighted : blkioFromV1(await read(`blkio.throttle.${name}`));
+  };
+  return blkioStats(await pick('io_service_bytes_recursive'), await pick('io_serviced_recursive'));
 }
 
 function hostMemory(): number {

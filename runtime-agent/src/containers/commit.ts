@@ -22,18 +22,38 @@ export interface CommitOptions {
 
 const IMAGE_CONFIG_KEYS = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'OnBuild', 'Healthcheck', 'Shell'] as const;
 
+/**
+ * Pauses a running container for a consistent snapshot. One that is exiting (its record still
+ * says running, the runtime no longer does) has nothing left to freeze: commit it as it is, as
+ * dockerd does, instead of failing with "not running". Says whether it paused.
+ */
+async function pauseUnlessExiting(containers: ContainerService, id: string): Promise<boolean> {
+  try {
+    await containers.pause(id);
+    return true;
+  } catch (err) {
+    const state = await containers.runtime.state(id);
+    if (state?.status === 'running') throw err;
+    return false;
+  }
+}
+
 export async function commitContainer(containers: ContainerService, images: ImageService, idOrName: string, options: CommitOptions): Promise<string> {
   const record = containers.store.get(idOrName);
   const parent = images.images.get(record.Image);
   const parentConfig: ImageConfig = parent ? await images.config(parent.id) : { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
-  const pause = options.pause && record.State.Status === 'running';
-  if (pause) await containers.pause(record.Id);
+  const paused = options.pause && record.State.Status === 'running' && (await pauseUnlessExiting(containers, record.Id));
   let blob: { digest: string; size: number };
   try {
     const upper = new ContainerRootfs(containers.store.dir(record.Id)).upper;
     blob = await images.content.ingest(changesTar(upper));
   } finally {
-    if (pause) await containers.unpause(record.Id);
+    // It may have been killed meanwhile: then there is nothing left to resume.
+    if (paused) {
+      await containers.unpause(record.Id).catch(async (err: unknown) => {
+        if ((await containers.runtime.state(record.Id))?.status === 'paused') throw err;
+      });
+    }
   }
   const diffId = blob.digest;
   const diffIds = [...(parentConfig.rootfs?.diff_ids ?? []), diffId];

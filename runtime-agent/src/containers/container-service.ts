@@ -17,6 +17,8 @@ import { planMounts, prepareMounts } from './mounts.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
+import { dirSize } from '../util/dir-size.js';
+import type { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
 import { ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
 import type { ContainerStore } from './container-store.js';
@@ -414,12 +416,17 @@ export class ContainerService {
       throw new ConflictError(`Cannot kill container: ${idOrName}: Container ${record.Id} is not running`);
     }
     const normalized = normalizeSignal(signal);
-    if (normalized === 'KILL' || normalized === '9') {
+    const killing = normalized === 'KILL' || normalized === '9';
+    if (killing) {
       record.ManuallyStopped = true;
       await this.store.save(record);
     }
+    const exited = killing ? this.wait(record.Id, 'next-exit') : undefined;
     await this.runtime.kill(record.Id, normalized, normalized === 'KILL');
     this.publish(record, 'kill', { signal: normalized });
+    // As dockerd: a SIGKILL returns once the container has exited, so an inspect right after it
+    // sees exited and 137, not running. (Bounded: a process stuck in the kernel must not hang the call.)
+    if (exited) await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   async stop(idOrName: string, timeoutSeconds: number | undefined): Promise<'stopped' | 'not-running'> {
@@ -564,14 +571,21 @@ export class ContainerService {
   }
 
   /** `docker container prune`: removes every container that is not running; returns their IDs. */
-  async prune(): Promise<string[]> {
+  /** `container prune`: stopped containers that the filters (until, label, label!) select. */
+  async prune(filters: Filters): Promise<{ deleted: string[]; reclaimed: number }> {
+    const until = filters.until();
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const record of this.store.all()) {
       if (record.State.Status === 'running' || record.State.Status === 'paused' || record.State.Status === 'restarting') continue;
+      if (until !== undefined && Date.parse(record.Created) > until) continue;
+      if (!filters.matchPruneLabels(record.Config.Labels)) continue;
+      const size = await dirSize(new ContainerRootfs(this.store.dir(record.Id)).upper);
       await this.remove(record.Id, { force: false });
       deleted.push(record.Id);
+      reclaimed += size;
     }
-    return deleted;
+    return { deleted, reclaimed };
   }
 
   /** The image as `ps` shows it: the name used at create while it still names the image, else the short ID. */

@@ -2,6 +2,7 @@
 // the client can compute CPU use. Streamed once a second while the container runs; one sample
 // after a second (stream=0), or at once without a previous one (one-shot=1), as dockerd does.
 import { sampleCgroup } from '../cgroups/stats.js';
+import { interfaceCounters } from '../networks/interface-counters.js';
 import type { ContainerRecord } from '../vocabulary/container-record.js';
 import type { ContainerService } from './container-service.js';
 
@@ -25,7 +26,14 @@ export async function* containerStats(containers: ContainerService, record: Cont
     const status = containers.store.find(record.Id)?.State.Status;
     return status === 'running' || status === 'paused';
   };
-  const sample = async () => (running() ? sampleCgroup(`/berth/${record.Id}`) : undefined);
+  // A container on the host's network has no interfaces of its own: dockerd leaves `networks` out.
+  const ownNetwork = record.HostConfig.NetworkMode !== 'host' && !record.HostConfig.NetworkMode?.startsWith('container:');
+  const sample = async () => {
+    if (!running()) return undefined;
+    const cgroup = await sampleCgroup(`/berth/${record.Id}`);
+    const networks = ownNetwork ? await interfaceCounters(containers.store.find(record.Id)?.State.Pid ?? 0) : undefined;
+    return { ...cgroup, ...(networks && Object.keys(networks).length ? { networks } : {}) };
+  };
   const base = { name: record.Name, id: record.Id, num_procs: 0, storage_stats: {} };
   const empty = { read: ZERO_TIME, cpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: 0, throttling_data: {} }, memory_stats: {}, pids_stats: {}, blkio_stats: {} };
   let previous = query.oneShot ? undefined : await sample();

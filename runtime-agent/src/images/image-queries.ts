@@ -14,7 +14,8 @@ export async function listImages(service: ImageService, rawFilters: string | nul
   const dangling = danglingFilter(filters);
   const before = filters.has('before') ? await createdOf(service, filters.get('before')) : undefined;
   const since = filters.has('since') ? await createdOf(service, filters.get('since')) : undefined;
-  const until = filters.has('until') ? parseUntil(filters.get('until')[0] ?? '') : undefined;
+  const untilMs = filters.until();
+  const until = untilMs === undefined ? undefined : untilMs / 1000;
   const patterns = filters.get('reference');
   const children = new Set(service.images.all().map((i) => i.parent).filter(Boolean));
 
@@ -61,25 +62,13 @@ async function createdOf(service: ImageService, names: string[]): Promise<number
   return createdSeconds(await service.config(record.id));
 }
 
-/** `until` as a Unix timestamp, an RFC 3339 date, or a duration before now (`24h`, `10m`). */
-export function parseUntil(value: string): number {
-  const duration = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(value);
-  if (duration) {
-    const factor: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-    return Date.now() / 1000 - Number(duration[1]) * (factor[duration[2] ?? 's'] ?? 1);
-  }
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
-  return ms / 1000;
-}
-
 /** Whether `image prune`'s filters keep an image (true = do not delete). */
 export async function pruneKeeps(service: ImageService, record: ImageRecord, filters: Filters): Promise<boolean> {
   const config = await service.config(record.id);
   const labels = config.config?.Labels;
-  if (filters.has('until') && createdSeconds(config) >= parseUntil(filters.get('until')[0] ?? '')) return true;
-  if (filters.has('label') && !filters.matchLabels('label', labels)) return true;
-  if (filters.has('label!') && filters.get('label!').some((cond) => Filters.parse(JSON.stringify({ label: [cond] }), ['label']).matchLabels('label', labels))) return true;
-  return false;
+  const until = filters.until();
+  if (until !== undefined && createdSeconds(config) * 1000 > until) return true;
+  // An image without a configuration is not held back by label filters (dockerd).
+  if (!config.config) return false;
+  return !filters.matchPruneLabels(labels);
 }

@@ -2,7 +2,7 @@
 // into a container's network namespace (named by the PID of its first process). Each operation is
 // one `ip -batch` per namespace, so wiring a container costs two short processes.
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 
 import { runCommand } from '../util/command.js';
 
@@ -20,8 +20,13 @@ export interface EndpointWiring {
   mtu: number;
 }
 
-export function linkExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`);
+/**
+ * Whether the device exists in berthd's own network namespace. Asked over netlink (`ip`), not read
+ * from /sys/class/net: in a namespace made with `unshare -n` or `ip netns exec`, /sys may still
+ * show another namespace's devices.
+ */
+export async function linkExists(name: string): Promise<boolean> {
+  return runCommand('ip', ['-o', 'link', 'show', 'dev', name]).then(() => true, () => false);
 }
 
 /**
@@ -35,7 +40,7 @@ function bridgeMac(name: string): string {
 }
 
 export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  const lines = linkExists(name) ? await staleAddresses(name, gatewayCidr) : [`link add name ${name} address ${bridgeMac(name)} type bridge`];
+  const lines = (await linkExists(name)) ? await staleAddresses(name, gatewayCidr) : [`link add name ${name} address ${bridgeMac(name)} type bridge`];
   lines.push(`link set dev ${name} mtu ${mtu}`, `addr replace ${gatewayCidr} dev ${name}`, `link set dev ${name} up`);
   await runCommand('ip', ['-batch', '-'], lines.join('\n') + '\n');
   // Published ports are forwarded to containers from 127.0.0.1 too; the kernel routes such
@@ -50,11 +55,12 @@ async function staleAddresses(name: string, gatewayCidr: string): Promise<string
 }
 
 export async function deleteLink(name: string): Promise<void> {
-  if (!linkExists(name)) return;
-  await runCommand('ip', ['link', 'del', 'dev', name]).catch((err: unknown) => {
-    // Gone in between (a veth dies with its namespace): that is the wanted outcome.
-    if (linkExists(name)) throw err;
-  });
+  try {
+    await runCommand('ip', ['link', 'del', 'dev', name]);
+  } catch (err) {
+    // Already gone (a veth dies with its namespace): that is the wanted outcome.
+    if (await linkExists(name)) throw err;
+  }
 }
 
 /** Creates the pair with its inner end directly in the namespace, then configures that end there. */

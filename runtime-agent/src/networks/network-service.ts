@@ -144,7 +144,7 @@ export class NetworkService {
     });
     const device = bridgeName(record);
     if (device.length > 15) throw new InvalidParameterError(`bridge name ${device} is longer than 15 characters`);
-    if (this.bridgeNetworks().some((n) => bridgeName(n) === device) || (options[BRIDGE_NAME_OPTION] && linkExists(device))) {
+    if (this.bridgeNetworks().some((n) => bridgeName(n) === device) || (options[BRIDGE_NAME_OPTION] && (await linkExists(device)))) {
       throw new ConflictError(`bridge name ${device} is already in use`);
     }
     const mtu = Number(options[MTU_OPTION] ?? DEFAULT_MTU);
@@ -172,14 +172,12 @@ export class NetworkService {
   }
 
   async prune(filters: Filters): Promise<string[]> {
-    const until = filters.get('until')[0];
-    const untilMs = until ? parseUntil(until) : undefined;
+    const until = filters.until();
     const deleted: string[] = [];
     for (const network of this.store.all()) {
       if ((PREDEFINED_NETWORKS as readonly string[]).includes(network.Name) || this.endpointsOn(network).length) continue;
-      if (!filters.matchLabels('label', network.Labels)) continue;
-      if (filters.has('label!') && filters.get('label!').some((l) => labelMatches(l, network.Labels))) continue;
-      if (untilMs !== undefined && Date.parse(network.Created) > untilMs) continue;
+      if (!filters.matchPruneLabels(network.Labels)) continue;
+      if (until !== undefined && Date.parse(network.Created) > until) continue;
       await this.remove(network.Id);
       deleted.push(network.Name);
     }
@@ -258,18 +256,4 @@ export class NetworkService {
   private bridgeNetworks(): NetworkRecord[] {
     return this.store.all().filter((n) => n.Driver === 'bridge');
   }
-}
-
-function parseUntil(value: string): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const duration = /^(\d+)(s|m|h)$/.exec(value);
-  if (duration) return Date.now() - Number(duration[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[duration[2] as 's' | 'm' | 'h'];
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
-  return ms;
-}
-
-function labelMatches(condition: string, labels: Record<string, string>): boolean {
-  const eq = condition.indexOf('=');
-  return eq === -1 ? condition in labels : labels[condition.slice(0, eq)] === condition.slice(eq + 1);
 }

@@ -22,7 +22,8 @@ export function parsePortKey(key: string): [number, Protocol] {
 }
 
 function hostPortRange(value: string | undefined, key: string): [number, number] {
-  if (!value) return [0, 0];
+  // "0", as "", asks for any free port (dockerd; testcontainers sends it for every port).
+  if (!value || value === '0') return [0, 0];
   const m = /^(\d+)(?:-(\d+))?$/.exec(value);
   const first = m ? Number(m[1]) : NaN;
   const last = m?.[2] ? Number(m[2]) : first;

@@ -52,3 +52,10 @@ export function errorMessage(err: unknown): string {
 export function isErrnoException(err: unknown, code?: string): err is NodeJS.ErrnoException {
   return err instanceof Error && 'code' in err && (code === undefined || (err as NodeJS.ErrnoException).code === code);
 }
+
+/** 503: what the engine cannot do in its present state (swarm endpoints on a node in no swarm). */
+export class UnavailableError extends EngineError {
+  constructor(message: string) {
+    super(503, message);
+  }
+}

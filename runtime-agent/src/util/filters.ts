@@ -1,6 +1,7 @@
 // The `filters` query parameter of list and prune endpoints: JSON of name -> values, in either the
 // current map form {"dangling":{"true":true}} or the legacy list form {"dangling":["true"]}.
 import { InvalidParameterError } from './errors.js';
+import { parseTimestamp } from './timestamps.js';
 
 export class Filters {
   private constructor(private readonly values: Map<string, string[]>) {}
@@ -43,6 +44,22 @@ export class Filters {
     if (normalized.every((v) => v === 'true' || v === '1')) return true;
     if (normalized.every((v) => v === 'false' || v === '0')) return false;
     throw new InvalidParameterError(`invalid filter '${name}=${list.join(',')}'`);
+  }
+
+  /** `until=` of the prune endpoints, in milliseconds since the epoch; one value at most. */
+  until(): number | undefined {
+    const values = this.get('until');
+    if (values.length > 1) throw new InvalidParameterError('more than one until filter specified');
+    return values[0] === undefined ? undefined : parseTimestamp(values[0]);
+  }
+
+  /**
+   * What prunes take: every `label` matches, and not every `label!` does (dockerd excludes an
+   * object only when all the `label!` conditions hold for it).
+   */
+  matchPruneLabels(labels: Record<string, string> | null | undefined): boolean {
+    if (!this.matchLabels('label', labels)) return false;
+    return !(this.has('label!') && this.matchLabels('label!', labels));
   }
 
   /** label=key or label=key=value against a label map. */

@@ -116,16 +116,18 @@ export class VolumeService {
     this.events.publish('volume', 'destroy', name, { driver: 'local' });
   }
 
-  async prune(filters: Filters): Promise<{ deleted: string[]; reclaimed: number }> {
-    // Since API 1.42 a plain prune removes anonymous volumes only; all=true removes named ones too.
-    const all = filters.bool('all') ?? false;
+  /** `anonymousOnly`: API 1.42 and later prune anonymous volumes only, unless the `all` filter says otherwise. */
+  async prune(filters: Filters, anonymousOnly: boolean): Promise<{ deleted: string[]; reclaimed: number }> {
+    const all = !anonymousOnly || (filters.bool('all') ?? false);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const record of this.all()) {
       if (!all && !isAnonymous(record)) continue;
+      // As dockerd: volumes with driver options (a tmpfs, a bind, an NFS share) are never pruned.
+      if (record.Options && Object.keys(record.Options).length) continue;
       if (this.users(record.Name).all.length) continue;
-      if (!filters.matchLabels('label', record.Labels)) continue;
-      const size = record.Options ? 0 : await dirSize(record.Mountpoint);
+      if (!filters.matchPruneLabels(record.Labels)) continue;
+      const size = await dirSize(record.Mountpoint);
       await this.remove(record.Name);
       deleted.push(record.Name);
       reclaimed += size;

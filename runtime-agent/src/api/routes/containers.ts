@@ -15,6 +15,7 @@ import { containerInspect } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../../util/errors.js';
+import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
@@ -203,8 +204,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/containers/prune', async (ctx) => {
-    const deleted = await containers.prune();
-    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+    const { deleted, reclaimed } = await containers.prune(Filters.parse(ctx.query.get('filters'), ['until', 'label', 'label!']));
+    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
 });
 }
 

@@ -6,6 +6,7 @@ import { registerEventRoutes } from './events.js';
 import { registerExecRoutes } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerNetworkRoutes } from './networks.js';
+import { registerSwarmRoutes } from './swarm.js';
 import { registerSystemRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
@@ -19,5 +20,6 @@ export function buildRouter(engine: Engine): Router {
   registerNetworkRoutes(router, engine);
   registerVolumeRoutes(router, engine);
   registerBuildRoutes(router, engine);
+  registerSwarmRoutes(router);
   return router;
 }

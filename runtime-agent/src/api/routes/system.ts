@@ -12,9 +12,10 @@ import type { Router } from '../router.js';
 import { listContainers } from '../../containers/container-queries.js';
 import { machineUsage } from '../../system/machine-usage.js';
 import { Shapes } from '../../util/json-shapes.js';
-import { API_VERSION, MIN_API_VERSION } from '../version.js';
+import { API_VERSION, MIN_API_VERSION, compareVersions } from '../version.js';
 
 export const ENGINE_VERSION = '0.1.0';
+const DF_TYPES = ['container', 'image', 'volume', 'build-cache'];
 
 function pingHeaders(ctx: RequestContext): void {
   ctx.res.setHeader('Api-Version', API_VERSION);
@@ -160,16 +161,28 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
   });
 
   router.get('/system/df', async (ctx) => {
+    // API 1.42 added `type` (repeatable); objects not asked for come back as null, as in dockerd.
+    const types = compareVersions(ctx.apiVersion, '1.42') >= 0 ? ctx.query.getAll('type') : [];
+    for (const type of types) if (!DF_TYPES.includes(type)) throw new InvalidParameterError(`unknown object type: ${type}`);
+    const wants = (type: string) => types.length === 0 || types.includes(type);
     const images = engine.images;
-    const shared = await images.sharedSizes();
-    const summaries = await Promise.all(images.images.all().map((r) => imageSummary(images, r, 0)));
+    const containers = engine.containers.store.all();
+    const imageRows = async () => {
+      const shared = await images.sharedSizes();
+      return Promise.all(
+        images.images.all().map(async (record) => ({
+          ...(await imageSummary(images, record, containers.filter((c) => c.Image === record.id).length)),
+          SharedSize: shared.get(record.id) ?? 0,
+        })),
+      );
+    };
     ctx.send(200, {
-      LayersSize: await images.diskUsage(),
-      Images: summaries.map((s) => ({ ...s, SharedSize: shared.get(s.Id) ?? 0 })),
-      Containers: await listContainers(engine.containers, engine.images, { filters: null, all: true, limit: -1, withSize: true }),
-      Volumes: await engine.volumes.usage(),
-      BuildCache: [],
-      BuilderSize: 0,
+      LayersSize: wants('image') ? await images.diskUsage() : 0,
+      Images: wants('image') ? await imageRows() : null,
+      Containers: wants('container') ? await listContainers(engine.containers, engine.images, { filters: null, all: true, limit: -1, withSize: true }) : null,
+      Volumes: wants('volume') ? await engine.volumes.usage() : null,
+      BuildCache: wants('build-cache') ? [] : null,
+      ...(compareVersions(ctx.apiVersion, '1.42') < 0 ? { BuilderSize: 0 } : {}),
     });
   });
 

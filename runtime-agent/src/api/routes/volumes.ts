@@ -1,12 +1,15 @@
 // /volumes/* routes: parse, call the volume service, shape the answer.
 import type { Engine } from '../../engine.js';
 import type { VolumeCreateRequest } from '../../volumes/volume-service.js';
+import { UnavailableError } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
 import type { Router } from '../router.js';
+import { NOT_A_MANAGER } from './swarm.js';
+import { compareVersions } from '../version.js';
 
 const LIST_FILTERS = ['dangling', 'driver', 'label', 'name'] as const;
-const PRUNE_FILTERS = ['label', 'all'] as const;
+const PRUNE_FILTERS = ['label', 'label!', 'all'] as const;
 
 export function registerVolumeRoutes(router: Router, engine: Engine): void {
   const volumes = engine.volumes;
@@ -16,11 +19,14 @@ export function registerVolumeRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/volumes/create', async (ctx) => {
-    ctx.send(201, await volumes.create(await ctx.jsonObject<VolumeCreateRequest>(Shapes.volumeCreate)));
+    const body = await ctx.jsonObject<VolumeCreateRequest & { ClusterVolumeSpec?: unknown }>(Shapes.volumeCreate);
+    // Cluster volumes live in a swarm's state (API 1.42), as a dockerd in no swarm answers.
+    if (body.ClusterVolumeSpec) throw new UnavailableError(NOT_A_MANAGER);
+    ctx.send(201, await volumes.create(body));
   });
 
   router.post('/volumes/prune', async (ctx) => {
-    const { deleted, reclaimed } = await volumes.prune(Filters.parse(ctx.query.get('filters'), PRUNE_FILTERS));
+    const { deleted, reclaimed } = await volumes.prune(Filters.parse(ctx.query.get('filters'), PRUNE_FILTERS), compareVersions(ctx.apiVersion, '1.42') >= 0);
     ctx.send(200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 

@@ -1,0 +1,283 @@
+// Engine API answers as dockerd gives them (issue 16), through the docker CLI and Debian's
+// python3-docker SDK: list filters that select what they name and refuse what they do not know,
+// prunes that delete only what their filters select, events filters, system df, stats with network
+// and block I/O counters, swarm and plugin endpoints as a dockerd in no swarm answers them,
+// HostPort "0", commit with pause of a stopped container, and a kill that returns after the exit.
+// Where dockerd's answer is the spec, the test says which behaviour it pins (moby 24.0, API 1.43).
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+
+import { TestEngine, registry, run } from './support/berthd.js';
+
+describe('engine API as dockerd answers it', () => {
+  let engine: TestEngine;
+  const names = async (...args: string[]) => (await engine.dockerOk(['ps', '--format', '{{.Names}}', ...args])).split('\n').filter(Boolean).sort();
+  /** Runs a Python snippet with Debian's docker SDK (`client` is docker.from_env() on this engine). */
+  const python = async (code: string) => {
+    const res = await run('/usr/bin/python3', ['-c', `import docker, json\nclient = docker.from_env()\n${code}`], { env: engine.env() });
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout;
+  };
+
+  before(async () => {
+    engine = await TestEngine.start();
+    await engine.dockerOk(['pull', '-q', `${registry()}/library/busybox`]);
+    await engine.dockerOk(['tag', `${registry()}/library/busybox`, 'busybox']);
+  });
+  after(async () => {
+    await engine.dispose();
+  });
+
+  describe('docker ps filters', () => {
+    before(async () => {
+      await engine.dockerOk(['network', 'create', 'filternet']);
+      await engine.dockerOk(['run', '-d', '--name', 'f-first', '-v', 'filtervol:/data', '--label', 'tier=db', 'busybox', 'sleep', '300']);
+      await engine.dockerOk(['run', '-d', '--name', 'f-second', '--network', 'filternet', '-p', '127.0.0.1:18731:80', '--expose', '9000', 'busybox', 'sleep', '300']);
+      await engine.dockerOk(['run', '-d', '--name', 'f-third', '-v', '/tmp:/hosttmp', 'busybox', 'sleep', '300']);
+      assert.equal((await engine.docker(['run', '--name', 'f-exited', 'busybox', 'sh', '-c', 'exit 4'])).code, 4);
+    });
+
+    it('before and since cut the creation order at the container they name (dockerd: exclusive, by name or ID)', async () => {
+      assert.deepEqual(await names('-a', '--filter', 'before=f-third', '--filter', 'name=^f-'), ['f-first', 'f-second']);
+      assert.deepEqual(await names('-a', '--filter', 'since=f-second', '--filter', 'name=^f-'), ['f-exited', 'f-third']);
+      const id = (await engine.dockerOk(['inspect', '-f', '{{.Id}}', 'f-second'])).trim();
+      assert.deepEqual(await names('-a', '--filter', `since=${id}`, '--filter', `before=f-exited`), ['f-third']);
+      const missing = await engine.docker(['ps', '--filter', 'before=no-such-box']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /No such container: no-such-box/);
+    });
+
+    it('volume matches a volume name or a mount destination or a bind source; network a name or ID prefix', async () => {
+      assert.deepEqual(await names('--filter', 'volume=filtervol'), ['f-first']);
+      assert.deepEqual(await names('--filter', 'volume=/hosttmp'), ['f-third']);
+      assert.deepEqual(await names('--filter', 'volume=/tmp'), ['f-third']);
+      assert.deepEqual(await names('--filter', 'volume=nothing-mounts-this'), []);
+      assert.deepEqual(await names('--filter', 'network=filternet'), ['f-second']);
+      const netId = (await engine.dockerOk(['network', 'inspect', '-f', '{{.Id}}', 'filternet'])).trim();
+      assert.deepEqual(await names('--filter', `network=${netId.slice(0, 6)}`), ['f-second']);
+      assert.deepEqual(await names('--filter', 'network=bridge', '--filter', 'name=^f-'), ['f-first', 'f-third']);
+    });
+
+    it('publish matches host ports, expose container ports, ranges included; is-task is false for every container', async () => {
+      assert.deepEqual(await names('--filter', 'publish=18731'), ['f-second']);
+      assert.deepEqual(await names('--filter', 'publish=18731/udp'), []);
+      assert.deepEqual(await names('--filter', 'publish=80'), []);
+      assert.deepEqual(await names('--filter', 'expose=80/tcp'), ['f-second']);
+      assert.deepEqual(await names('--filter', 'expose=8990-9010'), ['f-second']);
+      assert.deepEqual(await names('--filter', 'is-task=true'), []);
+      assert.deepEqual(await names('--filter', 'is-task=false', '--filter', 'name=^f-'), ['f-first', 'f-second', 'f-third']);
+      const colon = await engine.docker(['ps', '--filter', 'publish=127.0.0.1:18731']);
+      assert.match(colon.stderr, /filter for 'publish' should not contain ':': 127\.0\.0\.1:18731/);
+    });
+
+    it('exited needs -a and a container that ran; status and health values are checked (dockerd 24 messages)', async () => {
+      assert.deepEqual(await names('--filter', 'exited=4'), []);
+      assert.deepEqual(await names('-a', '--filter', 'exited=4'), ['f-exited']);
+      assert.match((await engine.docker(['ps', '--filter', 'exited=four'])).stderr, /invalid filter 'exited=four': strconv\.Atoi: parsing "four": invalid syntax/);
+      assert.match((await engine.docker(['ps', '--filter', 'status=sleeping'])).stderr, /invalid filter 'status=sleeping'/);
+      assert.match((await engine.docker(['ps', '--filter', 'health=great'])).stderr, /unrecognized filter value for health: great/);
+    });
+
+    it('refuses a filter it does not know instead of listing everything', async () => {
+      const res = await engine.docker(['ps', '-aq', '--filter', 'colour=blue']);
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /invalid filter 'colour'/);
+      assert.equal(res.stdout, '');
+    });
+
+    it('answers the SDK the same (python3-docker)', async () => {
+      const out = await python(`print(json.dumps(sorted(c.name for c in client.containers.list(all=True, filters={"volume": "filtervol"}))))`);
+      assert.deepEqual(JSON.parse(out), ['f-first']);
+    });
+  });
+
+  describe('prunes delete only what their filters select', () => {
+    it('container prune honours label, label! and until, and refuses other filters', async () => {
+      for (const [name, label] of [['p-keep', 'keep=yes'], ['p-go', 'keep=no'], ['p-plain', 'other=1']]) {
+        await engine.dockerOk(['create', '--name', name!, '--label', label!, 'busybox', 'true']);
+      }
+      // dockerd's bug report: a label filter that matches nothing once deleted every stopped container.
+      assert.doesNotMatch(await engine.dockerOk(['container', 'prune', '-f', '--filter', 'label=x=y']), /[0-9a-f]{64}/);
+      assert.deepEqual(await names('-a', '--filter', 'name=^p-'), ['p-go', 'p-keep', 'p-plain']);
+      await engine.dockerOk(['container', 'prune', '-f', '--filter', 'label=keep', '--filter', 'label!=keep=yes']);
+      assert.deepEqual(await names('-a', '--filter', 'name=^p-'), ['p-keep', 'p-plain']);
+      await engine.dockerOk(['container', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z']);
+      assert.deepEqual(await names('-a', '--filter', 'name=^p-'), ['p-keep', 'p-plain']);
+      const bad = await engine.docker(['container', 'prune', '-f', '--filter', 'dangling=true']);
+      assert.match(bad.stderr, /invalid filter 'dangling'/);
+      const badTime = await engine.docker(['container', 'prune', '-f', '--filter', 'until=soon']);
+      assert.match(badTime.stderr, /failed to parse value as time or duration: "soon"/);
+      assert.deepEqual(await names('-a', '--filter', 'name=^p-'), ['p-keep', 'p-plain']);
+      await engine.dockerOk(['rm', 'p-keep', 'p-plain']);
+    });
+
+    it('network and volume prunes exclude an object only when every label! holds (dockerd matchLabels)', async () => {
+      await engine.dockerOk(['network', 'create', '--label', 'a=1', '--label', 'b=1', 'n-both']);
+      await engine.dockerOk(['network', 'create', '--label', 'a=1', 'n-one']);
+      const pruned = await engine.dockerOk(['network', 'prune', '-f', '--filter', 'label!=a=1', '--filter', 'label!=b=1']);
+      assert.match(pruned, /n-one/);
+      assert.doesNotMatch(pruned, /n-both/);
+      await engine.dockerOk(['network', 'rm', 'n-both']);
+
+      await engine.dockerOk(['volume', 'create', '--label', 'keep=1', 'v-keep']);
+      await engine.dockerOk(['volume', 'create', 'v-go']);
+      await engine.dockerOk(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', 'v-tmpfs']);
+      const volumes = await engine.dockerOk(['volume', 'prune', '-af', '--filter', 'label!=keep=1']);
+      assert.match(volumes, /v-go/);
+      assert.doesNotMatch(volumes, /v-keep|v-tmpfs/);
+      await engine.dockerOk(['volume', 'rm', 'v-keep', 'v-tmpfs']);
+    });
+
+    it('an SDK on API 1.41 prunes named volumes too, as dockerd before 1.42 did', async () => {
+      await engine.dockerOk(['volume', 'create', 'v-old-api']);
+      const out = await python(`print(json.dumps(docker.from_env(version="1.41").api.prune_volumes()))`);
+      assert.ok((JSON.parse(out) as { VolumesDeleted: string[] }).VolumesDeleted.includes('v-old-api'), out);
+    });
+  });
+
+  describe('events filters', () => {
+    it('every filter applies to every event; image matches with or without a tag; unknown filters are refused', async () => {
+      const since = Math.floor(Date.now() / 1000) - 1;
+      await engine.dockerOk(['run', '--name', 'e-one', '--label', 'team=x', 'busybox:latest', 'true']);
+      await engine.dockerOk(['volume', 'create', 'e-vol']);
+      await engine.dockerOk(['rm', 'e-one']);
+      await engine.dockerOk(['volume', 'rm', 'e-vol']);
+      const until = Math.floor(Date.now() / 1000) + 1;
+      const events = async (...filters: string[]) =>
+        (await engine.dockerOk(['events', '--since', String(since), '--until', String(until), '--format', '{{.Type}} {{.Action}}', ...filters.flatMap((f) => ['--filter', f])])).trim().split('\n').filter(Boolean);
+      assert.deepEqual(await events('container=e-one'), ['container create', 'container start', 'container die', 'container destroy']);
+      assert.deepEqual(await events('volume=e-vol'), ['volume create', 'volume destroy']);
+      assert.deepEqual(await events('container=e-one', 'event=die'), ['container die']);
+      assert.deepEqual(await events('label=team=x', 'type=container', 'event=start'), ['container start']);
+      // dockerd matches the image as the container was created from it, and without its tag.
+      assert.deepEqual(await events('image=busybox:latest', 'event=create'), ['container create']);
+      assert.deepEqual(await events('image=busybox', 'event=create'), ['container create']);
+      assert.deepEqual(await events('image=busybox:other', 'event=create'), []);
+      assert.deepEqual(await events('scope=swarm'), []);
+      const bad = await engine.docker(['events', '--since', String(since), '--until', String(until), '--filter', 'colour=blue']);
+      assert.match(bad.stderr, /invalid filter 'colour'/);
+      const backwards = await engine.request('GET', `/events?since=${until}&until=${since}`);
+      assert.equal(backwards.status, 400);
+      assert.match(backwards.body, /`since` time \(\d+\) cannot be after `until` time \(\d+\)/);
+    });
+  });
+
+  describe('system df', () => {
+    it('counts images in use, containers and volumes, and honours type=', async () => {
+      await engine.dockerOk(['run', '-d', '--name', 'df-user', '-v', 'dfvol:/data', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/data/blob bs=1k count=64 2>/dev/null; sleep 300']);
+      const df = JSON.parse((await engine.request('GET', '/v1.43/system/df')).body) as { Images: { RepoTags: string[]; Containers: number }[]; Containers: unknown[]; Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[]; BuildCache: unknown[] };
+      const busybox = df.Images.find((i) => i.RepoTags.includes('busybox:latest'));
+      assert.ok(busybox && busybox.Containers >= 1, JSON.stringify(df.Images));
+      assert.ok(df.Containers.length >= 1);
+      let volume = df.Volumes.find((v) => v.Name === 'dfvol');
+      for (let i = 0; i < 20 && (volume?.UsageData.Size ?? 0) < 65536; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        volume = (JSON.parse((await engine.request('GET', '/v1.43/system/df?type=volume')).body) as typeof df).Volumes.find((v) => v.Name === 'dfvol');
+      }
+      assert.deepEqual(volume?.UsageData, { Size: 65536, RefCount: 1 });
+      const onlyVolumes = JSON.parse((await engine.request('GET', '/v1.43/system/df?type=volume')).body) as Record<string, unknown>;
+      assert.equal(onlyVolumes.Images, null);
+      assert.equal(onlyVolumes.Containers, null);
+      assert.equal(onlyVolumes.LayersSize, 0);
+      const bad = await engine.request('GET', '/v1.43/system/df?type=vm');
+      assert.equal(bad.status, 400);
+      assert.match(bad.body, /unknown object type: vm/);
+      const cli = await engine.dockerOk(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}}']);
+      assert.match(cli, /^Images \d+ [1-9]\d*$/m);
+      assert.match(cli, /^Local Volumes \d+ [1-9]\d*$/m);
+      await engine.dockerOk(['rm', '-f', 'df-user']);
+    });
+  });
+
+  describe('stats', () => {
+    it('reports network counters per interface, and block I/O as the cgroup keeps it', async () => {
+      await engine.dockerOk(['run', '-d', '--name', 'st-io', 'busybox', 'sh', '-c', 'ping -c 3 -i 0.2 $(ip route | awk \'/default/ {print $3}\') >/dev/null; dd if=/dev/zero of=/io bs=1M count=8 oflag=direct 2>/dev/null; sleep 300']);
+      await new Promise((r) => setTimeout(r, 2000));
+      const stats = JSON.parse((await engine.request('GET', '/containers/st-io/stats?stream=false')).body) as { id: string; networks?: Record<string, { rx_packets: number; tx_packets: number; tx_bytes: number }>; blkio_stats: { io_service_bytes_recursive: { major: number; minor: number; op: string; value: number }[] | null } };
+      assert.ok(stats.networks?.eth0, JSON.stringify(stats.networks));
+      assert.equal(stats.networks.lo, undefined);
+      assert.ok(stats.networks.eth0.tx_packets >= 3 && stats.networks.eth0.rx_packets >= 3, JSON.stringify(stats.networks));
+      // What the kernel counts for the cgroup (v2 io.stat; v1's throttle files, which some kernels
+      // leave at zero), and what the API reports, are the same.
+      const v2 = await fs.readFile(`/sys/fs/cgroup/berth/${stats.id}/io.stat`, 'utf8').catch(() => undefined);
+      const kernelWritten = v2 !== undefined
+        ? [...v2.matchAll(/wbytes=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+        : [...(await fs.readFile(`/sys/fs/cgroup/blkio/berth/${stats.id}/blkio.throttle.io_service_bytes_recursive`, 'utf8')).matchAll(/^\d+:\d+ Write (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      const reported = (stats.blkio_stats.io_service_bytes_recursive ?? []).filter((e) => e.op.toLowerCase() === 'write').reduce((sum, e) => sum + e.value, 0);
+      assert.ok(Array.isArray(stats.blkio_stats.io_service_bytes_recursive));
+      assert.equal(reported, kernelWritten);
+      const cli = await engine.dockerOk(['stats', '--no-stream', '--format', '{{.NetIO}}', 'st-io']);
+      assert.doesNotMatch(cli, /^0B \/ 0B/, cli);
+      await engine.dockerOk(['rm', '-f', 'st-io']);
+    });
+  });
+
+  describe('swarm and plugins, as a dockerd in no swarm with no plugins', () => {
+    it('answers 503 with dockerd\'s messages, and the SDK fixtures\' swarm leave fails as they expect', async () => {
+      const notManager = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+      for (const [method, path] of [['GET', '/swarm'], ['GET', '/nodes'], ['GET', '/services'], ['POST', '/services/create'], ['GET', '/tasks'], ['GET', '/secrets'], ['DELETE', '/configs/x'], ['GET', '/swarm/unlockkey']]) {
+        const res = await engine.request(method!, `/v1.43${path}`);
+        assert.equal(res.status, 503, `${method} ${path}`);
+        assert.equal(JSON.parse(res.body).message, notManager);
+      }
+      const leave = await engine.request('POST', '/v1.43/swarm/leave');
+      assert.equal(leave.status, 503);
+      assert.equal(JSON.parse(leave.body).message, 'This node is not part of a swarm');
+      const update = await engine.request('PUT', '/v1.43/volumes/anything', '{}', { 'Content-Type': 'application/json' });
+      assert.equal(update.status, 503);
+      assert.match(update.body, /volume update only valid for cluster volumes, but swarm is unavailable/);
+      assert.match((await engine.docker(['node', 'ls'])).stderr, /This node is not a swarm manager/);
+      // docker-py's own test fixtures call leave(force=True) in their set-up: it takes a 503 as
+      // "not in a swarm" (the 404 berthd gave before failed them); without force the SDK raises.
+      assert.match(await python(`
+print("forced", client.swarm.leave(force=True))
+try:
+    client.swarm.leave()
+except docker.errors.APIError as e:
+    print(e.status_code, e.explanation)`), /^forced True\n503 This node is not part of a swarm$/m);
+    });
+
+    it('lists no plugins and finds none by name', async () => {
+      const list = await engine.request('GET', '/v1.43/plugins');
+      assert.equal(list.status, 200);
+      assert.deepEqual(JSON.parse(list.body), []);
+      const one = await engine.request('GET', '/v1.43/plugins/vieux/sshfs:latest/json');
+      assert.equal(one.status, 404);
+      assert.equal(JSON.parse(one.body).message, 'plugin "vieux/sshfs:latest" not found');
+      assert.match(await engine.dockerOk(['plugin', 'ls']), /^ID\s+NAME\s+DESCRIPTION\s+ENABLED\s*$/);
+    });
+  });
+
+  describe('what SDKs send', () => {
+    it('HostPort "0" means any free port', async () => {
+      const created = await engine.request('POST', '/v1.43/containers/create?name=hp-zero', JSON.stringify({ Image: 'busybox', Cmd: ['sleep', '300'], ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '0' }] } } }), { 'Content-Type': 'application/json' });
+      assert.equal(created.status, 201, created.body);
+      await engine.dockerOk(['start', 'hp-zero']);
+      const port = (await engine.dockerOk(['port', 'hp-zero', '80'])).trim();
+      assert.match(port, /^127\.0\.0\.1:(\d+)$/);
+      assert.notEqual(Number(port.split(':')[1]), 0);
+      await engine.dockerOk(['rm', '-f', 'hp-zero']);
+    });
+
+    it('a SIGKILL returns once the container has exited, and commit pauses only what runs', async () => {
+      const out = await python(`
+c = client.containers.run("busybox", ["sleep", "300"], detach=True, name="sdk-kill")
+c.kill()
+c.reload()
+print(c.status, c.attrs["State"]["ExitCode"])
+image = c.commit(repository="sdk-committed", tag="1")
+print(image.tags)
+c.remove()
+r = client.containers.run("busybox", ["sh", "-c", "echo hi > /made; sleep 300"], detach=True, name="sdk-running")
+import time
+time.sleep(0.5)
+print(r.commit(repository="sdk-committed", tag="2").tags)
+r.remove(force=True)`);
+      assert.match(out, /^exited 137$/m);
+      assert.match(out, /\['sdk-committed:1'\]/);
+      assert.match(out, /\['sdk-committed:2'\]/);
+      assert.equal(await engine.dockerOk(['run', '--rm', 'sdk-committed:2', 'cat', '/made']), 'hi\n');
+    });
+  });
+});
