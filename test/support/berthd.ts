@@ -54,16 +54,25 @@ export class TestEngine {
     this.dockerConfig = path.join(dir, 'docker-config');
   }
 
-  static async start(extraArgs: string[] = []): Promise<TestEngine> {
+  /**
+   * `launcher`: a command berthd runs under, e.g. `['ip', 'netns', 'exec', 'ns']` for an engine in a
+   * network namespace of its own (it must exec berthd, so that the process is berthd's).
+   */
+  static async start(extraArgs: string[] = [], launcher: string[] = []): Promise<TestEngine> {
     const engine = new TestEngine();
+    engine.launcher = launcher;
     await fs.mkdir(engine.dockerConfig, { recursive: true });
     await engine.start(extraArgs);
     return engine;
   }
 
+  private launcher: string[] = [];
+
   async start(extraArgs: string[] = []): Promise<void> {
     this.log = '';
-    const child = spawn(BERTHD, ['--host', `unix://${this.socket}`, '--data-root', this.dataRoot, '--log-level', 'debug', '--bridge', this.bridge, ...extraArgs], {
+    const args = ['--host', `unix://${this.socket}`, '--data-root', this.dataRoot, '--log-level', 'debug', '--bridge', this.bridge, ...extraArgs];
+    const [command = BERTHD, ...prefix] = this.launcher.length ? [...this.launcher, BERTHD] : [BERTHD];
+    const child = spawn(command, [...prefix, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
