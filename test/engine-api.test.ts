@@ -280,4 +280,73 @@ r.remove(force=True)`);
       assert.equal(await engine.dockerOk(['run', '--rm', 'sdk-committed:2', 'cat', '/made']), 'hi\n');
     });
   });
+
+  describe('HostConfig fields are applied, or refused as dockerd refuses them', () => {
+    const inContainer = (args: string[]) => engine.dockerOk(['run', '--rm', ...args]);
+
+    it('--ipc and --pid share the host\'s or another container\'s namespaces; --uts host its name', async () => {
+      const hostIpc = (await run('readlink', ['/proc/self/ns/ipc'])).stdout.trim();
+      assert.equal((await inContainer(['--ipc', 'host', 'busybox', 'readlink', '/proc/self/ns/ipc'])).trim(), hostIpc);
+      assert.notEqual((await inContainer(['busybox', 'readlink', '/proc/self/ns/ipc'])).trim(), hostIpc);
+      await engine.dockerOk(['run', '-d', '--name', 'ns-owner', '--ipc', 'shareable', 'busybox', 'sh', '-c', 'exec sleep 301']);
+      const ownerIpc = (await engine.dockerOk(['exec', 'ns-owner', 'readlink', '/proc/self/ns/ipc'])).trim();
+      assert.equal((await inContainer(['--ipc', 'container:ns-owner', 'busybox', 'readlink', '/proc/self/ns/ipc'])).trim(), ownerIpc);
+      assert.match(await inContainer(['--pid', 'container:ns-owner', 'busybox', 'ps', '-o', 'args']), /sleep 301/);
+      const hostname = (await run('hostname', [])).stdout.trim();
+      assert.equal((await inContainer(['--uts', 'host', 'busybox', 'hostname'])).trim(), hostname);
+      await engine.dockerOk(['rm', '-f', 'ns-owner']);
+      const refusals: [string[], RegExp][] = [
+        [['--uts', 'host', '-h', 'box'], /conflicting options: hostname and the UTS mode/],
+        [['--ipc', 'sideways'], /invalid IPC mode: sideways/],
+        [['--runtime', 'kata'], /unknown or invalid runtime name: kata/],
+        [['--oom-score-adj', '2000'], /Invalid value 2000, range for oom score adj is \[-1000, 1000\]/],
+      ];
+      for (const [args, message] of refusals) {
+        const res = await engine.docker(['create', ...args, 'busybox', 'true']);
+        assert.notEqual(res.code, 0, args.join(' '));
+        assert.match(res.stderr, message);
+      }
+      // (Through the API: the CLI takes any 404 from create for a missing image and tries to pull.)
+      const missing = await engine.request('POST', '/v1.43/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { PidMode: 'container:no-such-box' } }), { 'Content-Type': 'application/json' });
+      assert.equal(missing.status, 404);
+      assert.equal(JSON.parse(missing.body).message, 'No such container: no-such-box');
+    });
+
+    it('--group-add, --oom-score-adj, --cgroup-parent and the console size reach the process', async () => {
+      const groups = (await inContainer(['-u', 'nobody', '--group-add', '1234', '--group-add', 'root', 'busybox', 'id', '-G'])).trim().split(' ');
+      assert.ok(groups.includes('1234') && groups.includes('0'), groups.join(' '));
+      assert.match((await engine.docker(['run', '--rm', '--group-add', 'wheel', 'busybox', 'true'])).stderr, /Unable to find group wheel: no matching entries in group file/);
+      assert.equal((await inContainer(['--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj'])).trim(), '500');
+      const parent = `berthtest${process.pid}`;
+      const cgroup = (await inContainer(['--cgroup-parent', parent, 'busybox', 'cat', '/proc/self/cgroup'])).trim();
+      assert.match(cgroup, new RegExp(`/${parent}/[0-9a-f]{64}`));
+      for (const controller of ['memory', 'cpu', 'pids', 'blkio', 'cpuset', 'devices', 'freezer', 'cpuacct', 'systemd', 'hugetlb', '']) {
+        await fs.rmdir(`/sys/fs/cgroup/${controller}/${parent}`).catch(() => undefined);
+      }
+      const created = await engine.request('POST', '/v1.43/containers/create?name=console', JSON.stringify({ Image: 'busybox', Tty: true, Cmd: ['stty', 'size'], HostConfig: { ConsoleSize: [30, 100] } }), { 'Content-Type': 'application/json' });
+      assert.equal(created.status, 201, created.body);
+      await engine.dockerOk(['start', '-a', 'console']);
+      assert.match(await engine.dockerOk(['logs', 'console']), /^30 100\r?$/m);
+      await engine.dockerOk(['rm', 'console']);
+    });
+
+    it('inspect shows every HostConfig field dockerd shows (the SDK reads HostConfig.Runtime)', async () => {
+      await engine.dockerOk(['create', '--name', 'hc-view', 'busybox', 'true']);
+      const out = await python(`c = client.containers.get("hc-view")\nhc = c.attrs["HostConfig"]\nprint(hc["Runtime"], hc["IpcMode"], hc["ShmSize"], hc["OomScoreAdj"], hc["CgroupParent"] == "", hc["UTSMode"] == "", hc["GroupAdd"], hc["ConsoleSize"])`);
+      assert.equal(out.trim(), 'runc private 67108864 0 True True None [0, 0]');
+      await engine.dockerOk(['rm', 'hc-view']);
+    });
+
+    it('log drivers: json-file, local and none work; others and unknown options are refused', async () => {
+      assert.equal(await engine.dockerOk(['run', '--name', 'log-local', '--log-driver', 'local', 'busybox', 'echo', 'kept']), 'kept\n');
+      assert.equal(await engine.dockerOk(['logs', 'log-local']), 'kept\n');
+      await engine.dockerOk(['run', '--name', 'log-none', '--log-driver', 'none', 'busybox', 'echo', 'dropped']);
+      assert.match((await engine.docker(['logs', 'log-none'])).stderr, /configured logging driver does not support reading/);
+      await engine.dockerOk(['run', '--name', 'log-files', '--log-opt', 'max-file=3', 'busybox', 'true']);
+      await engine.dockerOk(['rm', 'log-local', 'log-none', 'log-files']);
+      assert.match((await engine.docker(['create', '--log-driver', 'syslog', 'busybox', 'true'])).stderr, /logger: no log driver named 'syslog' is registered/);
+      assert.match((await engine.docker(['create', '--log-opt', 'colour=blue', 'busybox', 'true'])).stderr, /unknown log opt 'colour' for json-file log driver/);
+      assert.match((await engine.docker(['create', '--log-opt', 'max-file=0', 'busybox', 'true'])).stderr, /max-file cannot be less than 1/);
+    });
+  });
 });

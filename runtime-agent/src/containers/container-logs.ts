@@ -7,7 +7,8 @@ export interface LogEntry {
   text: string;
 }
 
-const LINE_RE = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/;
+// `s`: a TTY writes "line\r": the carriage return is part of the text, not the end of the record.
+const LINE_RE = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s;
 
 export class K8sFileParser {
   private rest = '';

@@ -20,14 +20,16 @@ import { ConflictError, EngineError, InvalidParameterError } from '../util/error
 import { dirSize } from '../util/dir-size.js';
 import type { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
-import { ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
+import { cgroupPathOf, ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
+import { namespaceChoices, validateNamespaceModes } from './namespace-modes.js';
 import type { ContainerStore } from './container-store.js';
 import type { ContainerUsage } from './container-usage.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
 import { HealthMonitor } from './health.js';
 import { restartDelay, shouldRestart } from './restart-policy.js';
-import { LogCollector, jsonLogOptions, type JsonLogOptions } from './json-log.js';
+import { LogCollector, type JsonLogOptions } from './json-log.js';
+import { storageOptions, validateLogConfig } from './log-drivers.js';
 import { generateName } from './names.js';
 import { ContainerRootfs } from './rootfs.js';
 import { buildSpec } from './spec-builder.js';
@@ -122,8 +124,7 @@ export class ContainerService {
   }
 
   logOptions(record: ContainerRecord): JsonLogOptions & { enabled: boolean } {
-    const config = record.HostConfig.LogConfig;
-    return { ...jsonLogOptions(config?.Config), enabled: config?.Type !== 'none' };
+    return storageOptions(record.HostConfig.LogConfig);
   }
 
   private readonly collectors = new Map<string, LogCollector>();
@@ -149,7 +150,11 @@ export class ContainerService {
 
   async create(body: CreateRequest, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
     validateCreateRequest(body);
-    jsonLogOptions(body.HostConfig?.LogConfig?.Config);
+    validateLogConfig(body.HostConfig?.LogConfig);
+    const runtimeName = path.basename(this.runtime.binary);
+    validateNamespaceModes(body.HostConfig ?? {}, body.Hostname, runtimeName);
+    // A namespace to join must belong to a container that exists (it must run only at start).
+    for (const mode of [body.HostConfig?.PidMode, body.HostConfig?.IpcMode]) if (mode?.startsWith('container:')) this.store.get(mode.slice('container:'.length));
     const imageName = body.Image as string;
     const image = this.images.images.resolve(imageName);
     const imageConfig = await this.images.config(image.id);
@@ -157,9 +162,9 @@ export class ContainerService {
     const id = randomBytes(32).toString('hex');
     const command = resolveCommand(body, imageConfig);
     const ic = imageConfig.config ?? {};
-    const hostConfig = { NetworkMode: 'default', RestartPolicy: { Name: 'no' as const, MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} }, ...(body.HostConfig ?? {}) };
+    const hostConfig = { NetworkMode: 'default', RestartPolicy: { Name: 'no' as const, MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} }, ...(body.HostConfig ?? {}), Runtime: runtimeName };
     const networkSettings = this.networks.endpointsForCreate(hostConfig, body.NetworkingConfig, body.MacAddress);
-    const hostname = body.Hostname || (hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12));
+    const hostname = body.Hostname || (hostConfig.NetworkMode === 'host' || hostConfig.UTSMode === 'host' ? os.hostname() : id.slice(0, 12));
     const record: ContainerRecord = {
       Id: id,
       Name: '/' + (name?.replace(/^\//, '') ?? this.uniqueName()),
@@ -231,11 +236,12 @@ export class ContainerService {
     try {
       network = await this.networks.setup(record);
       const etcFiles = network.etcFiles;
-      const user = await resolveUser(rootfs.mountpoint, record.Config.User);
+      const user = await resolveUser(rootfs.mountpoint, record.Config.User, record.HostConfig.GroupAdd ?? []);
+      const namespaces = namespaceChoices(record.HostConfig, (idOrName) => this.store.get(idOrName));
       const initPath = record.HostConfig.Init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
       if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
       const mounts = await prepareMounts(record, rootfs.mountpoint, this.volumes);
-      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, ...(initPath ? { initPath } : {}) });
+      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, namespaces, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (this.runtime.hasState(record.Id)) await this.runtime.delete(record.Id, true).catch(() => undefined);
@@ -277,7 +283,7 @@ export class ContainerService {
     this.health.stop(id);
     await this.finishLogCollector(id);
     // The cgroup is still there until `runc delete`: ask it whether the OOM killer struck.
-    const oomKilled = code === 137 && (await oomKills(`/berth/${id}`).catch(() => 0)) > 0;
+    const oomKilled = code === 137 && (await oomKills(cgroupPathOf(record)).catch(() => 0)) > 0;
     // State and waiters first: `docker run` is waiting on them; the runtime cleanup can follow.
     const restart = shouldRestart(record, code);
     await this.networks.release(record).catch((err: unknown) => log.warn('network release failed', { id, error: String(err) }));

@@ -1,7 +1,12 @@
 // Containers as the Engine API shows them: `GET /containers/json` rows and `GET /containers/{id}/json`.
+import { existsSync } from 'node:fs';
+
 import { portSummary } from '../networks/port-bindings.js';
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../oci/spec.js';
+import type { ContainerRecord, HostConfig } from '../vocabulary/container-record.js';
 import { mountsView } from './mounts.js';
+
+const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
 
 /** "Up 3 seconds", "Exited (3) 2 minutes ago", "Created": the STATUS column of `docker ps`. */
 export function humanStatus(record: ContainerRecord, now = Date.now()): string {
@@ -54,6 +59,32 @@ export function containerSummary(record: ContainerRecord, imageLabel: string): R
   };
 }
 
+/**
+ * HostConfig as dockerd's inspect shows it: every field, with dockerd's defaults for those the
+ * request left out (SDKs read HostConfig.Runtime, IpcMode, ShmSize ... and fail on a missing key).
+ */
+export function hostConfigView(hc: HostConfig): Record<string, unknown> {
+  const defaults: Record<string, unknown> = {
+    Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, NetworkMode: 'default', PortBindings: {},
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, AutoRemove: false, VolumeDriver: '', VolumesFrom: null, ConsoleSize: [0, 0],
+    CapAdd: null, CapDrop: null, CgroupnsMode: CGROUP_V2 ? 'private' : 'host', Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null,
+    GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null, OomScoreAdj: 0, PidMode: '', Privileged: false, PublishAllPorts: false,
+    ReadonlyRootfs: false, SecurityOpt: null, UTSMode: '', UsernsMode: '', ShmSize: 64 * 1024 * 1024, Runtime: 'runc', Isolation: '',
+    CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [], BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0, CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null,
+    MemoryReservation: 0, MemorySwap: 0, MemorySwappiness: null, OomKillDisable: null, PidsLimit: null, Ulimits: null, CpuCount: 0,
+    CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0,
+  };
+  const view: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(hc)) if (value !== undefined && !(value === null && Array.isArray(defaults[key]))) view[key] = value;
+  // Empty or zero means dockerd's default for these.
+  if (!hc.IpcMode) view.IpcMode = 'private';
+  if (!hc.ShmSize) view.ShmSize = defaults.ShmSize;
+  if (!hc.Privileged) Object.assign(view, { MaskedPaths: MASKED_PATHS, ReadonlyPaths: READONLY_PATHS });
+  return view;
+}
+
 export function containerInspect(record: ContainerRecord, paths: { logPath: string; dir: string }): Record<string, unknown> {
   const s = record.State;
   return {
@@ -88,7 +119,7 @@ export function containerInspect(record: ContainerRecord, paths: { logPath: stri
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: record.HostConfig,
+    HostConfig: hostConfigView(record.HostConfig),
     GraphDriver: { Data: { UpperDir: `${paths.dir}/fs/upper`, WorkDir: `${paths.dir}/fs/work`, MergedDir: `${paths.dir}/rootfs` }, Name: 'overlay2' },
     Mounts: mountsView(record.MountPoints),
     Config: record.Config,

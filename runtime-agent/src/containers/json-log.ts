@@ -28,14 +28,6 @@ export function parseLogSize(value: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-export function jsonLogOptions(config: Record<string, string> | undefined): JsonLogOptions {
-  const maxSize = config?.['max-size'] ? parseLogSize(config['max-size']) : undefined;
-  const maxFile = config?.['max-file'] ? Number(config['max-file']) : 1;
-  if (!Number.isInteger(maxFile) || maxFile < 1) throw new InvalidParameterError(`invalid value for max-file: ${config?.['max-file']}`);
-  if (maxFile > 1 && maxSize === undefined) throw new InvalidParameterError("max-file cannot be set without max-size");
-  return { ...(maxSize ? { maxSize } : {}), maxFile };
-}
-
 /** conmon's `2026-11-28T01:20:39.979927974+00:00` as Docker writes it: `...979927974Z`. */
 function dockerTime(time: string): string {
   return time.replace(/\+00:00$/, 'Z');

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, MASKED_PATHS, READONLY_PATHS, capabilitySets, defaultMounts, type LinuxResources, type OciMount, type OciSpec, type OciUser } from '../oci/spec.js';
 import { seccompFor } from '../oci/seccomp.js';
 import { InvalidParameterError } from '../util/errors.js';
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { cgroupPathOf, type ContainerRecord } from '../vocabulary/container-record.js';
+import type { NamespaceChoice } from './namespace-modes.js';
 
 const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
@@ -24,6 +25,8 @@ export interface SpecInputs {
   mounts?: OciMount[];
   /** Sysctls the network setup needs on top of --sysctl. */
   networkSysctls?: Record<string, string>;
+  /** The pid, ipc and uts namespaces (namespace-modes.ts); default: new ones of its own. */
+  namespaces?: NamespaceChoice[];
 }
 
 function capabilities(record: ContainerRecord): string[] {
@@ -132,7 +135,10 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
   const hc = record.HostConfig;
   const caps = capabilities(record);
   const args = hc.Init && inputs.initPath ? [inputs.initPath, '--', record.Path, ...record.Args] : [record.Path, ...record.Args];
-  const mounts: OciMount[] = defaultMounts(hc.ShmSize || DEFAULT_SHM_SIZE, { privileged: Boolean(hc.Privileged), readonlyRootfs: Boolean(hc.ReadonlyRootfs) });
+  // --ipc none: no /dev/shm at all; --ipc host: the host's.
+  const mounts: OciMount[] = defaultMounts(hc.ShmSize || DEFAULT_SHM_SIZE, { privileged: Boolean(hc.Privileged), readonlyRootfs: Boolean(hc.ReadonlyRootfs) })
+    .filter((m) => m.destination !== '/dev/shm' || (hc.IpcMode !== 'none' && hc.IpcMode !== 'host'));
+  if (hc.IpcMode === 'host') mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
   for (const [dest, source] of [
     ['/etc/hostname', inputs.etcFiles.hostname],
     ['/etc/hosts', inputs.etcFiles.hosts],
@@ -159,20 +165,20 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
       capabilities: capabilitySets(caps),
       rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
       noNewPrivileges,
-      oomScoreAdj: 0,
+      oomScoreAdj: hc.OomScoreAdj ?? 0,
+      ...(record.Config.Tty && hc.ConsoleSize?.[0] && hc.ConsoleSize[1] ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
     },
     root: { path: inputs.rootfs, readonly: Boolean(hc.ReadonlyRootfs) },
-    hostname: record.Config.Hostname,
+    // With the host's UTS namespace the container has the host's name: the spec may not set one.
+    ...(hc.UTSMode === 'host' ? {} : { hostname: record.Config.Hostname }),
     mounts,
     linux: {
       // On cgroup v2 a container gets its own cgroup namespace, as with dockerd: /sys/fs/cgroup is
       // then its own cgroup (memory.max and friends), not the host's tree.
-      // `--pid host` shares the host's process table (dockerd's PidMode "host"). Every other mode
-      // gets a PID namespace of its own (`container:<name>` is not joined yet).
-      namespaces: [...(hc.PidMode === 'host' ? [] : [{ type: 'pid' }]), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...networkNamespace(inputs.network), ...(CGROUP_V2 ? [{ type: 'cgroup' }] : [])],
+      namespaces: [...(inputs.namespaces ?? [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }]), { type: 'mount' }, ...networkNamespace(inputs.network), ...(CGROUP_V2 ? [{ type: 'cgroup' }] : [])],
       resources: resources(record, deviceSetup.rules),
       ...(deviceSetup.nodes.length ? { devices: deviceSetup.nodes } : {}),
-      cgroupsPath: `/berth/${record.Id}`,
+      cgroupsPath: cgroupPathOf(record),
       ...(hc.Privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
       ...(hc.Sysctls || inputs.networkSysctls ? { sysctl: { ...(inputs.networkSysctls ?? {}), ...(hc.Sysctls ?? {}) } } : {}),
       ...(seccomp ? { seccomp } : {}),

@@ -3,7 +3,7 @@
 // after a second (stream=0), or at once without a previous one (one-shot=1), as dockerd does.
 import { sampleCgroup } from '../cgroups/stats.js';
 import { interfaceCounters } from '../networks/interface-counters.js';
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { cgroupPathOf, type ContainerRecord } from '../vocabulary/container-record.js';
 import type { ContainerService } from './container-service.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -30,7 +30,7 @@ export async function* containerStats(containers: ContainerService, record: Cont
   const ownNetwork = record.HostConfig.NetworkMode !== 'host' && !record.HostConfig.NetworkMode?.startsWith('container:');
   const sample = async () => {
     if (!running()) return undefined;
-    const cgroup = await sampleCgroup(`/berth/${record.Id}`);
+    const cgroup = await sampleCgroup(cgroupPathOf(record));
     const networks = ownNetwork ? await interfaceCounters(containers.store.find(record.Id)?.State.Pid ?? 0) : undefined;
     return { ...cgroup, ...(networks && Object.keys(networks).length ? { networks } : {}) };
   };

@@ -15,7 +15,8 @@ async function readTable(rootfs: string, file: string): Promise<string[][]> {
   }
 }
 
-export async function resolveUser(rootfs: string, spec: string | undefined): Promise<OciUser> {
+/** `groupAdd`: --group-add, names from the image's /etc/group or numeric IDs. */
+export async function resolveUser(rootfs: string, spec: string | undefined, groupAdd: readonly string[] = []): Promise<OciUser> {
   const [userPart = '', groupPart] = (spec ?? '').split(':');
   const passwd = await readTable(rootfs, 'etc/passwd');
   const group = await readTable(rootfs, 'etc/group');
@@ -44,6 +45,13 @@ export async function resolveUser(rootfs: string, spec: string | undefined): Pro
       gid = Number(entry[2]);
     }
   }
-  const additionalGids = name ? group.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid) : [];
+  const memberOf = name ? group.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])) : [];
+  const added = groupAdd.map((g) => {
+    if (/^\d+$/.test(g)) return Number(g);
+    const entry = group.find((e) => e[0] === g);
+    if (!entry) throw new InvalidParameterError(`Unable to find group ${g}: no matching entries in group file`);
+    return Number(entry[2]);
+  });
+  const additionalGids = [...new Set([...memberOf, ...added])].filter((g) => g !== gid);
   return { uid, gid, ...(additionalGids.length ? { additionalGids } : {}) };
 }

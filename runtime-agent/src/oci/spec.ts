@@ -27,9 +27,10 @@ export interface OciSpec {
     rlimits?: { type: string; hard: number; soft: number }[];
     noNewPrivileges?: boolean;
     oomScoreAdj?: number;
+    consoleSize?: { height: number; width: number };
   };
   root: { path: string; readonly: boolean };
-  hostname: string;
+  hostname?: string;
   mounts: OciMount[];
   linux: {
     namespaces: { type: string; path?: string }[];

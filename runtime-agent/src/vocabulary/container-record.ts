@@ -62,7 +62,29 @@ export interface HostConfig {
   Mounts?: unknown[] | null;
   VolumesFrom?: string[] | null;
   LogConfig?: { Type: string; Config: Record<string, string> };
+  /** --ipc: '' or private, shareable, host, none, container:<name>. */
+  IpcMode?: string;
+  /** --pid: '' (its own), host, container:<name>. */
+  PidMode?: string;
+  /** --uts: '' or host. */
+  UTSMode?: string;
+  /** --group-add: group names (of the image) or IDs. */
+  GroupAdd?: string[] | null;
+  OomScoreAdj?: number;
+  /** The OCI runtime; only the engine's own is accepted. */
+  Runtime?: string;
+  /** --cgroup-parent: the cgroup the container's goes under (default /berth). */
+  CgroupParent?: string;
+  /** Initial terminal size with -t: [height, width]. */
+  ConsoleSize?: number[] | null;
+  Links?: string[] | null;
   [key: string]: unknown;
+}
+
+/** Where a container's cgroup lives, relative to each hierarchy's root. */
+export function cgroupPathOf(record: Pick<ContainerRecord, 'Id' | 'HostConfig'>): string {
+  const parent = (record.HostConfig.CgroupParent || '/berth').replace(/\/+$/, '');
+  return `${parent.startsWith('/') ? parent : `/${parent}`}/${record.Id}`;
 }
 
 export interface ContainerState {
