@@ -5,10 +5,12 @@
 // HostPort "0", commit with pause of a stopped container, and a kill that returns after the exit.
 // Where dockerd's answer is the spec, the test says which behaviour it pins (moby 24.0, API 1.43).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { TestEngine, registry, run } from './support/berthd.js';
+import { DOCKER, TestEngine, registry, run } from './support/berthd.js';
 
 describe('engine API as dockerd answers it', () => {
   let engine: TestEngine;
@@ -347,6 +349,45 @@ r.remove(force=True)`);
       assert.match((await engine.docker(['create', '--log-driver', 'syslog', 'busybox', 'true'])).stderr, /logger: no log driver named 'syslog' is registered/);
       assert.match((await engine.docker(['create', '--log-opt', 'colour=blue', 'busybox', 'true'])).stderr, /unknown log opt 'colour' for json-file log driver/);
       assert.match((await engine.docker(['create', '--log-opt', 'max-file=0', 'busybox', 'true'])).stderr, /max-file cannot be less than 1/);
+    });
+  });
+
+  describe('clients that hang up mid-stream', () => {
+    /** A hijacked exec start or attach over a raw socket: reads until output flows, writes, then drops. */
+    async function hangUp(request: string): Promise<void> {
+      const socket = net.connect(engine.socket);
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        let seen = 0;
+        socket.on('data', (d: Buffer) => {
+          seen += d.length;
+          if (seen > 2048) resolve();
+        });
+        socket.write(request);
+        setTimeout(resolve, 3000).unref();
+      });
+      socket.write('input that nobody will read\n'.repeat(100));
+      socket.destroy();
+    }
+
+    it('leave the engine serving, with nothing thrown out of a handler', async () => {
+      await engine.dockerOk(['run', '-d', '-i', '--name', 'chatty', 'busybox', 'sh', '-c', 'while true; do echo tick-tick-tick-tick; done']);
+      for (let round = 0; round < 5; round++) {
+        const exec = JSON.parse((await engine.request('POST', '/containers/chatty/exec', JSON.stringify({ AttachStdin: true, AttachStdout: true, AttachStderr: true, Cmd: ['sh', '-c', 'while true; do echo exec-output; done'] }), { 'Content-Type': 'application/json' })).body) as { Id: string };
+        await hangUp(`POST /exec/${exec.Id}/start HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}`);
+        await hangUp('POST /containers/chatty/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+        // The docker CLI killed while it streams, input and output both open.
+        const cli = spawn(DOCKER, ['exec', '-i', 'chatty', 'sh', '-c', 'cat >/dev/null & while true; do echo cli; done'], { env: engine.env(), stdio: ['pipe', 'pipe', 'ignore'] });
+        cli.stdin.on('error', () => undefined);
+        await new Promise((r) => cli.stdout.once('data', r));
+        cli.stdin.write('typed\n');
+        cli.kill('SIGKILL');
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.match(await engine.dockerOk(['inspect', '-f', '{{.State.Status}}', 'chatty']), /running/);
+      assert.equal((await engine.dockerOk(['exec', 'chatty', 'echo', 'still-here'])).trim(), 'still-here');
+      assert.doesNotMatch(engine.log, /msg="(uncaught exception|unhandled rejection)"/);
+      await engine.dockerOk(['rm', '-f', 'chatty']);
     });
   });
 });

@@ -124,6 +124,10 @@ export class TestEngine {
     clearTimeout(timer);
     if (code === 'timeout') await this.stop('SIGKILL');
     await fs.rm(this.dir, { recursive: true, force: true });
+    // Every test file's engine: an error thrown out of a handler (a client that hung up mid-stream,
+    // say) is a bug even when the test's own assertions passed.
+    const thrown = this.log.split('\n').filter((line) => /msg="(uncaught exception|unhandled rejection)"/.test(line));
+    if (thrown.length) throw new Error(`berthd logged ${thrown.length} uncaught error(s):\n${thrown.slice(0, 5).join('\n')}`);
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

@@ -44,13 +44,16 @@ export class AttachBridge {
   ) {
     if (options.stdin) (client as Duplex).pause();
     client.on('close', () => this.finish());
+    // A client that hangs up mid-stream (EPIPE on a write, ECONNRESET on a read) ends the bridge;
+    // without a listener the error would be thrown out of the engine's event loop.
+    client.on('error', () => this.finish());
   }
 
   async connect(socketDir: string, id: string): Promise<void> {
     const { client, options } = this;
     this.connection = await AttachConnection.connect(socketDir, id, {
       onOutput: (stream, data) => {
-        if (!options[stream] || client.destroyed) return;
+        if (!options[stream] || client.destroyed || client.writableEnded) return;
         client.write(options.tty ? data : frame(stream, data));
       },
       onClose: () => this.finish(),
@@ -99,6 +102,6 @@ export class AttachBridge {
   /** Closes both sides once `done` (and anything the caller waits for) is over. */
   close(): void {
     this.connection?.close();
-    this.client.end();
+    if (!this.client.destroyed) this.client.end();
   }
 }

@@ -15,10 +15,15 @@ export interface AttachHandlers {
 }
 
 export class AttachConnection {
+  /** conmon closed its end or we closed ours: writes go nowhere (the addon throws on them). */
+  private closed = false;
+
   private constructor(
     private readonly socket: SeqpacketSocket,
     private readonly dirFd: number,
-  ) {}
+  ) {
+    socket.once('close', () => (this.closed = true));
+  }
 
   /**
    * Connects to a container's attach socket. The path goes through /proc/self/fd because a
@@ -54,8 +59,14 @@ export class AttachConnection {
     });
   }
 
+  /** The container's stdin. Once the process or its socket is gone, input is dropped, not thrown. */
   write(data: Buffer): void {
-    this.socket.write(data);
+    if (this.closed) return;
+    try {
+      this.socket.write(data);
+    } catch {
+      this.closed = true; // destroyed between the check and the write (the container exited)
+    }
   }
 
   /** Half-closes: the container's stdin ends, output keeps coming. */
@@ -68,6 +79,7 @@ export class AttachConnection {
   }
 
   close(): void {
+    this.closed = true;
     try {
       this.socket.destroy();
     } finally {
