@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { GUEST_SSH_PORT, parseBootArguments } from '../electron/src/node/vm/guest-contract.js';
 import { defaultAccel, kernelCommandLine, qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 
 const settings: VmSettings = {
@@ -30,7 +31,7 @@ describe('qemu command', () => {
     assert.match(joined, /-M microvm,rtc=on -accel kvm -cpu host -smp 4 -m 2048/);
     assert.match(joined, /file=\/opt\/berth\/image\/rootfs\.squashfs,format=raw,if=none,read-only=on/);
     assert.match(joined, /file=\/home\/me\/\.berth\/data\.qcow2,format=qcow2,if=none,discard=unmap/);
-    assert.match(joined, /hostfwd=tcp:127\.0\.0\.1:2222-:22/);
+    assert.match(joined, new RegExp(`hostfwd=tcp:127\\.0\\.0\\.1:2222-:${GUEST_SSH_PORT}\\b`));
     assert.match(joined, /virtio-rng-device/);
     assert.match(joined, /-fsdev local,id=fs-users,path=\/Users,security_model=none -device virtio-9p-device,fsdev=fs-users,mount_tag=users/);
     assert.equal(qemuCommand(settings, 'tcg').args[qemuCommand(settings, 'tcg').args.indexOf('-cpu') + 1], 'max');
@@ -43,14 +44,25 @@ describe('qemu command', () => {
     assert.match(joined, /-object memory-backend-memfd,id=mem,size=2048M,share=on -global virtio-mmio\.force-legacy=false/);
     assert.match(joined, /-chardev socket,id=vfs-users,path=\/run\/berth\/virtiofs-users\.sock -device vhost-user-fs-device,chardev=vfs-users,tag=users/);
     assert.deepEqual(helpers, [{ binary: '/usr/lib/qemu/virtiofsd', args: ['--socket-path=/run/berth/virtiofs-users.sock', '-o', 'source=/Users', '-o', 'cache=auto'], socket: '/run/berth/virtiofs-users.sock' }]);
-    assert.match(kernelCommandLine({ ...settings, sharing: 'virtiofs' }), /berth\.share=users:\/Users:virtiofs/);
+    assert.deepEqual(parseBootArguments(kernelCommandLine({ ...settings, sharing: 'virtiofs' })).arguments.shares, [{ tag: 'users', kind: 'virtiofs', path: '/Users' }]);
   });
 
-  it('hands the host key and the shares to the guest on the kernel command line', () => {
+  it('hands the host key and the shares to the guest on the kernel command line, as the guest reads it', () => {
     const line = kernelCommandLine(settings);
     assert.match(line, /tsc_early_khz=2000000 tsc=reliable/);
-    assert.ok(line.includes(`berth.authorized_key=${Buffer.from(settings.authorizedKey).toString('base64')}`));
-    assert.match(line, /berth\.share=users:\/Users/);
-    assert.doesNotMatch(line, /berth\.debug/);
+    assert.deepEqual(parseBootArguments(line), { arguments: { authorizedKey: settings.authorizedKey, shares: [{ tag: 'users', kind: '9p', path: '/Users' }], debugShell: false }, problems: [] });
+    assert.equal(parseBootArguments(kernelCommandLine({ ...settings, debugShell: true })).arguments.debugShell, true);
+  });
+
+  it('doubles commas in paths inside QEMU options, and refuses a share the guest could not mount', () => {
+    const odd = { ...settings, dataDisk: '/home/a,b/data.qcow2', sharedFolders: { s: '/home/a,b/src' } };
+    const joined = qemuCommand(odd, 'tcg').args.join(' ');
+    assert.match(joined, /file=\/home\/a,,b\/data\.qcow2,format=qcow2/);
+    assert.match(joined, /path=\/home\/a,,b\/src,security_model=none/);
+    assert.deepEqual(parseBootArguments(kernelCommandLine(odd)).arguments.shares, [{ tag: 's', kind: '9p', path: '/home/a,b/src' }]);
+    assert.throws(() => qemuCommand({ ...settings, sharedFolders: { s: '/var' } }, 'tcg'), /would hide the guest's \/var\/lib\/berth/);
+    // The kernel would cut a longer line short, and with it the last share's path.
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`share${i}`, `/Users/me/${'long-folder-name-'.repeat(6)}${i}`]));
+    assert.throws(() => kernelCommandLine({ ...settings, sharedFolders: many }), /more than the 2047 it reads/);
   });
 });

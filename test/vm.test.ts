@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 
 import { serveEngineSocket } from '../electron/src/node/host/forwarding.js';
+import { GUEST_ENGINE_SOCKET, milestoneUptime } from '../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../electron/src/node/vm/guest-link.js';
 import { qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 import { fixtureLayout } from './support/fixtures.js';
@@ -67,7 +68,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
       const console = await fs.readFile(settings.consoleLog, 'utf8').catch(() => '');
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nQEMU (exit ${qemu.exitCode}): ${stderr}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`);
     }
-    forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
+    forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
   }
 
   async function shutdown(): Promise<number | null> {
@@ -105,6 +106,17 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.equal(version.code, 0, version.stderr);
     assert.equal(version.stdout.trim(), 'linux/amd64');
     assert.deepEqual(Object.keys(await link!.control('status')).sort(), ['containers', 'pid', 'status']);
+  });
+
+  it('did what the kernel command line asked, through berthd (the console shows each milestone and no refused argument)', async () => {
+    const console = await fs.readFile(settings.consoleLog, 'utf8');
+    const at = (['initStarted', 'berthdStarting', 'guestConfigured', 'engineReady'] as const).map((m) => milestoneUptime(console, m));
+    assert.ok(at.every((t) => t !== undefined), `milestones missing:\n${console}`);
+    assert.deepEqual([...at].sort((a, b) => a! - b!), at, 'milestones in boot order');
+    assert.doesNotMatch(console, /berth: (boot argument .* ignored|no host key|shared folder .* did not mount)/);
+    // The debug shell (berth.debug=1) works, and the share is mounted at the host's path over 9p.
+    const mounts = await link!.exec('cat /proc/self/mounts');
+    assert.match(mounts.stdout, new RegExp(`^share0 ${shared.replaceAll('/', '\\/')} 9p `, 'm'), mounts.stdout);
   });
 
   it('loads an image and runs a container (crun, cgroup v2)', async () => {
@@ -148,7 +160,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
     link?.close();
     forward?.close();
     link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
-    forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
+    forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
     const images = await docker(['images', '--format', '{{.Repository}}']);
     assert.match(images.stdout, /^busybox$/m, images.stderr);
     assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: berthd exited with 137, restarting/);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 
 import { serveEngineSocket } from '../../electron/src/node/host/forwarding.js';
+import { GUEST_ENGINE_SOCKET, milestoneUptime, type BootMilestone } from '../../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../../electron/src/node/vm/guest-link.js';
 import { defaultAccel, qemuCommand } from '../../electron/src/node/vm/qemu-command.js';
 
@@ -78,22 +79,23 @@ async function boot(i: number): Promise<void> {
   const link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: 120_000 });
   const sshMs = Date.now() - start;
   const socket = path.join(dir, `docker${i}.sock`);
-  const forward = await serveEngineSocket(socket, '/run/berth/docker.sock', () => link);
+  const forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
   while (!(await ping(socket))) await new Promise((r) => setTimeout(r, 50));
   const pingMs = Date.now() - start;
   const log = await fs.readFile(settings.consoleLog, 'utf8');
-  const milestone = (re: RegExp) => re.exec(log)?.[1] ?? '?';
-  const initAt = milestone(/berth: init started at ([\d.]+)s/);
-  const berthdAt = milestone(/berth: starting berthd at ([\d.]+)s/);
-  const readyAt = milestone(/berthd is ready.*uptime="([\d.]+)"/);
+  const milestone = (name: BootMilestone) => String(milestoneUptime(log, name) ?? '?');
+  const initAt = milestone('initStarted');
+  const berthdAt = milestone('berthdStarting');
+  const configuredAt = milestone('guestConfigured');
+  const readyAt = milestone('engineReady');
   await new Promise((r) => setTimeout(r, 3000));
   const memory = (await guestExec(settings.sshPort, 'free -m | awk \'/Mem:/ {print $3}\'')).trim();
-  console.log(`${i ? `boot ${i}` : 'warm-up boot (not counted)'} (${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB`);
+  console.log(`${i ? `boot ${i}` : 'warm-up boot (not counted)'} (${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, boot arguments applied ${configuredAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB`);
   if (i > 0) {
     samples.ping.push(pingMs);
     samples.ssh.push(sshMs);
     // A milestone missing from the console log is left out rather than counted as zero.
-    for (const [key, at] of [['init', initAt], ['berthd', berthdAt], ['ready', readyAt]] as const) if (at !== '?') samples[key].push(Math.round(Number(at) * 1000));
+    for (const [key, at] of [['init', initAt], ['berthd', berthdAt], ['configured', configuredAt], ['ready', readyAt]] as const) if (at !== '?') samples[key].push(Math.round(Number(at) * 1000));
     if (memory) samples.memory.push(Number(memory));
   }
   await link.control('shutdown');
@@ -102,7 +104,7 @@ async function boot(i: number): Promise<void> {
   link.close();
 }
 
-const samples = { ping: [] as number[], ssh: [] as number[], init: [] as number[], berthd: [] as number[], ready: [] as number[], memory: [] as number[] };
+const samples = { ping: [] as number[], ssh: [] as number[], init: [] as number[], berthd: [] as number[], configured: [] as number[], ready: [] as number[], memory: [] as number[] };
 try {
   for (let i = 0; i <= boots; i++) await boot(i);
   const common = { suite: 'vm-boot', engine: 'berthd', goal: '', warmups: 1 };
@@ -110,6 +112,7 @@ try {
   record({ ...common, name: 'QEMU start → guest SSH answers', unit: 'ms', samples: samples.ssh });
   record({ ...common, name: 'guest uptime at init', unit: 'ms', samples: samples.init });
   record({ ...common, name: 'guest uptime at berthd start', unit: 'ms', samples: samples.berthd });
+  record({ ...common, name: 'guest uptime at boot arguments applied', unit: 'ms', samples: samples.configured });
   record({ ...common, name: 'guest uptime at engine ready', unit: 'ms', samples: samples.ready });
   record({ ...common, name: 'guest memory in use when idle', unit: 'MiB', samples: samples.memory });
 } finally {

@@ -122,7 +122,10 @@ async function applyStartAtLogin(enabled: boolean): Promise<void> {
   else app.setLoginItemSettings({ openAtLogin: enabled });
 }
 
-/** The tray's checkbox and the preload's setLaunchAtLogin: save the setting, then apply it. */
+/**
+ * The tray's checkbox: save the setting, then apply it. (The dashboard's settings page and `berth
+ * settings set` write settings.json themselves; watchSettings applies what they change.)
+ */
 async function setStartAtLogin(enabled: boolean): Promise<void> {
   try {
     await applyStartAtLogin((await saveAutoStart(paths.settings, enabled)).autoStart);

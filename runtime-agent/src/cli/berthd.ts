@@ -8,6 +8,8 @@ import { buildRouter } from '../api/routes/index.js';
 import { Engine } from '../engine.js';
 import { checkReport, inspectRequirements, requirements, unmet, unmetMessage } from '../system/dependencies.js';
 import { isLogLevel, log, setLogLevel } from '../util/log.js';
+import { AUTHORIZED_KEYS_FILE } from '../vm/guest-boot.js';
+import { GUEST_EXIT_CODES } from '../vm/guest-contract.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
 
@@ -139,9 +141,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     log.info('API listen on ' + socketPath);
   }
-  // In the guest, the uptime tells where boot time went (kernel, init, Node, engine).
-  const uptime = values['ssh-listen'] ? { uptime: readFileSync('/proc/uptime', 'utf8').split(' ')[0] ?? '' } : {};
-  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid, ...uptime });
+  // In the guest, berthd-vm.ts prints the boot milestone with the uptime once SSH listens too.
+  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
 
   let exitCode = 0;
   if (values['ssh-listen']) {
@@ -151,16 +152,16 @@ export async function main(argv: string[]): Promise<void> {
       host: sshHost,
       port: Number(sshPort),
       hostKeyPath: values['ssh-host-key'] ?? `${engine.config.dataRoot}/ssh_host_ed25519_key`,
-      authorizedKeysPath: values['ssh-authorized-keys'] ?? '/run/berth/authorized_keys',
+      authorizedKeysPath: values['ssh-authorized-keys'] ?? AUTHORIZED_KEYS_FILE,
       engineSockets: socketPaths,
       debugShell: Boolean(values['ssh-debug-shell']),
       status: async () => ({ status: 'running', pid: process.pid, containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length }),
       resize: () => growDataFilesystem(engine.config.dataRoot),
       shutdown: async () => {
         // A power-off: stop the containers (their processes would not survive it anyway), then
-        // exit with 64, which the guest's init takes as "power off now".
+        // exit with the code the guest's init takes as "power off now" (not "restart berthd").
         await engine.containers.stopAll(10).catch((err: unknown) => log.warn('stopping containers for shutdown failed', { error: String(err) }));
-        exitCode = 64;
+        exitCode = GUEST_EXIT_CODES.powerOff;
         stop('shutdown');
       },
     }).catch((err: unknown) => {

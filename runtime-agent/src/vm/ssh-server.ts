@@ -1,8 +1,8 @@
 // berthd's door to the host in VM mode: an SSH server (ssh2) that takes the host's public key
 // only, forwards streams to the engine socket (direct-streamlocal, what the host's docker.sock
 // is made of) and to guest TCP ports (direct-tcpip, published ports), and answers a control
-// channel (`berth-control status|shutdown`). No passwords, and no shell unless started with
-// --ssh-debug-shell.
+// channel (`berth-control status|shutdown|resize`, named in guest-contract.ts). No passwords,
+// and no shell unless started with --ssh-debug-shell.
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 
 import { log } from '../util/log.js';
+import { CONTROL_PROGRAM, type ControlCommand } from './guest-contract.js';
 
 export interface SshServerOptions {
   host: string;
@@ -72,9 +73,9 @@ export async function startSshServer(options: SshServerOptions): Promise<{ close
         const session = acceptSession();
         session.on('exec', (accept, reject, info) => {
           const command = info.command.trim();
-          if (command.startsWith('berth-control ')) {
+          if (command.startsWith(`${CONTROL_PROGRAM} `)) {
             const channel = accept();
-            void control(command.slice('berth-control '.length), options)
+            void control(command.slice(CONTROL_PROGRAM.length + 1), options)
               .then((answer) => {
                 channel.write(JSON.stringify(answer) + '\n');
                 channel.exit(0);
@@ -119,12 +120,16 @@ function pipe(channel: NodeJS.ReadWriteStream & { destroy?(): void }, socket: ne
 }
 
 async function control(command: string, options: SshServerOptions): Promise<Record<string, unknown>> {
-  if (command === 'status') return options.status();
-  if (command === 'shutdown') {
-    // Answer first, then stop: the host waits for the VM to power off.
-    setTimeout(() => void options.shutdown(), 10);
-    return { shuttingDown: true };
-  }
-  if (command === 'resize') return options.resize();
-  throw new Error(`unknown control command: ${command}`);
+  // A Record over ControlCommand: a command added to the contract fails to compile here until answered.
+  const answers: Record<ControlCommand, () => Promise<Record<string, unknown>>> = {
+    status: () => options.status(),
+    shutdown: async () => {
+      // Answer first, then stop: the host waits for the VM to power off.
+      setTimeout(() => void options.shutdown(), 10);
+      return { shuttingDown: true };
+    },
+    resize: () => options.resize(),
+  };
+  if (!Object.hasOwn(answers, command)) throw new Error(`unknown control command: ${command}`);
+  return answers[command as ControlCommand]();
 }

@@ -6,6 +6,7 @@ import { existsSync, openSync, promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
+import { readMilestones, type BootMilestone } from '../vm/guest-contract.js';
 import { askAgent, type AgentStatus } from './agent.js';
 import { dockerHost, type BerthPaths } from './paths.js';
 import { loadSettings } from './settings.js';
@@ -41,6 +42,14 @@ export async function ensureDockerContext(paths: BerthPaths, use: boolean): Prom
 
 const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
+/** What each boot milestone the guest prints on its console means to someone waiting for it. */
+const MILESTONE_PROGRESS: Record<BootMilestone, string> = {
+  initStarted: 'Kernel booted, init running',
+  berthdStarting: 'Starting the engine',
+  guestConfigured: 'Shared folders mounted, starting the engine',
+  engineReady: 'Engine started, connecting',
+};
+
 export class AgentProcess implements VmControl {
   constructor(
     private readonly paths: BerthPaths,
@@ -66,7 +75,7 @@ export class AgentProcess implements VmControl {
     agent.unref();
     progress('Booting the VM…');
     const begin = Date.now();
-    let lastMilestone = '';
+    let lastMilestone: BootMilestone | undefined;
     for (;;) {
       if (agent.exitCode !== null) {
         const log = await fs.readFile(this.paths.agentLog, 'utf8').catch(() => '');
@@ -75,10 +84,10 @@ export class AgentProcess implements VmControl {
       const status = await this.status();
       if (status?.state === 'running' && (await pingEngine(this.paths.dockerSocket))) break;
       const console = await fs.readFile(this.paths.consoleLog, 'utf8').catch(() => '');
-      const milestone = [...console.matchAll(/berth: (init started|starting berthd)/g)].pop()?.[1];
+      const milestone = readMilestones(console).pop()?.milestone;
       if (milestone && milestone !== lastMilestone) {
         lastMilestone = milestone;
-        progress(`${milestone === 'init started' ? 'Kernel booted, init running' : 'Starting the engine'} (${seconds(begin)})`);
+        progress(`${MILESTONE_PROGRESS[milestone]} (${seconds(begin)})`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -1,12 +1,14 @@
-// The host agent: the long-lived process behind `berth start` (and, later, inside the desktop
-// app). It boots the VM through its provider, keeps one SSH link to the guest (reconnecting with
-// back-off), serves the docker socket and the published ports, and answers the CLI on a control
-// socket with one JSON request per connection: {"command":"status"} or {"command":"stop"}.
+// The host agent, the long-lived owner of the VM: `berth start` runs it as a background process
+// (`berth agent`), and the desktop app runs it inside its main process. It boots the VM through its
+// provider, keeps one SSH link to the guest (reconnecting with back-off), serves the docker socket
+// and the published ports, and answers the CLI on a control socket with one JSON request per
+// connection: {"command":"status"} or {"command":"stop"}.
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
+import { GUEST_ENGINE_SOCKET, sharePathProblem } from '../vm/guest-contract.js';
 import { GuestLink } from '../vm/guest-link.js';
 import type { VmProvider } from '../vm/provider.js';
 import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
@@ -16,7 +18,6 @@ import type { BerthPaths } from './paths.js';
 import { PortForwarder } from './port-forwarder.js';
 import type { Settings } from './settings.js';
 
-const GUEST_ENGINE_SOCKET = '/run/berth/docker.sock';
 const BOOT_TIMEOUT_MS = 180_000;
 const SSH_PORT_BASE = 42_000;
 
@@ -74,7 +75,7 @@ export class HostAgent {
       sshPort: this.sshPort,
       authorizedKey: keys.publicKey,
       consoleLog: this.paths.consoleLog,
-      sharedFolders: Object.fromEntries(this.settings.sharedFolders.map((folder, i) => [`share${i}`, folder])),
+      sharedFolders: Object.fromEntries(this.guestFolders().map((folder, i) => [`share${i}`, folder])),
       debugShell: process.env.BERTH_DEBUG_SHELL === '1',
       runDir: this.paths.runDir,
     };
@@ -90,6 +91,21 @@ export class HostAgent {
     this.bootMs = Date.now() - this.startedAt.getTime();
     this.state = 'running';
     this.log(`engine ready in ${this.bootMs} ms at ${this.paths.dockerSocket}`);
+  }
+
+  /**
+   * The shared folders the guest can mount at their own paths. One it cannot (a Windows path, or
+   * one that would cover the guest's system folders, such as /usr) is left out and logged rather
+   * than keeping the VM from starting: the default share is the home folder, wherever that is.
+   */
+  private guestFolders(): string[] {
+    return this.settings.sharedFolders.flatMap((folder) => {
+      const clean = folder.length > 1 ? folder.replace(/\/+$/, '') : folder;
+      const problem = sharePathProblem(clean);
+      if (!problem) return [clean];
+      this.log(`shared folder ${folder} left out: ${problem}`);
+      return [];
+    });
   }
 
   /** A dropped link while the VM runs: the guest restarted berthd, or the host slept. Reconnect. */

@@ -5,6 +5,8 @@ import net from 'node:net';
 
 import ssh2 from 'ssh2';
 
+import { CONTROL_PROGRAM, type ControlCommand } from './guest-contract.js';
+
 // ssh2 is CommonJS: its classes hang off the default export.
 const { Client } = ssh2;
 type Client = InstanceType<typeof ssh2.Client>;
@@ -92,20 +94,20 @@ export class GuestLink {
   }
 
   /** `berth-control <command>` in the guest: its JSON answer. */
-  control(command: 'status' | 'shutdown' | 'resize'): Promise<Record<string, unknown>> {
+  control(command: ControlCommand): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      this.client.exec(`berth-control ${command}`, (err, channel) => {
+      this.client.exec(`${CONTROL_PROGRAM} ${command}`, (err, channel) => {
         if (err) return reject(err);
         let out = '';
         let errOut = '';
         channel.on('data', (d: Buffer) => (out += d.toString()));
         channel.stderr.on('data', (d: Buffer) => (errOut += d.toString()));
         channel.on('close', (code: number | undefined) => {
-          if (code !== 0 && code !== undefined) return reject(new Error(errOut.trim() || `berth-control ${command} failed`));
+          if (code !== 0 && code !== undefined) return reject(new Error(errOut.trim() || `${CONTROL_PROGRAM} ${command} failed`));
           try {
             resolve(JSON.parse(out) as Record<string, unknown>);
           } catch {
-            reject(new Error(`berth-control ${command}: unreadable answer ${JSON.stringify(out)}`));
+            reject(new Error(`${CONTROL_PROGRAM} ${command}: unreadable answer ${JSON.stringify(out)}`));
           }
         });
       });

@@ -3,6 +3,8 @@
 // both use it.
 import { existsSync, readFileSync } from 'node:fs';
 
+import { GUEST_SSH_PORT, formatBootArguments, type GuestShare } from './guest-contract.js';
+
 export type Accel = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 
 export interface VmSettings {
@@ -16,7 +18,7 @@ export interface VmSettings {
   sshPort: number;
   /** The host's public key (OpenSSH format), the only key the guest accepts. */
   authorizedKey: string;
-  /** Folders shared with the guest (tag -> host path; no spaces in either). */
+  /** Folders shared with the guest (tag -> host path), mounted in the guest at the host path. */
   sharedFolders?: Record<string, string>;
   /** How folders are shared: 9p (QEMU alone) or virtiofs (faster metadata, needs virtiofsd). */
   sharing?: '9p' | 'virtiofs';
@@ -51,21 +53,35 @@ export function defaultAccel(platform: NodeJS.Platform = process.platform, kvm =
   return kvmUsable ? 'kvm' : 'tcg';
 }
 
+/**
+ * The shared folders as the guest mounts them: at the host's own paths, as with Docker Desktop, so
+ * `docker run -v /Users/me/src:/src` means the same folder on both sides.
+ */
+export function guestShares(settings: VmSettings): GuestShare[] {
+  const kind = settings.sharing === 'virtiofs' ? 'virtiofs' : '9p';
+  return Object.entries(settings.sharedFolders ?? {}).map(([tag, hostPath]) => ({ tag, kind, path: hostPath }));
+}
+
+/** What the guest's kernel keeps of its command line (COMMAND_LINE_SIZE, x86 and arm64); it cuts the rest silently. */
+const KERNEL_COMMAND_LINE_MAX = 2047;
+
+/** The kernel's own options, then what the guest reads (guest-contract.ts); throws on a share the guest would refuse. */
 export function kernelCommandLine(settings: VmSettings): string {
-  return [
+  const line = [
     'console=ttyS0',
     // microvm under TCG hangs in about two of three boots without these (vm-on-this-machine.md).
     'tsc_early_khz=2000000',
     'tsc=reliable',
     'quiet',
     'panic=-1',
-    `berth.authorized_key=${Buffer.from(settings.authorizedKey.trim()).toString('base64')}`,
-    // Shared folders appear in the guest at the host's own paths, as with Docker Desktop, so
-    // `docker run -v /Users/me/src:/src` means the same folder on both sides.
-    ...Object.entries(settings.sharedFolders ?? {}).map(([tag, hostPath]) => `berth.share=${tag}:${hostPath}${settings.sharing === 'virtiofs' ? ':virtiofs' : ''}`),
-    ...(settings.debugShell ? ['berth.debug=1'] : []),
+    ...formatBootArguments({ authorizedKey: settings.authorizedKey, shares: guestShares(settings), debugShell: Boolean(settings.debugShell) }),
   ].join(' ');
+  if (line.length > KERNEL_COMMAND_LINE_MAX) throw new Error(`the guest's kernel command line would be ${line.length} bytes, more than the ${KERNEL_COMMAND_LINE_MAX} it reads: share fewer folders, or folders with shorter paths`);
+  return line;
 }
+
+/** A value inside one of QEMU's comma-separated options: a comma in it is written twice. */
+const qemuOptionValue = (value: string) => value.replaceAll(',', ',,');
 
 /** A process the host starts before QEMU (virtiofsd for each virtiofs share). */
 export interface HelperCommand {
@@ -88,12 +104,12 @@ export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel 
     '-kernel', `${dir}/vmlinux`,
     '-initrd', `${dir}/initramfs.cpio.gz`,
     '-append', kernelCommandLine(settings),
-    '-drive', `id=root,file=${dir}/rootfs.squashfs,format=raw,if=none,read-only=on`,
+    '-drive', `id=root,file=${qemuOptionValue(`${dir}/rootfs.squashfs`)},format=raw,if=none,read-only=on`,
     '-device', 'virtio-blk-device,drive=root',
-    '-drive', `id=data,file=${settings.dataDisk},format=qcow2,if=none,discard=unmap,detect-zeroes=unmap`,
+    '-drive', `id=data,file=${qemuOptionValue(settings.dataDisk)},format=qcow2,if=none,discard=unmap,detect-zeroes=unmap`,
     '-device', 'virtio-blk-device,drive=data',
     // User networking: the guest reaches the host as 10.0.2.2 (host.docker.internal).
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${settings.sshPort}-:22`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${settings.sshPort}-:${GUEST_SSH_PORT}`,
     '-device', 'virtio-net-device,netdev=net0',
     '-device', 'virtio-rng-device',
   ];
@@ -107,11 +123,11 @@ export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel 
     for (const [tag, hostPath] of shares) {
       const socket = `${settings.runDir ?? '/tmp'}/virtiofs-${tag}.sock`;
       helpers.push({ binary: '/usr/lib/qemu/virtiofsd', args: [`--socket-path=${socket}`, '-o', `source=${hostPath}`, '-o', 'cache=auto'], socket });
-      args.push('-chardev', `socket,id=vfs-${tag},path=${socket}`, '-device', `vhost-user-fs-device,chardev=vfs-${tag},tag=${tag}`);
+      args.push('-chardev', `socket,id=vfs-${tag},path=${qemuOptionValue(socket)}`, '-device', `vhost-user-fs-device,chardev=vfs-${tag},tag=${tag}`);
     }
   } else {
     for (const [tag, hostPath] of shares) {
-      args.push('-fsdev', `local,id=fs-${tag},path=${hostPath},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+      args.push('-fsdev', `local,id=fs-${tag},path=${qemuOptionValue(hostPath)},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
     }
   }
   return { binary: 'qemu-system-x86_64', args, helpers };

@@ -1,0 +1,1 @@
+../../../../runtime-agent/src/vm/guest-contract.ts
