@@ -11,6 +11,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { DOCKER, TestEngine, registry, run } from './support/berthd.js';
+import { FakeRegistry } from './support/fake-registry.js';
+import { makeTar } from './support/tar.js';
 
 describe('engine API as dockerd answers it', () => {
   let engine: TestEngine;
@@ -388,6 +390,54 @@ r.remove(force=True)`);
       assert.equal((await engine.dockerOk(['exec', 'chatty', 'echo', 'still-here'])).trim(), 'still-here');
       assert.doesNotMatch(engine.log, /msg="(uncaught exception|unhandled rejection)"/);
       await engine.dockerOk(['rm', '-f', 'chatty']);
+    });
+  });
+
+  describe('registry questions: search and distribution', () => {
+    let fake: FakeRegistry;
+    before(async () => {
+      fake = await FakeRegistry.start();
+      fake.searchResults = [
+        { name: 'team/web', description: 'a web server', star_count: 40, is_official: false, is_automated: true },
+        { name: 'team/webhook', description: 'hooks', star_count: 2, is_official: false, is_automated: false },
+        { name: 'library/websocat', description: 'official', star_count: 900, is_official: true, is_automated: false },
+      ];
+    });
+    after(() => fake.close());
+
+    it('docker search asks the registry the term names, with dockerd\'s limit and filters', async () => {
+      const all = await engine.dockerOk(['search', '--format', '{{.Name}} {{.StarCount}}', `${fake.host}/web`]);
+      assert.deepEqual(all.trim().split('\n'), ['team/web 40', 'team/webhook 2', 'library/websocat 900']);
+      assert.equal((await engine.dockerOk(['search', '--format', '{{.Name}}', '--filter', 'stars=10', '--filter', 'is-official=false', `${fake.host}/web`])).trim(), 'team/web');
+      assert.equal((await engine.dockerOk(['search', '--format', '{{.Name}}', '--limit', '1', `${fake.host}/web`])).trim(), 'team/web');
+      assert.match((await engine.docker(['search', '--limit', '101', `${fake.host}/web`])).stderr, /limit 101 is outside the range of \[1, 100\]/);
+      assert.match((await engine.docker(['search', '--filter', 'stars=many', `${fake.host}/web`])).stderr, /invalid filter 'stars=many'/);
+      // A distribution registry has no search: the error names it.
+      const none = await engine.docker(['search', `${registry()}/busybox`]);
+      assert.notEqual(none.code, 0);
+      assert.match(none.stderr, new RegExp(`invalid registry endpoint http://${registry().replaceAll('.', '\\.')}/v1/`));
+    });
+
+    it('GET /distribution/{name}/json describes a tag without pulling it (as compose v2 asks)', async () => {
+      type Answer = { Descriptor: { digest: string; mediaType: string; size: number }; Platforms: { os: string; architecture: string; variant?: string }[] };
+      const ask = async (name: string) => {
+        const res = await engine.request('GET', `/v1.43/distribution/${name}/json`);
+        assert.equal(res.status, 200, res.body);
+        return JSON.parse(res.body) as Answer;
+      };
+      const image = fake.addImage('dist/one', 'v1', [await makeTar([{ name: 'a', content: 'a' }])], { architecture: 'arm64', variant: 'v8' });
+      const one = await ask(`${fake.host}/dist/one:v1`);
+      assert.equal(one.Descriptor.digest, image.manifestDigest);
+      assert.equal(one.Descriptor.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+      assert.ok(one.Descriptor.size > 0);
+      assert.deepEqual(one.Platforms, [{ architecture: 'arm64', os: 'linux', variant: 'v8' }]);
+      const { indexDigest } = fake.addIndex('dist/many', 'v1', { 'linux/amd64': [await makeTar([{ name: 'b', content: 'b' }])], 'linux/arm64/v8': [await makeTar([{ name: 'c', content: 'c' }])] });
+      const many = await ask(`${fake.host}/dist/many:v1`);
+      assert.equal(many.Descriptor.digest, indexDigest);
+      assert.deepEqual(many.Platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')), ['linux/amd64', 'linux/arm64/v8']);
+      assert.equal((await engine.dockerOk(['images', '-q', `${fake.host}/dist/one`])).trim(), '', 'nothing was pulled');
+      const missing = await engine.request('GET', `/v1.43/distribution/${fake.host}/dist/one:nope/json`);
+      assert.equal(missing.status, 404);
     });
   });
 });

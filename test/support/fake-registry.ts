@@ -21,6 +21,8 @@ export class FakeRegistry {
   readonly requests: string[] = [];
   private readonly hanging = new Set<ServerResponse>();
   bearer: { user: string; password: string; token: string } | undefined;
+  /** What GET /v1/search answers (the index search Docker Hub has and distribution registries lack). */
+  searchResults: { name: string; description: string; star_count: number; is_official: boolean; is_automated: boolean }[] | undefined;
 
   private constructor(private readonly server: Server) {}
 
@@ -127,6 +129,14 @@ export class FakeRegistry {
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ token: this.bearer.token, expires_in: 300 }));
+      return;
+    }
+    if (url.pathname === '/v1/search' && this.searchResults) {
+      const wanted = url.searchParams.get('q') ?? '';
+      const n = Number(url.searchParams.get('n') ?? '25');
+      const results = this.searchResults.filter((r) => r.name.includes(wanted)).slice(0, n);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ query: wanted, num_results: results.length, results }));
       return;
     }
     if (url.pathname === '/v2/') {

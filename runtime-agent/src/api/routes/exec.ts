@@ -2,6 +2,7 @@
 import { frame } from '../../containers/container-logs.js';
 import type { ExecConfig } from '../../containers/exec-service.js';
 import type { Engine } from '../../engine.js';
+import { InvalidParameterError } from '../../util/errors.js';
 import { Shapes } from '../../util/json-shapes.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { Router } from '../router.js';
@@ -14,6 +15,14 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
 
   router.post('/containers/([^/]+)/exec', async (ctx) => {
     const config = await ctx.jsonObject<ExecConfig>(Shapes.execCreate);
+    // Checked now, as dockerd does, rather than when the stream has already switched protocols.
+    if (config.DetachKeys) {
+      try {
+        parseDetachKeys(config.DetachKeys);
+      } catch {
+        throw new InvalidParameterError(`Invalid escape keys (${config.DetachKeys}) provided`);
+      }
+    }
     ctx.send(201, { Id: execs.create(ctx.param(), config) });
   });
 

@@ -8,10 +8,12 @@ import type { Engine } from '../../engine.js';
 import type { ContainerConfig } from '../../vocabulary/media-types.js';
 import { importImage } from '../../images/import.js';
 import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
+import { distributionInspect } from '../../images/distribution.js';
 import { imageHistory, imageInspect } from '../../images/image-views.js';
 import { parsePlatform } from '../../images/platform.js';
 import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../vocabulary/reference.js';
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
+import { searchImages } from '../../registry/search.js';
 import { EngineError, InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
@@ -114,6 +116,19 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
     }
     if (tag && /^sha256:/.test(tag)) throw new InvalidParameterError('invalid tag format');
     await streamed(ctx, (stream) => engine.pusher.push(repo, tag, { ...(auth ? { auth } : {}), progress: stream.reporter }));
+  });
+
+  router.get('/images/search', async (ctx) => {
+    const filters = Filters.parse(ctx.query.get('filters'), ['is-automated', 'is-official', 'stars']);
+    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    ctx.send(200, await searchImages(engine.registryHosts, engine.registry.transport, { term: ctx.query.get('term') ?? '', limit: ctx.query.get('limit'), filters, auth }));
+  });
+
+  router.get('/distribution/(.+)/json', async (ctx) => {
+    const name = ctx.param();
+    if (/^(sha256:)?[0-9a-f]{64}$/.test(name)) throw new InvalidParameterError('no manifest found for full image ID');
+    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    ctx.send(200, await distributionInspect(engine.registry, parseNormalizedNamed(name), auth));
   });
 
   router.delete('/images/(.+)', async (ctx) => {
