@@ -440,4 +440,61 @@ r.remove(force=True)`);
       assert.equal(missing.status, 404);
     });
   });
+
+  describe('legacy links', () => {
+    it('on the default bridge: dockerd\'s variables and /etc/hosts names; docker rm --link forgets one', async () => {
+      await engine.dockerOk(['run', '-d', '--name', 'lk-db', '--hostname', 'dbhost', '-e', 'DB_PASSWORD=secret', '--expose', '5432', '--expose', '6000-6001/udp', 'busybox', 'sleep', '300']);
+      const ip = (await engine.dockerOk(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'lk-db'])).trim();
+      const out = await engine.dockerOk(['run', '--rm', '--name', 'lk-web', '--link', 'lk-db:database', 'busybox', 'sh', '-c', 'env | grep ^DATABASE | sort; cat /etc/hosts; ping -c 1 -W 2 database >/dev/null && echo reachable']);
+      const env = out.split('\n').filter((l) => l.startsWith('DATABASE'));
+      assert.deepEqual(env, [
+        'DATABASE_ENV_DB_PASSWORD=secret',
+        'DATABASE_NAME=/lk-web/database',
+        `DATABASE_PORT=tcp://${ip}:5432`,
+        `DATABASE_PORT_5432_TCP=tcp://${ip}:5432`,
+        `DATABASE_PORT_5432_TCP_ADDR=${ip}`,
+        'DATABASE_PORT_5432_TCP_PORT=5432',
+        'DATABASE_PORT_5432_TCP_PROTO=tcp',
+        `DATABASE_PORT_6000_UDP=udp://${ip}:6000`,
+        `DATABASE_PORT_6000_UDP_ADDR=${ip}`,
+        `DATABASE_PORT_6000_UDP_END=udp://${ip}:6001`,
+        'DATABASE_PORT_6000_UDP_PORT=6000',
+        'DATABASE_PORT_6000_UDP_PORT_END=6001',
+        'DATABASE_PORT_6000_UDP_PORT_START=6000',
+        'DATABASE_PORT_6000_UDP_PROTO=udp',
+        `DATABASE_PORT_6000_UDP_START=udp://${ip}:6000`,
+        `DATABASE_PORT_6001_UDP=udp://${ip}:6001`,
+        `DATABASE_PORT_6001_UDP_ADDR=${ip}`,
+        'DATABASE_PORT_6001_UDP_PORT=6001',
+        'DATABASE_PORT_6001_UDP_PROTO=udp',
+      ]);
+      for (const name of ['database', 'dbhost', 'lk-db']) assert.match(out, new RegExp(`^${ip.replaceAll('.', '\\.')}\\t${name}$`, 'm'));
+      assert.match(out, /^reachable$/m);
+
+      await engine.dockerOk(['create', '--name', 'lk-app', '--link', 'lk-db', 'busybox', 'true']);
+      assert.equal((await engine.dockerOk(['inspect', '-f', '{{json .HostConfig.Links}}', 'lk-app'])).trim(), '["/lk-db:/lk-app/lk-db"]');
+      await engine.dockerOk(['rm', '--link', '/lk-app/lk-db']);
+      assert.equal((await engine.dockerOk(['inspect', '-f', '{{json .HostConfig.Links}}', 'lk-app'])).trim(), 'null');
+      await engine.dockerOk(['rm', 'lk-app']);
+
+      const missing = await engine.request('POST', '/v1.43/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Links: ['no-such-db:db'] } }), { 'Content-Type': 'application/json' });
+      assert.equal(missing.status, 404);
+      assert.equal(JSON.parse(missing.body).message, 'could not get container for no-such-db: No such container: no-such-db');
+      await engine.dockerOk(['stop', '-t', '0', 'lk-db']);
+      const stopped = await engine.docker(['run', '--rm', '--link', 'lk-db:database', 'busybox', 'true']);
+      assert.match(stopped.stderr, /Cannot link to a non running container: \/lk-db AS \/[a-z_]+\/database/);
+      await engine.dockerOk(['rm', 'lk-db']);
+    });
+
+    it('on a user-defined network: an alias the linking container resolves', async () => {
+      await engine.dockerOk(['network', 'create', 'lknet']);
+      await engine.dockerOk(['run', '-d', '--name', 'lk-svc', '--network', 'lknet', 'busybox', 'sleep', '300']);
+      const ip = (await engine.dockerOk(['inspect', '-f', '{{.NetworkSettings.Networks.lknet.IPAddress}}', 'lk-svc'])).trim();
+      const out = await engine.dockerOk(['run', '--rm', '--network', 'lknet', '--link', 'lk-svc:backend', 'busybox', 'nslookup', 'backend', '127.0.0.11']);
+      assert.match(out, new RegExp(`Address: ${ip.replaceAll('.', '\\.')}`));
+      const other = await engine.docker(['run', '--rm', '--network', 'lknet', 'busybox', 'nslookup', 'backend', '127.0.0.11']);
+      assert.doesNotMatch(other.stdout, new RegExp(`Address: ${ip.replaceAll('.', '\\.')}`));
+      await engine.dockerOk(['rm', '-f', 'lk-svc']);
+    });
+  });
 });

@@ -16,11 +16,12 @@ import { isAnonymous } from '../vocabulary/volume-record.js';
 import { planMounts, prepareMounts } from './mounts.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
-import { ConflictError, EngineError, InvalidParameterError } from '../util/errors.js';
+import { ConflictError, EngineError, InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { dirSize } from '../util/dir-size.js';
 import type { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
-import { cgroupPathOf, ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
+import { cgroupPathOf, parseLink, ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
+import { linkedContainers, linkEnv, linkHostNames, normalizeLinks } from './links.js';
 import { namespaceChoices, validateNamespaceModes } from './namespace-modes.js';
 import type { ContainerStore } from './container-store.js';
 import type { ContainerUsage } from './container-usage.js';
@@ -165,9 +166,11 @@ export class ContainerService {
     const hostConfig = { NetworkMode: 'default', RestartPolicy: { Name: 'no' as const, MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} }, ...(body.HostConfig ?? {}), Runtime: runtimeName };
     const networkSettings = this.networks.endpointsForCreate(hostConfig, body.NetworkingConfig, body.MacAddress);
     const hostname = body.Hostname || (hostConfig.NetworkMode === 'host' || hostConfig.UTSMode === 'host' ? os.hostname() : id.slice(0, 12));
+    const containerName = '/' + (name?.replace(/^\//, '') ?? this.uniqueName());
+    if (hostConfig.Links?.length) hostConfig.Links = normalizeLinks(hostConfig.Links, containerName, hostConfig.NetworkMode, (n) => this.store.find(n));
     const record: ContainerRecord = {
       Id: id,
-      Name: '/' + (name?.replace(/^\//, '') ?? this.uniqueName()),
+      Name: containerName,
       Created: new Date().toISOString(),
       Image: image.id,
       ImageName: imageName,
@@ -234,14 +237,21 @@ export class ContainerService {
     await rootfs.mount(lower);
     let network: NetworkSetup | undefined;
     try {
-      network = await this.networks.setup(record);
+      const links = linkedContainers(record, (n) => this.store.find(n));
+      // On the default bridge a link brings variables and /etc/hosts names (user networks: DNS).
+      const bridged = links.flatMap(({ link, child }) => {
+        const ip = child.NetworkSettings?.Networks?.bridge?.IPAddress;
+        return ip && record.NetworkSettings?.Networks?.bridge ? [{ link, child, ip }] : [];
+      });
+      network = await this.networks.setup(record, bridged.flatMap(({ link, child, ip }) => linkHostNames(link, child).map((n) => `${n}:${ip}`)));
       const etcFiles = network.etcFiles;
       const user = await resolveUser(rootfs.mountpoint, record.Config.User, record.HostConfig.GroupAdd ?? []);
       const namespaces = namespaceChoices(record.HostConfig, (idOrName) => this.store.get(idOrName));
       const initPath = record.HostConfig.Init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
       if (record.HostConfig.Init && !initPath) throw new InvalidParameterError('--init needs tini: install Debian\'s tini package');
       const mounts = await prepareMounts(record, rootfs.mountpoint, this.volumes);
-      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env: record.Config.Env ?? [], etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, namespaces, ...(initPath ? { initPath } : {}) });
+      const env = bridged.length ? mergeEnv(bridged.flatMap(({ link, child, ip }) => linkEnv(`${record.Name}/${link.alias}`, ip, child)), record.Config.Env) : (record.Config.Env ?? []);
+      const spec = buildSpec({ record, rootfs: rootfs.mountpoint, user, env, etcFiles, mounts, network: network.namespace, networkSysctls: network.sysctls, namespaces, ...(initPath ? { initPath } : {}) });
       await writeJsonAtomic(path.join(dir, 'config.json'), spec);
       // A container that ran before may have left runtime state (berthd killed mid-cleanup).
       if (this.runtime.hasState(record.Id)) await this.runtime.delete(record.Id, true).catch(() => undefined);
@@ -512,6 +522,16 @@ export class ContainerService {
     const record = this.store.get(idOrName);
     if (record.State.Status !== 'running' && record.State.Status !== 'paused') throw new ConflictError(`Container ${record.Id} is not running`);
     return this.runtime.ps(record.Id);
+  }
+
+  /** DELETE /containers/{parent}/{alias}?link=true: the parent forgets the link. */
+  async removeLink(parentName: string, alias: string): Promise<void> {
+    const parent = this.store.get(parentName);
+    const links = parent.HostConfig.Links ?? [];
+    const kept = links.filter((entry) => parseLink(entry).alias !== alias);
+    if (kept.length === links.length) throw new NotFoundError(`Cannot get parent ${parent.Name} for link name ${alias}`);
+    parent.HostConfig.Links = kept.length ? kept : null;
+    await this.store.save(parent);
   }
 
   async remove(idOrName: string, options: { force: boolean; volumes?: boolean }): Promise<void> {

@@ -73,13 +73,14 @@ export class ContainerNetworking {
     return { Networks: networks };
   }
 
-  async setup(record: ContainerRecord): Promise<NetworkSetup> {
+  /** `linkHosts`: "name:address" lines legacy links add to /etc/hosts. */
+  async setup(record: ContainerRecord, linkHosts: string[] = []): Promise<NetworkSetup> {
     const dir = this.containers.dir(record.Id);
     const files = { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf') };
     const hc = record.HostConfig;
     const mode = hc.NetworkMode || 'default';
     const hostResolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    const extraHosts = ((hc.ExtraHosts as string[] | undefined) ?? []).map((entry) => this.resolveExtraHost(entry));
+    const extraHosts = [...((hc.ExtraHosts as string[] | undefined) ?? []).map((entry) => this.resolveExtraHost(entry)), ...linkHosts];
 
     if (mode.startsWith('container:')) {
       const target = this.containers.get(mode.slice('container:'.length));

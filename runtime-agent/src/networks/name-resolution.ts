@@ -1,7 +1,7 @@
 // Names on user-defined networks, for the embedded DNS server: a container's name, its aliases
 // and short ID resolve to its address on every network it shares with the asking container
 // (`name` and `name.network`), and addresses resolve back to `name.network`.
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { parseLink, type ContainerRecord } from '../vocabulary/container-record.js';
 import { isRunning, type ContainerDirectory } from './container-directory.js';
 import { hostNameservers, type NameLookup } from './dns-server.js';
 import type { NetworkStore } from './network-store.js';
@@ -16,6 +16,9 @@ export class NameResolution implements NameLookup {
     const client = this.containerAt(clientIp);
     if (!client) return undefined;
     const addresses: string[] = [];
+    // A legacy link on a user-defined network is an alias only the linking container resolves.
+    const linked = (client.record.HostConfig.Links ?? []).map(parseLink).find((l) => l.alias.toLowerCase() === name);
+    const wanted = linked ? linked.child.slice(1).toLowerCase() : name;
     for (const record of this.containers.all()) {
       if (!isRunning(record)) continue;
       for (const endpoint of Object.values(record.NetworkSettings?.Networks ?? {})) {
@@ -23,7 +26,7 @@ export class NameResolution implements NameLookup {
         const network = this.store.find(endpoint.NetworkID);
         if (!network || network.Name === 'bridge') continue;
         const names = [record.Name.slice(1), ...(endpoint.Aliases ?? [])].map((n) => n.toLowerCase());
-        if (names.includes(name) || names.some((n) => `${n}.${network.Name.toLowerCase()}` === name)) addresses.push(endpoint.IPAddress);
+        if (names.includes(wanted) || names.some((n) => `${n}.${network.Name.toLowerCase()}` === wanted)) addresses.push(endpoint.IPAddress);
       }
     }
     return addresses.length ? addresses : undefined;

@@ -91,8 +91,8 @@ export class NetworkService {
     return this.attachments.endpointsForCreate(hostConfig, networkingConfig, macAddress);
   }
 
-  setup(record: ContainerRecord): Promise<NetworkSetup> {
-    return this.attachments.setup(record);
+  setup(record: ContainerRecord, linkHosts: string[] = []): Promise<NetworkSetup> {
+    return this.attachments.setup(record, linkHosts);
   }
 
   release(record: ContainerRecord): Promise<void> {

@@ -1,5 +1,6 @@
 // What berthd keeps about a container: the create request as normalized (Config, HostConfig),
 // the image it came from, and its state. Field names follow the Engine API so inspect can show them.
+import { InvalidParameterError } from '../util/errors.js';
 import type { ContainerConfig } from './media-types.js';
 import type { NetworkSettings, PortMap } from './network-record.js';
 
@@ -124,3 +125,20 @@ export interface ContainerRecord {
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** A legacy link (`--link db:alias`), kept in HostConfig.Links as "/db:/web/alias". */
+export interface Link {
+  /** The linked container's name, with its slash: "/db". */
+  child: string;
+  /** The alias the linking container uses: "alias". */
+  alias: string;
+}
+
+/** "db:alias", "db", or the stored "/db:/web/alias". */
+export function parseLink(entry: string): Link {
+  const [name = '', aliasPart] = entry.split(':');
+  if (!name) throw new InvalidParameterError(`invalid link: ${JSON.stringify(entry)}`);
+  const alias = (aliasPart ?? name).split('/').pop() ?? '';
+  if (!alias) throw new InvalidParameterError(`invalid link: ${JSON.stringify(entry)}`);
+  return { child: name.startsWith('/') ? name : `/${name}`, alias };
+}

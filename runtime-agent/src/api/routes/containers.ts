@@ -90,6 +90,12 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.res.end(JSON.stringify({ StatusCode: await code, Error: null }) + '\n');
   });
 
+  router.delete('/containers/+([^/]+)/([^/]+)', async (ctx) => {
+    if (!ctx.flag('link')) throw new InvalidParameterError('only links can be removed by a path of two names (link=true)');
+    await containers.removeLink(ctx.params[0] ?? '', ctx.params[1] ?? '');
+    ctx.noContent();
+  });
+
   router.delete('/containers/([^/]+)', async (ctx) => {
     await containers.remove(ctx.param(), { force: ctx.flag('force'), volumes: ctx.flag('v') });
     ctx.noContent();
