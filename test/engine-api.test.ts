@@ -11,6 +11,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { DOCKER, TestEngine, registry, run } from './support/berthd.js';
+import { WebSocket } from 'ws';
+
 import { FakeRegistry } from './support/fake-registry.js';
 import { makeTar } from './support/tar.js';
 
@@ -495,6 +497,32 @@ r.remove(force=True)`);
       const other = await engine.docker(['run', '--rm', '--network', 'lknet', 'busybox', 'nslookup', 'backend', '127.0.0.11']);
       assert.doesNotMatch(other.stdout, new RegExp(`Address: ${ip.replaceAll('.', '\\.')}`));
       await engine.dockerOk(['rm', '-f', 'lk-svc']);
+    });
+  });
+
+  describe('WebSocket attach', () => {
+    /** Opens /containers/{id}/attach/ws over the engine's socket; collects what arrives and how. */
+    async function attach(version: string, container: string) {
+      const socket = new WebSocket(`ws+unix://${engine.socket}:/${version}/containers/${container}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1`);
+      const frames: { binary: boolean; data: string }[] = [];
+      socket.on('message', (data: Buffer, binary: boolean) => frames.push({ binary, data: data.toString() }));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      return { socket, frames };
+    }
+
+    it('carries stdin in and output out, in binary frames since API 1.42 and text frames before', async () => {
+      await engine.dockerOk(['run', '-d', '-i', '--name', 'ws-cat', 'busybox', 'cat']);
+      for (const [version, binary] of [['v1.43', true], ['v1.41', false]] as const) {
+        const { socket, frames } = await attach(version, 'ws-cat');
+        socket.send(`hello over ${version}\n`);
+        for (let i = 0; i < 50 && !frames.map((f) => f.data).join('').includes(`hello over ${version}`); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(frames.map((f) => f.data).join(''), `hello over ${version}\n`, version);
+        assert.ok(frames.every((f) => f.binary === binary), `${version}: ${JSON.stringify(frames)}`);
+        socket.close();
+      }
+      const refused = await engine.request('GET', '/v1.43/containers/ws-cat/attach/ws?stream=1');
+      assert.equal(refused.status, 400);
+      await engine.dockerOk(['rm', '-f', 'ws-cat']);
     });
   });
 });

@@ -19,6 +19,8 @@ import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
 import { AttachBridge, parseDetachKeys } from '../attach-bridge.js';
 import type { RequestContext } from '../context.js';
+import { compareVersions } from '../version.js';
+import { acceptWebSocket } from '../websocket.js';
 import type { Router } from '../router.js';
 
 const RAW_STREAM = 'application/vnd.docker.raw-stream';
@@ -132,6 +134,14 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     await attachStreams(ctx, engine, record, stream);
   });
 
+  router.get('/containers/([^/]+)/attach/ws', async (ctx) => {
+    const record = containers.store.get(ctx.param());
+    if (!ctx.upgrade) throw new InvalidParameterError('attach/ws needs a WebSocket upgrade');
+    // Output goes as it comes (no multiplexing headers), in binary frames since API 1.42.
+    const client = await acceptWebSocket(ctx.req, ctx.upgrade, compareVersions(ctx.apiVersion, '1.42') >= 0);
+    await attachStreams(ctx, engine, record, client, true);
+  });
+
   router.post('/containers/([^/]+)/update', async (ctx) => {
     await containers.update(ctx.param(), await ctx.jsonObject<Partial<HostConfig>>(Shapes.containerUpdate));
     ctx.send(200, { Warnings: [] });
@@ -219,9 +229,10 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
  * Attach through conmon's attach socket. A container attached to before it starts (docker run)
  * is connected between runtime create and start.
  */
-async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse): Promise<void> {
+async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse, raw = false): Promise<void> {
   const containers = engine.containers;
-  const tty = Boolean(record.Config.Tty);
+  // `raw`: the WebSocket attach, which carries bytes as they come, TTY or not.
+  const tty = raw || Boolean(record.Config.Tty);
   const want = { stdout: ctx.flag('stdout'), stderr: ctx.flag('stderr') };
   if (ctx.flag('logs')) {
     // `logs=1`: what the container already wrote comes first, as dockerd replays it.
