@@ -114,12 +114,16 @@ function refreshTray(): void {
 /** Makes the operating system's login item match `enabled`, and the tray's checkbox with it. */
 async function applyStartAtLogin(enabled: boolean): Promise<void> {
   startAtLogin = enabled;
-  refreshTray();
-  // Unpackaged, process.execPath is the bare Electron binary: registering it would start an empty
-  // Electron at every login. The setting is still saved and applies once Berth is installed.
-  if (!app.isPackaged) return;
-  if (process.platform === 'linux') await applyXdgAutostart(enabled, linuxLoginExecutable(process.execPath));
-  else app.setLoginItemSettings({ openAtLogin: enabled });
+  try {
+    // Unpackaged, process.execPath is the bare Electron binary: registering it would start an empty
+    // Electron at every login. The setting is still saved and applies once Berth is installed.
+    if (!app.isPackaged) return;
+    if (process.platform === 'linux') await applyXdgAutostart(enabled, linuxLoginExecutable(process.execPath));
+    else app.setLoginItemSettings({ openAtLogin: enabled });
+  } finally {
+    // The checkbox shows the login item once it is in place, not before (a test read it too early).
+    refreshTray();
+  }
 }
 
 /**
