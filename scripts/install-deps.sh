@@ -25,6 +25,7 @@ declare -A PROVIDES=(
   [tmux]=/usr/bin/tmux
   [golang-github-containers-common]=/usr/share/containers/seccomp.json
   [tar]=/bin/tar
+  [git]=/usr/bin/git
   # the guest image (vm-image/build.sh) and booting it
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [qemu-utils]=/usr/bin/qemu-img

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { TestEngine, registry } from './support/berthd.js';
+import { TestEngine, registry, run } from './support/berthd.js';
 
 async function context(files: Record<string, string>): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-'));
@@ -210,5 +211,68 @@ describe('docker build', () => {
     const out = await engine.dockerOk(['rmi', 'short-lived']);
     assert.equal((out.match(/^Deleted: /gm) ?? []).length >= 2, true, out);
     assert.equal((await engine.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length, before - 2);
+  });
+
+  it('uses --cache-from images pulled from a registry as a cache, step by step', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nRUN echo ran-once > /f\nCOPY data /data\nENV MODE=cached\n', data: 'payload\n' });
+    const ref = `${registry()}/berth/cachefrom-${process.pid}:1`;
+    await engine.dockerOk(['build', '-q', '-t', ref, dir], { env: { DOCKER_BUILDKIT: '0' } });
+    const layers = (await engine.dockerOk(['inspect', '-f', '{{json .RootFS.Layers}}', ref])).trim();
+    await engine.dockerOk(['push', ref]);
+    await engine.dockerOk(['rmi', ref]);
+    await engine.dockerOk(['pull', '-q', ref]);
+    const uncached = await engine.dockerOk(['build', '--no-cache', '-t', 'cachefrom-check', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.doesNotMatch(uncached, /Using cache/);
+    await engine.dockerOk(['rmi', 'cachefrom-check']);
+    const out = await engine.dockerOk(['build', '--cache-from', ref, '-t', 'cachefrom-result', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.equal(out.match(/Using cache/g)?.length, 3, out);
+    assert.doesNotMatch(out, /Running in/);
+    assert.equal((await engine.dockerOk(['inspect', '-f', '{{json .RootFS.Layers}}', 'cachefrom-result'])).trim(), layers);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'cachefrom-result', 'sh', '-c', 'cat /f /data; echo $MODE']), 'ran-once\npayload\ncached\n');
+    await engine.dockerOk(['rmi', 'cachefrom-result', ref]);
+  });
+
+  it('builds from a remote context: a tar or a Dockerfile over HTTP, a Git repository, and names one it cannot fetch', async () => {
+    const repo = await ctx({ 'app/Dockerfile': 'FROM busybox\nCOPY hello /hello\n', 'app/hello': 'from git\n' });
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@berth', '-c', 'user.name=berth', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'context');
+    const served = await ctx({ 'Dockerfile.txt': 'FROM busybox\nRUN echo from-url > /made\n' });
+    execFileSync('git', ['clone', '-q', '--bare', repo, path.join(served, 'repo.git')]);
+    execFileSync('git', ['update-server-info'], { cwd: path.join(served, 'repo.git') });
+    execFileSync('tar', ['-C', await ctx({ Dockerfile: 'FROM busybox\nCOPY in-tar /in-tar\n', 'in-tar': 'from tar\n' }), '-cf', path.join(served, 'ctx.tar'), '.']);
+    const server = http.createServer((req, res) => {
+      const file = path.join(served, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      fs.readFile(file).then((body) => res.end(body), () => res.writeHead(404).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    try {
+      // docker-py hands a URL to the engine as `remote=`, as dockerd expects.
+      const build = async (remote: string) => {
+        const res = await run('/usr/bin/python3', ['-c', `import docker\nimage, _ = docker.from_env().images.build(path=${JSON.stringify(remote)})\nprint(image.id)`], { env: engine.env() });
+        assert.equal(res.code, 0, res.stderr);
+        return res.stdout.trim();
+      };
+      assert.equal(await engine.dockerOk(['run', '--rm', await build(`${base}/ctx.tar`), 'cat', '/in-tar']), 'from tar\n');
+      assert.equal(await engine.dockerOk(['run', '--rm', await build(`${base}/Dockerfile.txt`), 'cat', '/made']), 'from-url\n');
+      assert.equal(await engine.dockerOk(['run', '--rm', await build(`${base}/repo.git#main:app`), 'cat', '/hello']), 'from git\n');
+      const missing = await engine.request('POST', `/build?remote=${encodeURIComponent(`${base}/nothing.tar`)}`);
+      assert.match(missing.body, new RegExp(`unable to prepare context: unable to download remote context ${base.replaceAll('.', '\\.')}/nothing\\.tar: 404`));
+      const noGit = await engine.request('POST', `/build?remote=${encodeURIComponent(`${base}/absent.git`)}`);
+      assert.match(noGit.body, /unable to prepare context: unable to 'git clone'/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives RUN the build\'s resource limits, and refuses what the classic builder cannot do', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; df -k /dev/shm | tail -1\n' });
+    const out = await engine.dockerOk(['build', '--no-cache', '--memory', '64m', '--shm-size', '32m', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.match(out, /^67108864$/m);
+    assert.match(out, /^shm\s+32768\s/m);
+    const arm = await engine.docker(['build', '--platform', 'linux/arm64', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.match(arm.stderr, /builds for linux\/amd64 only, not linux\/arm64/);
   });
 });

@@ -310,7 +310,8 @@ describe('containers: run and lifecycle', () => {
     const lines = (await engine.dockerOk(['logs', 'rotating'])).trim().split('\n');
     assert.equal(lines[lines.length - 1], 'line-199-xxxxxxxxxxxxxxxxxxxx');
     assert.ok(lines.length < 200 && lines.length > 20, `older lines were rotated away (${lines.length} left)`);
-    assert.equal((await engine.docker(['run', '--log-opt', 'max-file=2', 'busybox', 'true'])).stderr.includes('max-file cannot be set without max-size'), true);
+    // dockerd's json-file takes max-file without max-size (nothing rotates then): so does berthd.
+    assert.equal((await engine.docker(['run', '--rm', '--log-opt', 'max-file=2', 'busybox', 'true'])).code, 0);
 
     await engine.dockerOk(['run', '-d', '--name', 'writer', 'busybox', 'sh', '-c', 'echo before; sleep 1.5; echo during; sleep 30']);
     await engine.stop('SIGKILL');

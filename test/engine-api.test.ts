@@ -510,9 +510,9 @@ r.remove(force=True)`);
       return { socket, frames };
     }
 
-    it('carries stdin in and output out, in binary frames since API 1.42 and text frames before', async () => {
+    it('carries stdin in and output out, in binary frames since API 1.28 and text frames before', async () => {
       await engine.dockerOk(['run', '-d', '-i', '--name', 'ws-cat', 'busybox', 'cat']);
-      for (const [version, binary] of [['v1.43', true], ['v1.41', false]] as const) {
+      for (const [version, binary] of [['v1.43', true], ['v1.28', true], ['v1.27', false]] as const) {
         const { socket, frames } = await attach(version, 'ws-cat');
         socket.send(`hello over ${version}\n`);
         for (let i = 0; i < 50 && !frames.map((f) => f.data).join('').includes(`hello over ${version}`); i++) await new Promise((r) => setTimeout(r, 100));
@@ -523,6 +523,42 @@ r.remove(force=True)`);
       const refused = await engine.request('GET', '/v1.43/containers/ws-cat/attach/ws?stream=1');
       assert.equal(refused.status, 400);
       await engine.dockerOk(['rm', '-f', 'ws-cat']);
+    });
+  });
+
+  describe('answers that change with the API version, as dockerd\'s do', () => {
+    const json = { 'Content-Type': 'application/json' };
+
+    it('stop takes a signal from API 1.42 on; before, the container\'s own', async () => {
+      const trapper = ['busybox', 'sh', '-c', 'trap "exit 7" USR1; while true; do sleep 0.1; done'];
+      for (const [version, code] of [['v1.43', '7'], ['v1.41', '137']] as const) {
+        await engine.dockerOk(['run', '-d', '--name', `sig-${code}`, ...trapper]);
+        await new Promise((r) => setTimeout(r, 300));
+        const res = await engine.request('POST', `/${version}/containers/sig-${code}/stop?signal=USR1&t=1`);
+        assert.equal(res.status, 204, res.body);
+        assert.equal((await engine.dockerOk(['inspect', '-f', '{{.State.ExitCode}}', `sig-${code}`])).trim(), code, version);
+        await engine.dockerOk(['rm', `sig-${code}`]);
+      }
+    });
+
+    it('logs say multiplexed-stream from API 1.42 on, raw-stream before; untagged images have <none> placeholders before 1.43', async () => {
+      await engine.dockerOk(['run', '--name', 'ct-logs', 'busybox', 'echo', 'hi']);
+      assert.equal((await engine.request('GET', '/v1.43/containers/ct-logs/logs?stdout=1')).headers['content-type'], 'application/vnd.docker.multiplexed-stream');
+      assert.equal((await engine.request('GET', '/v1.41/containers/ct-logs/logs?stdout=1')).headers['content-type'], 'application/vnd.docker.raw-stream');
+      await engine.dockerOk(['rm', 'ct-logs']);
+      const id = (await engine.dockerOk(['import', '-'], { input: await makeTar([{ name: 'untagged.txt', content: 'x' }]) })).trim();
+      const row = async (version: string) => (JSON.parse((await engine.request('GET', `/${version}/images/json`)).body) as { Id: string; RepoTags: string[]; RepoDigests: string[] }[]).find((i) => i.Id === id);
+      assert.deepEqual((await row('v1.42'))?.RepoTags, ['<none>:<none>']);
+      assert.deepEqual((await row('v1.43'))?.RepoTags, []);
+      assert.deepEqual((await row('v1.43'))?.RepoDigests, []);
+      await engine.dockerOk(['rmi', id]);
+    });
+
+    it('create reads old clients as dockerd did: IpcMode shareable before 1.40, no ConsoleSize before 1.42', async () => {
+      const made = await engine.request('POST', '/v1.39/containers/create?name=old-client', JSON.stringify({ Image: 'busybox', Tty: true, Cmd: ['true'], HostConfig: { ConsoleSize: [10, 20] } }), json);
+      assert.equal(made.status, 201, made.body);
+      assert.equal((await engine.dockerOk(['inspect', '-f', '{{.HostConfig.IpcMode}} {{json .HostConfig.ConsoleSize}}', 'old-client'])).trim(), 'shareable [0,0]');
+      await engine.dockerOk(['rm', 'old-client']);
     });
   });
 });

@@ -50,6 +50,22 @@ describe('registry authentication', () => {
     assert.match(denied.stderr, /no basic auth credentials/);
   });
 
+  it('builds FROM a private image with the credentials the CLI sends in X-Registry-Config (classic build)', async () => {
+    const context = await makeTar([{ name: 'Dockerfile', content: `FROM ${auth.host}/library/busybox:latest\nRUN echo built-from-private > /made\n` }]);
+    const denied = await engine.docker(['build', '--pull', '-q', '-'], { input: context, env: { DOCKER_BUILDKIT: '0' } });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr + denied.stdout, /no basic auth credentials/);
+    await engine.dockerOk(['login', '-u', auth.user, '--password-stdin', auth.host], { input: `${auth.password}\n` });
+    try {
+      const id = (await engine.dockerOk(['build', '--pull', '-q', '-'], { input: context, env: { DOCKER_BUILDKIT: '0' } })).trim();
+      assert.equal(await engine.dockerOk(['run', '--rm', id, 'cat', '/made']), 'built-from-private\n');
+    } finally {
+      await engine.dockerOk(['logout', auth.host]);
+    }
+    const garbled = await engine.request('POST', '/build', undefined, { 'X-Registry-Config': '%%%not-base64', 'Content-Type': 'application/x-tar' });
+    assert.match(garbled.body, /invalid X-Registry-Config header/);
+  });
+
   describe('Bearer token auth', () => {
     let fake: FakeRegistry;
     before(async () => {

@@ -52,7 +52,14 @@ export class OrdinaryUser {
       await run('umount', [this.checkout]);
       await fs.rmdir(this.checkout).catch(() => undefined);
     }
-    await run('userdel', [this.name]);
+    // What the user still runs (a host agent finishing its stop) would keep userdel from working.
+    await run('pkill', ['-KILL', '-u', String(this.uid)]);
+    for (let attempt = 0; ; attempt++) {
+      const res = await run('userdel', [this.name]);
+      if (res.code === 0) return;
+      if (attempt === 20) throw new Error(`userdel ${this.name}: ${res.stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -8,14 +8,16 @@ import { changesTar } from '../containers/changes.js';
 import { ContainerRootfs } from '../containers/rootfs.js';
 import { readJsonLog } from '../containers/json-log.js';
 import type { ImageService } from '../images/image-service.js';
+import type { ImageRecord } from '../vocabulary/image-record.js';
 import type { ContainerConfig } from '../vocabulary/media-types.js';
 import type { Puller } from '../images/pull.js';
 import { parseNormalizedNamed, type Reference } from '../vocabulary/reference.js';
+import type { AuthConfig } from '../registry/auth-config.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
 import { MAX_DOCKERFILE } from './build-context.js';
 import { copyLayerTar, planChecksum, resolveSources, type CopyPlan } from './copy-layer.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords, type Instruction } from './dockerfile.js';
-import { cachedStep, commitConfig, commitLayer, scratchState, stateOf, withStateFs, type BuildState } from './image-steps.js';
+import { cachedStep, commitConfig, commitLayer, scratchState, stateOf, stepFromCacheSource, withStateFs, type BuildState } from './image-steps.js';
 import { expandWord, referencedVariables, SubstitutionError, type Lookup } from './variables.js';
 
 export interface BuildOptions {
@@ -31,6 +33,12 @@ export interface BuildOptions {
   networkMode?: string;
   extraHosts: string[];
   ignored: (relative: string) => boolean;
+  /** --memory, --cpu-shares, --shm-size, --ulimit ... of `docker build`: the RUN containers' HostConfig. */
+  runResources?: Record<string, unknown>;
+  /** --cache-from: images whose history may stand in for steps (local images, by name or ID). */
+  cacheFrom?: string[];
+  /** Credentials for the registries FROM images come from (the X-Registry-Config header). */
+  registryAuth?: (domain: string) => AuthConfig | undefined;
 }
 
 export interface BuildOutput {
@@ -170,7 +178,7 @@ export class Builder {
 
   // ---- helpers the stage runs use ----
 
-  async baseImage(name: string, pull: boolean, out: BuildOutput): Promise<BuildState> {
+  async baseImage(name: string, pull: boolean, out: BuildOutput, auth?: AuthConfig): Promise<BuildState> {
     const ref = parseNormalizedNamed(name);
     const local = (() => {
       try {
@@ -181,7 +189,7 @@ export class Builder {
     })();
     if (local && !pull) return stateOf(this.images, local);
     try {
-      const id = await this.puller.pull(ref, { progress: out.progress });
+      const id = await this.puller.pull(ref, { progress: out.progress, ...(auth ? { auth } : {}) });
       return stateOf(this.images, this.images.images.get(id)!);
     } catch (err) {
       if (local) return stateOf(this.images, local);
@@ -217,6 +225,15 @@ class StageRun {
 
   private get images(): ImageService {
     return this.builder.imageService;
+  }
+
+  /** A previous result for this step: the local build cache first, then the --cache-from images. */
+  private async cached(state: BuildState, step: { createdBy: string; makesLayer: boolean; config: ContainerConfig; cacheKey: string }): Promise<BuildState | undefined> {
+    if (this.options.noCache) return undefined;
+    const local = cachedStep(this.images, state.imageId, step.cacheKey);
+    if (local) return stateOf(this.images, local);
+    const sources = (this.options.cacheFrom ?? []).map((name) => this.images.images.find(name)).filter((i): i is ImageRecord => Boolean(i));
+    return sources.length ? stepFromCacheSource(this.images, sources, state, step) : undefined;
   }
 
   private env(state: BuildState): Map<string, string> {
@@ -274,7 +291,7 @@ class StageRun {
     let state: BuildState;
     if (name.toLowerCase() === 'scratch') state = scratchState();
     else if (previous) state = this.results.get(previous.index)!;
-    else state = await this.builder.baseImage(name, this.options.pull, this.out);
+    else state = await this.builder.baseImage(name, this.options.pull, this.out, this.options.registryAuth?.(parseNormalizedNamed(name).domain));
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length) {
       this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
@@ -382,11 +399,11 @@ class StageRun {
   private async metadata(state: BuildState, config: ContainerConfig, description: string, extra: { author?: string } = {}): Promise<BuildState> {
     const createdBy = `${NOP} ${description}`;
     const key = `meta:${createdBy}`;
-    const cached = this.options.noCache ? undefined : cachedStep(this.images, state.imageId, key);
+    const cached = await this.cached(state, { createdBy, makesLayer: false, config, cacheKey: key });
     if (cached) {
       this.say(' ---> Using cache');
-      this.say(` ---> ${shortId(cached.id)}`);
-      return stateOf(this.images, cached);
+      this.say(` ---> ${shortId(cached.imageId)}`);
+      return cached;
     }
     const next = await commitConfig(this.images, state, createdBy, config, key, extra);
     this.say(` ---> ${shortId(next.imageId)}`);
@@ -412,11 +429,11 @@ class StageRun {
     const argPrefix = args.length ? `|${args.length} ${args.map(([n, v]) => `${n}=${v}`).join(' ')} ` : '';
     const createdBy = `${argPrefix}${command.join(' ')}`;
     const key = `run:${JSON.stringify([createdBy, this.options.networkMode ?? '', this.options.extraHosts])}`;
-    const cached = this.options.noCache ? undefined : cachedStep(this.images, state.imageId, key);
+    const cached = await this.cached(state, { createdBy, makesLayer: true, config, cacheKey: key });
     if (cached) {
       this.say(' ---> Using cache');
-      this.say(` ---> ${shortId(cached.id)}`);
-      return stateOf(this.images, cached);
+      this.say(` ---> ${shortId(cached.imageId)}`);
+      return cached;
     }
     if (!state.imageId) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: 127`, 127);
     const env = [...(config.Env ?? [DEFAULT_PATH])];
@@ -433,7 +450,7 @@ class StageRun {
         ...(config.User ? { User: config.User } : {}),
         ...(config.WorkingDir ? { WorkingDir: config.WorkingDir } : {}),
         Labels: {},
-        HostConfig: { NetworkMode: this.options.networkMode || 'default', ExtraHosts: this.options.extraHosts },
+        HostConfig: { ...(this.options.runResources ?? {}), NetworkMode: this.options.networkMode || 'default', ExtraHosts: this.options.extraHosts },
       },
       undefined,
     );
@@ -487,11 +504,11 @@ class StageRun {
       const kind = sources.length === 1 && sources[0]!.stat.isFile() ? 'file' : 'dir';
       const createdBy = `${NOP}${k} ${kind}:${checksum} in ${destination} `;
       const key = `copy:${createdBy}:${from ?? ''}`;
-      const cached = this.options.noCache ? undefined : cachedStep(this.images, state.imageId, key);
+      const cached = await this.cached(state, { createdBy, makesLayer: true, config: state.config.config ?? {}, cacheKey: key });
       if (cached) {
         this.say(' ---> Using cache');
-        this.say(` ---> ${shortId(cached.id)}`);
-        return stateOf(this.images, cached);
+        this.say(` ---> ${shortId(cached.imageId)}`);
+        return cached;
       }
       const dirExists = async (name: string) => {
         for (const dir of lowerDirs) {
@@ -517,7 +534,7 @@ class StageRun {
       if (!result) throw new DockerfileError(instruction.line, `stage ${from} was not built`);
       return result;
     }
-    return this.builder.baseImage(from, false, this.out).catch((err: unknown) => {
+    return this.builder.baseImage(from, false, this.out, this.options.registryAuth?.(parseNormalizedNamed(from).domain)).catch((err: unknown) => {
       throw new DockerfileError(instruction.line, `invalid from flag value ${from}: ${err instanceof Error ? err.message : String(err)}`);
     });
   }

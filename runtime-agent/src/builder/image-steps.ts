@@ -33,6 +33,37 @@ export function cachedStep(images: ImageService, parent: string | undefined, cac
   return images.images.all().find((i) => (i.parent ?? '') === (parent ?? '') && i.buildCache === cacheKey);
 }
 
+/**
+ * `--cache-from`: a step's result taken from an image the client named (built elsewhere and
+ * pulled, say), as dockerd's classic builder restores it: the image's history and layers must
+ * begin with those the build has so far, and its next history entry must be this step. The step's
+ * image is then made from that entry and, for RUN/COPY/ADD, the image's next layer, without
+ * running anything; it is recorded like any built step, so later builds find it in the local cache.
+ */
+export async function stepFromCacheSource(images: ImageService, sources: readonly ImageRecord[], state: BuildState, step: { createdBy: string; makesLayer: boolean; config: ContainerConfig; cacheKey: string }): Promise<BuildState | undefined> {
+  const history = state.config.history ?? [];
+  const diffIds = state.config.rootfs.diff_ids;
+  for (const source of sources) {
+    const config = await images.config(source.id);
+    const sourceHistory = config.history ?? [];
+    const sourceDiffs = config.rootfs?.diff_ids ?? [];
+    const sameStart = history.every((h, i) => sourceHistory[i]?.created_by === h.created_by && Boolean(sourceHistory[i]?.empty_layer) === Boolean(h.empty_layer)) && diffIds.every((d, i) => sourceDiffs[i] === d);
+    const next = sourceHistory[history.length];
+    if (!sameStart || !next || next.created_by !== step.createdBy || Boolean(next.empty_layer) === step.makesLayer) continue;
+    const layer = step.makesLayer ? source.layers[diffIds.length] : undefined;
+    if (step.makesLayer && !layer) continue;
+    const restored: ImageConfig = {
+      ...state.config,
+      created: next.created ?? new Date().toISOString(),
+      config: step.config,
+      rootfs: { type: 'layers', diff_ids: layer ? [...diffIds, layer.diffId] : diffIds },
+      history: [...history, next],
+    };
+    return saveStep(images, state, restored, layer ? [...state.layers, layer] : state.layers, step.cacheKey);
+  }
+  return undefined;
+}
+
 /** A step that changes only the config (ENV, CMD, LABEL, ...): a new image with the same layers. */
 export async function commitConfig(images: ImageService, state: BuildState, createdBy: string, containerConfig: ContainerConfig, cacheKey: string, extra: { author?: string } = {}): Promise<BuildState> {
   const created = new Date().toISOString();

@@ -445,7 +445,8 @@ export class ContainerService {
     if (exited) await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
-  async stop(idOrName: string, timeoutSeconds: number | undefined): Promise<'stopped' | 'not-running'> {
+  /** `signal`: `docker stop --signal` (API 1.42), instead of the container's stop signal. */
+  async stop(idOrName: string, timeoutSeconds: number | undefined, signal?: string): Promise<'stopped' | 'not-running'> {
     const record = this.store.get(idOrName);
     if (record.State.Status === 'restarting') {
       this.cancelRestart(record.Id);
@@ -459,7 +460,8 @@ export class ContainerService {
     await this.store.save(record);
     const exited = this.wait(record.Id, 'next-exit');
     const timeout = timeoutSeconds ?? (typeof record.Config.StopTimeout === 'number' ? record.Config.StopTimeout : 10);
-    await this.runtime.kill(record.Id, normalizeSignal(record.Config.StopSignal ?? 'SIGTERM')).catch(() => undefined);
+    const stopSignal = normalizeSignal(signal || record.Config.StopSignal || 'SIGTERM');
+    await this.runtime.kill(record.Id, stopSignal).catch(() => undefined);
     const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeout) * 1000).unref())]);
     if (!inTime) {
       await this.runtime.kill(record.Id, 'KILL', true).catch(() => undefined);

@@ -169,6 +169,8 @@ export function buildSpec(inputs: SpecInputs): OciSpec {
       ...(record.Config.Tty && hc.ConsoleSize?.[0] && hc.ConsoleSize[1] ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
     },
     root: { path: inputs.rootfs, readonly: Boolean(hc.ReadonlyRootfs) },
+    // --annotation (API 1.43): handed to the runtime, as dockerd does.
+    ...(hc.Annotations && typeof hc.Annotations === 'object' ? { annotations: hc.Annotations as Record<string, string> } : {}),
     // With the host's UTS namespace the container has the host's name: the spec may not set one.
     ...(hc.UTSMode === 'host' ? {} : { hostname: record.Config.Hostname }),
     mounts,

@@ -46,6 +46,15 @@ export async function imageSummary(service: ImageService, record: ImageRecord, c
   };
 }
 
+/** API 1.43 dropped the `<none>:<none>` placeholders of untagged images: empty lists instead. */
+export function withoutPlaceholders(summary: ImageSummary): ImageSummary {
+  return {
+    ...summary,
+    RepoTags: summary.RepoTags.filter((t) => t !== '<none>:<none>'),
+    RepoDigests: summary.RepoDigests.filter((d) => d !== '<none>@<none>'),
+  };
+}
+
 /** The Config object with every key dockerd writes, so SDKs that index into it find them. */
 function fullContainerConfig(c: ContainerConfig | undefined): Record<string, unknown> {
   return {

@@ -79,6 +79,7 @@ export function requirements(runtimeOption: string): Requirement[] {
     program('zstd', 'zstd', 'zstd-compressed layers', ['--version'], { required: false }),
     program('igzip', 'isal', 'inflates gzip layers about twice as fast as zlib', ['--version'], { required: false }),
     program('tini', 'tini', 'docker run --init', ['--version'], { required: false }),
+    program('git', 'git', 'docker build from a Git repository', ['--version'], { required: false }),
     program('resize2fs', 'e2fsprogs', 'grows the data disk (in the Berth VM)', [], { required: false }),
   ];
 }

@@ -6,10 +6,14 @@ import path from 'node:path';
 import { ignoreRules, receiveContext } from '../../builder/build-context.js';
 import { Builder, StepFailedError } from '../../builder/builder.js';
 import { DockerfileError } from '../../builder/dockerfile.js';
+import { fetchRemoteContext } from '../../builder/remote-context.js';
 import type { Engine } from '../../engine.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../../images/platform.js';
+import { decodeRegistryConfigHeader } from '../../registry/auth-config.js';
 import { familiarString, parseNormalizedNamed } from '../../vocabulary/reference.js';
 import { InvalidParameterError, errorMessage } from '../../util/errors.js';
 import { removeTree } from '../../util/remove-tree.js';
+import { ProgressReporter } from '../../vocabulary/progress.js';
 import type { Router } from '../router.js';
 
 function jsonParam<T>(value: string | null, name: string, fallback: T): T {
@@ -19,6 +23,33 @@ function jsonParam<T>(value: string | null, name: string, fallback: T): T {
   } catch {
     throw new InvalidParameterError(`invalid ${name}: ${value}`);
   }
+}
+
+/** The resource limits of `docker build` (--memory, --cpu-*, --shm-size, --ulimit) for its RUN containers. */
+function buildResources(q: URLSearchParams): Record<string, unknown> {
+  const number = (name: string): number | undefined => {
+    const value = q.get(name);
+    if (value === null || value === '') return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidParameterError(`invalid ${name}: ${value}`);
+    return n || undefined;
+  };
+  const ulimits = jsonParam<{ Name: string; Soft: number; Hard: number }[]>(q.get('ulimits'), 'ulimits', []);
+  const resources: Record<string, unknown> = {
+    Memory: number('memory'),
+    MemorySwap: q.get('memswap') === '-1' ? -1 : number('memswap'),
+    CpuShares: number('cpushares'),
+    CpuPeriod: number('cpuperiod'),
+    CpuQuota: number('cpuquota'),
+    ShmSize: number('shmsize'),
+    CpusetCpus: q.get('cpusetcpus') || undefined,
+    ...(ulimits.length ? { Ulimits: ulimits } : {}),
+  };
+  return Object.fromEntries(Object.entries(resources).filter(([, v]) => v !== undefined));
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 export function registerBuildRoutes(router: Router, engine: Engine): void {
@@ -33,12 +64,25 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
     const labels = jsonParam<Record<string, string>>(q.get('labels'), 'labels', {});
     const extraHosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
     const quiet = ctx.flag('q');
+    const registryAuth = decodeRegistryConfigHeader(headerValue(ctx.req.headers['x-registry-config']));
+    const cacheFrom = jsonParam<unknown>(q.get('cachefrom'), 'cachefrom', []);
+    if (!Array.isArray(cacheFrom) || !cacheFrom.every((c) => typeof c === 'string')) throw new InvalidParameterError('invalid cachefrom: a JSON list of image names is expected');
+    const remote = q.get('remote');
+    // What dockerd's classic builder takes and berthd cannot do is refused, not ignored.
+    if (ctx.flag('squash')) throw new InvalidParameterError('squash is only supported with experimental mode');
+    const platform = q.get('platform');
+    if (platform && formatPlatform(parsePlatform(platform)) !== formatPlatform(hostPlatform())) {
+      throw new InvalidParameterError(`berthd's classic builder builds for ${formatPlatform(hostPlatform())} only, not ${platform}`);
+    }
+    if (q.get('outputs')) throw new InvalidParameterError('outputs are a BuildKit feature; the classic builder stores the image');
+    const runResources = buildResources(q);
 
     const contextDir = path.join(engine.config.dataRoot, 'build', randomBytes(16).toString('hex'));
     await fs.mkdir(contextDir, { recursive: true, mode: 0o700 });
     const stream = ctx.messageStream();
     try {
-      await receiveContext(ctx.req, contextDir);
+      if (remote) await fetchRemoteContext(remote, contextDir);
+      else await receiveContext(ctx.req, contextDir);
       const id = await builder.build(
         {
           contextDir,
@@ -53,8 +97,12 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
           ...(q.get('networkmode') ? { networkMode: q.get('networkmode')! } : {}),
           extraHosts,
           ignored: await ignoreRules(contextDir, dockerfile),
+          registryAuth,
+          cacheFrom: cacheFrom as string[],
+          runResources,
         },
-        { stream: (text) => stream.write({ stream: text }), progress: stream.reporter },
+        // -q prints the image ID only: the pull of a FROM image is not shown either (dockerd).
+        { stream: (text) => stream.write({ stream: text }), progress: quiet ? new ProgressReporter(() => undefined) : stream.reporter },
       );
       stream.write({ aux: { ID: id } });
       if (quiet) stream.write({ stream: `${id}\n` });

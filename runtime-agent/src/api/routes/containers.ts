@@ -42,13 +42,28 @@ function timeParam(value: string | null): number | undefined {
   return ms;
 }
 
+/**
+ * A create request as dockerd reads it from an older client (api/server/router/container):
+ * fields a version did not have yet are dropped, and defaults are those that version had.
+ */
+function forApiVersion(body: CreateRequest, version: string): CreateRequest {
+  const hc = body.HostConfig;
+  if (!hc) return body;
+  const adjusted = { ...hc };
+  if (compareVersions(version, '1.25') < 0) adjusted.AutoRemove = false;
+  if (compareVersions(version, '1.40') < 0 && !adjusted.IpcMode) adjusted.IpcMode = 'shareable';
+  if (compareVersions(version, '1.42') < 0) delete adjusted.ConsoleSize;
+  if (compareVersions(version, '1.43') < 0) delete adjusted.Annotations;
+  return { ...body, HostConfig: adjusted };
+}
+
 export function registerContainerRoutes(router: Router, engine: Engine): void {
   const containers = engine.containers;
 
   router.post('/containers/create', async (ctx) => {
     const body = await ctx.jsonObject<CreateRequest>(Shapes.containerCreate);
     const name = ctx.query.get('name') || undefined;
-    ctx.send(201, await containers.create(body, name));
+    ctx.send(201, await containers.create(forApiVersion(body, ctx.apiVersion), name));
   });
 
   router.get('/containers/json', async (ctx) => {
@@ -66,13 +81,16 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.noContent(result === 'already-running' ? 304 : 204);
   });
 
+  /** `signal` of stop and restart came with API 1.42; older clients' requests are read without it. */
+  const stopSignal = (ctx: RequestContext) => (compareVersions(ctx.apiVersion, '1.42') >= 0 ? ctx.query.get('signal') || undefined : undefined);
+
   router.post('/containers/([^/]+)/stop', async (ctx) => {
-    const result = await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'));
+    const result = await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'), stopSignal(ctx));
     ctx.noContent(result === 'not-running' ? 304 : 204);
   });
 
   router.post('/containers/([^/]+)/restart', async (ctx) => {
-    await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'));
+    await containers.stop(ctx.param(), seconds(ctx.query.get('t'), 't'), stopSignal(ctx));
     await containers.start(ctx.param());
     ctx.noContent();
   });
@@ -119,7 +137,9 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     });
     const tty = Boolean(record.Config.Tty);
     const timestamps = ctx.flag('timestamps');
-    ctx.res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : MULTIPLEXED_STREAM });
+    // Before API 1.42 dockerd labelled the (multiplexed) body a raw stream, and older SDKs check for that.
+    const multiplexedLabel = compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED_STREAM : RAW_STREAM;
+    ctx.res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : multiplexedLabel });
     ctx.res.flushHeaders();
     for await (const e of entries) {
       const payload = Buffer.from((timestamps ? `${e.time} ` : '') + e.text);
@@ -137,8 +157,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   router.get('/containers/([^/]+)/attach/ws', async (ctx) => {
     const record = containers.store.get(ctx.param());
     if (!ctx.upgrade) throw new InvalidParameterError('attach/ws needs a WebSocket upgrade');
-    // Output goes as it comes (no multiplexing headers), in binary frames since API 1.42.
-    const client = await acceptWebSocket(ctx.req, ctx.upgrade, compareVersions(ctx.apiVersion, '1.42') >= 0);
+    // Output goes as it comes (no multiplexing headers), in binary frames since API 1.28.
+    const client = await acceptWebSocket(ctx.req, ctx.upgrade, compareVersions(ctx.apiVersion, '1.28') >= 0);
     await attachStreams(ctx, engine, record, client, true);
   });
 
@@ -231,9 +251,11 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
  */
 async function attachStreams(ctx: RequestContext, engine: Engine, record: ContainerRecord, client: Duplex | ServerResponse, raw = false): Promise<void> {
   const containers = engine.containers;
-  // `raw`: the WebSocket attach, which carries bytes as they come, TTY or not.
+  // `raw`: the WebSocket attach, which carries bytes as they come, TTY or not, and before API 1.42
+  // attached all three streams whatever the query said.
   const tty = raw || Boolean(record.Config.Tty);
-  const want = { stdout: ctx.flag('stdout'), stderr: ctx.flag('stderr') };
+  const allStreams = raw && compareVersions(ctx.apiVersion, '1.42') < 0;
+  const want = { stdout: allStreams || ctx.flag('stdout'), stderr: allStreams || ctx.flag('stderr') };
   if (ctx.flag('logs')) {
     // `logs=1`: what the container already wrote comes first, as dockerd replays it.
     if (containers.logOptions(record).enabled && (want.stdout || want.stderr)) {
@@ -250,7 +272,7 @@ async function attachStreams(ctx: RequestContext, engine: Engine, record: Contai
     tty,
     ...want,
     // Input needs the hijacked connection; a plain HTTP attach is output only.
-    stdin: ctx.flag('stdin') && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined,
+    stdin: (allStreams || ctx.flag('stdin')) && Boolean(record.Config.OpenStdin) && ctx.upgrade !== undefined,
     detachKeys: parseDetachKeys(ctx.query.get('detachKeys')),
   });
   const started = containers.whenCreated(record, () => bridge.connect(containers.attachSocketDir(), record.Id));

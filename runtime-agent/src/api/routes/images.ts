@@ -9,7 +9,7 @@ import type { ContainerConfig } from '../../vocabulary/media-types.js';
 import { importImage } from '../../images/import.js';
 import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
 import { distributionInspect } from '../../images/distribution.js';
-import { imageHistory, imageInspect } from '../../images/image-views.js';
+import { imageHistory, imageInspect, withoutPlaceholders } from '../../images/image-views.js';
 import { parsePlatform } from '../../images/platform.js';
 import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../vocabulary/reference.js';
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
@@ -19,6 +19,7 @@ import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
 import type { MessageStream, RequestContext } from '../context.js';
 import type { Router } from '../router.js';
+import { compareVersions } from '../version.js';
 
 /** Runs a streamed operation: errors before the first message are HTTP errors, later ones stream lines. */
 async function streamed(ctx: RequestContext, work: (stream: MessageStream, signal: AbortSignal) => Promise<void>): Promise<void> {
@@ -41,7 +42,19 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   const images = engine.images;
 
   router.get('/images/json', async (ctx) => {
-    ctx.send(200, await listImages(images, ctx.query.get('filters'), ctx.flag('all')));
+    let filters = ctx.query.get('filters');
+    // Before API 1.41 `filter=` was a glob on repository names: the `reference` filter now.
+    const legacy = ctx.query.get('filter');
+    if (legacy && compareVersions(ctx.apiVersion, '1.41') < 0) {
+      const parsed = filters ? (JSON.parse(filters) as Record<string, unknown>) : {};
+      filters = JSON.stringify({ ...parsed, reference: [legacy] });
+    }
+    let list = await listImages(images, filters, ctx.flag('all'));
+    if (compareVersions(ctx.apiVersion, '1.42') >= 0 && ctx.flag('shared-size')) {
+      const shared = await images.sharedSizes();
+      list = list.map((summary) => ({ ...summary, SharedSize: shared.get(summary.Id) ?? 0 }));
+    }
+    ctx.send(200, compareVersions(ctx.apiVersion, '1.43') >= 0 ? list.map(withoutPlaceholders) : list);
   });
 
   router.post('/images/create', async (ctx) => {

@@ -3,7 +3,7 @@ import { cpus, hostname, release, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 
 import type { Engine } from '../../engine.js';
-import { imageSummary } from '../../images/image-views.js';
+import { imageSummary, withoutPlaceholders } from '../../images/image-views.js';
 import { hostPlatform } from '../../images/platform.js';
 import { normalizeAuthConfig, type AuthConfig } from '../../registry/auth-config.js';
 import { InvalidParameterError } from '../../util/errors.js';
@@ -178,7 +178,7 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
     };
     ctx.send(200, {
       LayersSize: wants('image') ? await images.diskUsage() : 0,
-      Images: wants('image') ? await imageRows() : null,
+      Images: wants('image') ? (compareVersions(ctx.apiVersion, '1.43') >= 0 ? (await imageRows()).map(withoutPlaceholders) : await imageRows()) : null,
       Containers: wants('container') ? await listContainers(engine.containers, engine.images, { filters: null, all: true, limit: -1, withSize: true }) : null,
       Volumes: wants('volume') ? await engine.volumes.usage() : null,
       BuildCache: wants('build-cache') ? [] : null,
