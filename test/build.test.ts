@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { TestEngine, registry, run } from './support/berthd.js';
+import { makeTar } from './support/tar.js';
 
 async function context(files: Record<string, string>): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-'));
@@ -274,5 +275,22 @@ describe('docker build', () => {
     assert.match(out, /^shm\s+32768\s/m);
     const arm = await engine.docker(['build', '--platform', 'linux/arm64', dir], { env: { DOCKER_BUILDKIT: '0' } });
     assert.match(arm.stderr, /builds for linux\/amd64 only, not linux\/arm64/);
+  });
+
+  it('applies .dockerignore patterns with #, spaces and classes to a context sent as is (as an SDK sends it)', async () => {
+    const context = await makeTar([
+      { name: 'Dockerfile', content: 'FROM busybox\nCOPY . /ctx\nRUN find /ctx -type f | sort\n' },
+      { name: '.dockerignore', content: '# a comment, not a pattern\nx#y\nsp ace\n\\#lit\n[a-c]z\r\n  padded  \n' },
+      { name: 'x#y', content: '1' },
+      { name: 'sp ace', content: '2' },
+      { name: '#lit', content: '3' },
+      { name: 'bz', content: '4' },
+      { name: 'padded', content: '5' },
+      { name: 'dz', content: 'kept' },
+      { name: '# a comment, not a pattern', content: 'kept' },
+    ]);
+    const res = await engine.request('POST', '/build?nocache=1', context, { 'Content-Type': 'application/x-tar' });
+    const lines = res.body.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { stream?: string }).stream ?? '').join('').split('\n').filter((l) => l.startsWith('/ctx/'));
+    assert.deepEqual(lines, ['/ctx/# a comment, not a pattern', '/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/dz']);
   });
 });
