@@ -5,12 +5,12 @@
 //   runtime-agent/src:  cli/, vm/, engine.ts        front ends and the composition root
 //                       api/                        HTTP: routes only translate
 //                       builder/ containers/ networks/ volumes/ images/   services
-//                       registry/ snapshots/ oci/ cgroups/ events/ system/ vocabulary/ util/   core
+//                       registry/ snapshots/ oci/ cgroups/ events/ system/ state/ vocabulary/ util/   core
 //   renderer/ sees only electron/src/common/; runtime-agent sees neither electron/ nor renderer/.
 
 const SRC = '^runtime-agent/src/';
 const SERVICES = `${SRC}(builder|containers|networks|volumes|images)/`;
-const CORE = `${SRC}(registry|snapshots|oci|cgroups|events|system|vocabulary|util)/`;
+const CORE = `${SRC}(registry|snapshots|oci|cgroups|events|system|state|vocabulary|util)/`;
 const FRONT = `${SRC}(cli|vm|api)/|${SRC}engine\\.ts$`;
 /** Type-only imports of the composition root tell a route what it is handed, nothing more. */
 const RUNTIME_IMPORT = { dependencyTypesNot: ['type-only'] };
@@ -31,7 +31,7 @@ module.exports = {
   forbidden: [
     forbid('service-imports-api', 'services know nothing of HTTP: api/ calls them, not the other way', SERVICES, `${SRC}(api|cli|vm)/`),
     forbid('service-imports-composition-root', 'services get their dependencies at construction, not by reaching for the Engine', SERVICES, `${SRC}engine\\.ts$`),
-    forbid('core-imports-service', 'core (registry, snapshots, oci, cgroups, events, system, vocabulary, util) knows no service', CORE, `${SERVICES}|${FRONT}`),
+    forbid('core-imports-service', 'core (registry, snapshots, oci, cgroups, events, system, state, vocabulary, util) knows no service', CORE, `${SERVICES}|${FRONT}`),
     forbid('api-imports-composition-root-at-run-time', 'routes are handed the engine; they import its type only', `${SRC}api/`, `${SRC}engine\\.ts$`, RUNTIME_IMPORT),
     forbid('api-imports-front-end', 'api/ is below cli/ and vm/', `${SRC}api/`, `${SRC}(cli|vm)/`),
     forbid('vocabulary-imports-above-util', 'the vocabulary is the ground floor: it may use util/ only', `${SRC}vocabulary/`, `${SRC}(?!vocabulary/|util/)`),

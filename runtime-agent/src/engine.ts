@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ContainerService } from './containers/container-service.js';
-import { ContainerStore } from './containers/container-store.js';
+import { ContainerStore } from './state/container-store.js';
 import { ContainerUsage } from './containers/container-usage.js';
 import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';

@@ -23,7 +23,7 @@ import { log } from '../util/log.js';
 import { cgroupPathOf, parseLink, ZERO_TIME, type ContainerRecord, type HostConfig } from '../vocabulary/container-record.js';
 import { linkedContainers, linkEnv, linkHostNames, normalizeLinks } from './links.js';
 import { namespaceChoices, validateNamespaceModes } from './namespace-modes.js';
-import type { ContainerStore } from './container-store.js';
+import type { ContainerStore } from '../state/container-store.js';
 import type { ContainerUsage } from './container-usage.js';
 import { mergeEnv, resolveCommand, validateCreateRequest, type CreateRequest } from './create-request.js';
 import { ConmonMonitor, CreateFailedError } from './monitor.js';
@@ -74,7 +74,7 @@ export class ContainerService {
   }
 
   async init(): Promise<void> {
-    await this.store.init();
+    await this.store.init((dir) => new ContainerRootfs(dir).unmount());
     // Runtime state of containers that no longer exist (berthd stopped while clearing a removed one).
     for (const id of await fs.readdir(this.runtime.root).catch(() => [] as string[])) {
       if (!this.store.find(id)) await this.runtime.delete(id, true).catch(() => undefined);

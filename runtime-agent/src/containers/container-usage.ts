@@ -5,7 +5,7 @@
 import type { ImageUsage, ImageUser } from '../images/image-service.js';
 import type { VolumeUsers } from '../volumes/volume-service.js';
 import type { ContainerRecord } from '../vocabulary/container-record.js';
-import type { ContainerStore } from './container-store.js';
+import type { ContainerStore } from '../state/container-store.js';
 
 const isRunning = (c: ContainerRecord) => c.State.Status === 'running' || c.State.Status === 'paused';
 

@@ -1,4 +1,4 @@
-// The containers the network code needs to see: the container store, handed to the network
+// The containers the network code needs to see: the container store (state/container-store.ts), handed to the network
 // service when the engine is made (networks/ imports nothing of containers/).
 import type { ContainerRecord } from '../vocabulary/container-record.js';
 

@@ -10,7 +10,6 @@ import { ConflictError, InvalidParameterError, NotFoundError } from '../util/err
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import type { ContainerRecord } from '../vocabulary/container-record.js';
-import { ContainerRootfs } from './rootfs.js';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -20,7 +19,8 @@ export class ContainerStore {
 
   constructor(readonly root: string) {}
 
-  async init(): Promise<ContainerRecord[]> {
+  /** `clearLeftover`: unmounts what a create a crash cut short may have left in its directory. */
+  async init(clearLeftover: (dir: string) => Promise<void>): Promise<ContainerRecord[]> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o710 });
     for (const id of await fs.readdir(this.root)) {
       const dir = path.join(this.root, id);
@@ -34,8 +34,7 @@ export class ContainerStore {
         continue;
       }
       // A create that a crash cut short. Whatever is wrong with it must not stop the engine.
-      const rootfs = new ContainerRootfs(dir);
-      await rootfs.unmount().catch(() => undefined);
+      await clearLeftover(dir).catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => log.warn('could not remove leftover container directory', { dir, error: String(err) }));
     }
     return this.all();
