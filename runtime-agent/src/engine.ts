@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
+import { Builder } from './builder/builder.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerStore } from './state/container-store.js';
 import { ContainerUsage } from './containers/container-usage.js';
@@ -47,6 +48,7 @@ export class Engine {
   readonly volumes: VolumeService;
   readonly events = new EventBus();
   readonly execs: ExecService;
+  readonly builder: Builder;
   readonly startedAt = new Date();
   id = '';
 
@@ -74,6 +76,7 @@ export class Engine {
     this.volumes = new VolumeService(path.join(config.dataRoot, 'volumes'), this.events, usage.volumeUsers);
     this.containers = new ContainerService(config.dataRoot, resolveRuntime(config.defaultRuntime), { store, usage, images: this.images, networks: this.networks, volumes: this.volumes, events: this.events });
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
+    this.builder = new Builder(this.images, this.containers, this.puller);
   }
 
   async init(): Promise<void> {

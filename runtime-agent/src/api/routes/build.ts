@@ -1,18 +1,14 @@
 // POST /build (the classic builder the CLI uses when the engine does not offer BuildKit).
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import { ignoreRules, receiveContext } from '../../builder/build-context.js';
-import { Builder, StepFailedError } from '../../builder/builder.js';
+import { runBuildRequest } from '../../builder/build-request.js';
+import { StepFailedError } from '../../builder/builder.js';
 import { DockerfileError } from '../../builder/dockerfile.js';
-import { fetchRemoteContext } from '../../builder/remote-context.js';
 import type { Engine } from '../../engine.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../../images/platform.js';
 import { decodeRegistryConfigHeader } from '../../registry/auth-config.js';
-import { familiarString, parseNormalizedNamed } from '../../vocabulary/reference.js';
+import { parseNormalizedNamed } from '../../vocabulary/reference.js';
 import { InvalidParameterError, errorMessage } from '../../util/errors.js';
-import { removeTree } from '../../util/remove-tree.js';
 import { ProgressReporter } from '../../vocabulary/progress.js';
 import type { Router } from '../router.js';
 
@@ -53,7 +49,7 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 export function registerBuildRoutes(router: Router, engine: Engine): void {
-  const builder = new Builder(engine.images, engine.containers, engine.puller);
+  const builder = engine.builder;
 
   router.post('/build', async (ctx) => {
     const q = ctx.query;
@@ -77,15 +73,14 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
     if (q.get('outputs')) throw new InvalidParameterError('outputs are a BuildKit feature; the classic builder stores the image');
     const runResources = buildResources(q);
 
-    const contextDir = path.join(engine.config.dataRoot, 'build', randomBytes(16).toString('hex'));
-    await fs.mkdir(contextDir, { recursive: true, mode: 0o700 });
     const stream = ctx.messageStream();
     try {
-      if (remote) await fetchRemoteContext(remote, contextDir);
-      else await receiveContext(ctx.req, contextDir);
-      const id = await builder.build(
+      await runBuildRequest(
+        builder,
+        engine.images,
+        path.join(engine.config.dataRoot, 'build'),
         {
-          contextDir,
+          context: remote ? { remote } : { body: ctx.req },
           dockerfile,
           tags,
           buildArgs,
@@ -96,27 +91,28 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
           quiet,
           ...(q.get('networkmode') ? { networkMode: q.get('networkmode')! } : {}),
           extraHosts,
-          ignored: await ignoreRules(contextDir, dockerfile),
           registryAuth,
           cacheFrom: cacheFrom as string[],
           runResources,
         },
-        // -q prints the image ID only: the pull of a FROM image is not shown either (dockerd).
-        { stream: (text) => stream.write({ stream: text }), progress: quiet ? new ProgressReporter(() => undefined) : stream.reporter },
+        {
+          stream: (text) => stream.write({ stream: text }),
+          // -q prints the image ID only: the pull of a FROM image is not shown either (dockerd).
+          progress: quiet ? new ProgressReporter(() => undefined) : stream.reporter,
+          built: (id) => {
+            stream.write({ aux: { ID: id } });
+            stream.write({ stream: quiet ? `${id}\n` : `Successfully built ${id.slice(7, 19)}\n` });
+          },
+          tagged: (name) => {
+            if (!quiet) stream.write({ stream: `Successfully tagged ${name}\n` });
+          },
+        },
       );
-      stream.write({ aux: { ID: id } });
-      if (quiet) stream.write({ stream: `${id}\n` });
-      else stream.write({ stream: `Successfully built ${id.slice(7, 19)}\n` });
-      for (const tag of tags) {
-        await engine.images.tag(id, familiarString(tag));
-        if (!quiet) stream.write({ stream: `Successfully tagged ${familiarString(tag)}\n` });
-      }
     } catch (err) {
       const message = err instanceof StepFailedError || err instanceof DockerfileError ? err.message : errorMessage(err);
       stream.write({ errorDetail: { message, ...(err instanceof StepFailedError ? { code: err.code } : {}) }, error: message });
     } finally {
       stream.end();
-      await removeTree(contextDir).catch(() => undefined);
     }
   });
 }
