@@ -15,6 +15,7 @@ import { WebSocket } from 'ws';
 
 import { FakeRegistry } from './support/fake-registry.js';
 import { makeTar } from './support/tar.js';
+import { Terminal } from './support/terminal.js';
 
 describe('engine API as dockerd answers it', () => {
   let engine: TestEngine;
@@ -559,6 +560,27 @@ r.remove(force=True)`);
       assert.equal(made.status, 201, made.body);
       assert.equal((await engine.dockerOk(['inspect', '-f', '{{.HostConfig.IpcMode}} {{json .HostConfig.ConsoleSize}}', 'old-client'])).trim(), 'shareable [0,0]');
       await engine.dockerOk(['rm', 'old-client']);
+    });
+  });
+
+  describe('exec detach keys', () => {
+    it('takes them from the client\'s config.json (the CLI sends them with the exec): the CLI detaches, the process runs on', async () => {
+      await engine.dockerOk(['run', '-d', '--name', 'dk-box', 'busybox', 'sleep', '300']);
+      await fs.writeFile(`${engine.dockerConfig}/config.json`, JSON.stringify({ detachKeys: 'ctrl-x,x' }));
+      const env = Object.entries(engine.env()).filter(([k]) => k.startsWith('DOCKER_')).map(([k, v]) => `${k}=${v}`).join(' ');
+      const term = await Terminal.open('exec-detach', 100, 20, ['sh']);
+      try {
+        await term.type(`env ${env} ${DOCKER} exec -it dk-box sh -c 'echo in-exec; exec sleep 299'; echo exec-exited`, 'Enter');
+        await term.until('in-exec');
+        await term.type('C-x', 'x');
+        await term.until('exec-exited');
+        assert.match(await term.screen(), /read escape sequence/);
+        assert.match(await engine.dockerOk(['top', 'dk-box']), /sleep 299/);
+      } finally {
+        await term.close();
+        await fs.rm(`${engine.dockerConfig}/config.json`, { force: true });
+        await engine.docker(['rm', '-f', 'dk-box']);
+      }
     });
   });
 });
