@@ -293,4 +293,30 @@ describe('docker build', () => {
     const lines = res.body.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { stream?: string }).stream ?? '').join('').split('\n').filter((l) => l.startsWith('/ctx/'));
     assert.deepEqual(lines, ['/ctx/# a comment, not a pattern', '/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/dz']);
   });
+
+  it('keeps its step images as build cache that docker builder prune and system prune manage', async () => {
+    const dir = await ctx({ Dockerfile: 'FROM busybox\nRUN echo one > /one\nRUN dd if=/dev/zero of=/blob bs=1k count=256 2>/dev/null\n' });
+    const cache = async () => (JSON.parse((await engine.request('GET', '/v1.43/system/df?type=build-cache')).body) as { BuildCache: { ID: string; Size: number; Description: string }[] }).BuildCache;
+    await engine.dockerOk(['build', '-q', '-t', 'cached-steps', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    const first = (await engine.dockerOk(['inspect', '-f', '{{.Id}}', 'cached-steps'])).trim();
+    // A second build without the cache: the first build's images are no longer what any tag needs.
+    await engine.dockerOk(['build', '-q', '--no-cache', '-t', 'cached-steps', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    const entries = await cache();
+    assert.ok(entries.some((e) => `sha256:${e.ID}` === first), JSON.stringify(entries));
+    assert.ok(entries.some((e) => e.Size >= 256 * 1024 && /dd if=\/dev\/zero/.test(e.Description)), JSON.stringify(entries));
+    assert.match(await engine.dockerOk(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']), /^Build Cache [1-9]\d*$/m);
+
+    const pruned = await engine.dockerOk(['builder', 'prune', '-f']);
+    assert.match(pruned, /Total:\s+\d|Total reclaimed space: [1-9]/, pruned);
+    const left = await cache();
+    assert.ok(!left.some((e) => `sha256:${e.ID}` === first), 'the first build\'s images are gone');
+    assert.ok(left.length > 0, 'what the tagged image is built on stays without -a');
+    await engine.dockerOk(['builder', 'prune', '-af']);
+    assert.deepEqual(await cache(), []);
+    assert.equal(await engine.dockerOk(['run', '--rm', 'cached-steps', 'cat', '/one']), 'one\n');
+    assert.match((await engine.docker(['builder', 'prune', '-f', '--filter', 'colour=blue'])).stderr, /invalid filter 'colour'/);
+    // system prune asks /build/prune too (it failed while that was missing).
+    const system = await engine.docker(['system', 'prune', '-af']);
+    assert.equal(system.code, 0, system.stderr);
+  });
 });

@@ -47,7 +47,7 @@ export class ImageService {
   constructor(
     readonly dataRoot: string,
     readonly events: EventBus = new EventBus(),
-    private readonly usage: ImageUsage = NO_CONTAINERS,
+    readonly usage: ImageUsage = NO_CONTAINERS,
   ) {
     this.content = new ContentStore(path.join(dataRoot, 'image'));
     this.images = new ImageStore(path.join(dataRoot, 'image'));
@@ -183,6 +183,18 @@ export class ImageService {
     }
     const removed = await this.collectGarbage();
     return [...records, ...removed.map((chainId) => ({ Deleted: chainId }))];
+  }
+
+  /** Deletes untagged records as they are (the build cache's prune): no untag, no parent walk. */
+  async deleteRecords(ids: string[]): Promise<void> {
+    await this.mutations.run('images', async () => {
+      for (const id of ids) {
+        if (!this.images.get(id) || this.images.refsOf(id).length) continue;
+        await this.images.delete(id);
+        this.configs.delete(id);
+      }
+    });
+    for (const id of ids) this.events.publish('image', 'delete', id, { name: id });
   }
 
   private assertDeletable(image: ImageRecord, users: ImageUser[], force: boolean): void {

@@ -1,6 +1,7 @@
 // POST /build (the classic builder the CLI uses when the engine does not offer BuildKit).
 import path from 'node:path';
 
+import { BUILD_CACHE_FILTERS, pruneBuildCache } from '../../builder/build-cache.js';
 import { runBuildRequest } from '../../builder/build-request.js';
 import { StepFailedError } from '../../builder/builder.js';
 import { DockerfileError } from '../../builder/dockerfile.js';
@@ -9,6 +10,7 @@ import { formatPlatform, hostPlatform, parsePlatform } from '../../images/platfo
 import { decodeRegistryConfigHeader } from '../../registry/auth-config.js';
 import { parseNormalizedNamed } from '../../vocabulary/reference.js';
 import { InvalidParameterError, errorMessage } from '../../util/errors.js';
+import { Filters } from '../../util/filters.js';
 import { ProgressReporter } from '../../vocabulary/progress.js';
 import type { Router } from '../router.js';
 
@@ -50,6 +52,14 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 export function registerBuildRoutes(router: Router, engine: Engine): void {
   const builder = engine.builder;
+
+  router.post('/build/prune', async (ctx) => {
+    const keepStorage = Number(ctx.query.get('keep-storage') ?? '0');
+    if (!Number.isInteger(keepStorage) || keepStorage < 0) throw new InvalidParameterError(`invalid keep-storage: ${ctx.query.get('keep-storage')}`);
+    const filters = Filters.parse(ctx.query.get('filters'), BUILD_CACHE_FILTERS);
+    const { deleted, reclaimed } = await pruneBuildCache(engine.images, { all: ctx.flag('all'), keepStorage, filters });
+    ctx.send(200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+  });
 
   router.post('/build', async (ctx) => {
     const q = ctx.query;

@@ -2,6 +2,7 @@
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 
+import { listBuildCache } from '../../builder/build-cache.js';
 import type { Engine } from '../../engine.js';
 import { imageSummary, withoutPlaceholders } from '../../images/image-views.js';
 import { hostPlatform } from '../../images/platform.js';
@@ -181,7 +182,7 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
       Images: wants('image') ? (compareVersions(ctx.apiVersion, '1.43') >= 0 ? (await imageRows()).map(withoutPlaceholders) : await imageRows()) : null,
       Containers: wants('container') ? await listContainers(engine.containers, engine.images, { filters: null, all: true, limit: -1, withSize: true }) : null,
       Volumes: wants('volume') ? await engine.volumes.usage() : null,
-      BuildCache: wants('build-cache') ? [] : null,
+      BuildCache: wants('build-cache') ? await listBuildCache(engine.images) : null,
       ...(compareVersions(ctx.apiVersion, '1.42') < 0 ? { BuilderSize: 0 } : {}),
     });
   });
