@@ -43,6 +43,12 @@ export class RequestContext {
     return this.res;
   }
 
+  /** A request header's first value (Node joins or lists repeated ones). */
+  header(name: string): string | undefined {
+    const value = this.req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value[0] : value;
+  }
+
   /** A path parameter (URL-decoded by the router). */
   param(index = 0): string {
     return this.params[index] ?? '';

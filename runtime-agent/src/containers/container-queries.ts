@@ -5,7 +5,7 @@ import type { ImageService } from '../images/image-service.js';
 import { dirSize } from '../util/dir-size.js';
 import { InvalidParameterError, NotFoundError } from '../util/errors.js';
 import { Filters } from '../util/filters.js';
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { isRunning, type ContainerRecord } from '../vocabulary/container-record.js';
 import type { ContainerService } from './container-service.js';
 import { containerSummary } from './container-views.js';
 import { ContainerRootfs } from './rootfs.js';
@@ -15,7 +15,6 @@ export const CONTAINER_LIST_FILTERS = ['id', 'name', 'label', 'status', 'ancesto
 const STATUSES = ['paused', 'restarting', 'removing', 'running', 'dead', 'created', 'exited'];
 const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 
-const isRunning = (c: ContainerRecord) => c.State.Status === 'running' || c.State.Status === 'paused';
 
 /** dockerd's Match: the value itself, or an unanchored regular expression (a bad one matches nothing). */
 function matchesPattern(pattern: string, value: string): boolean {

@@ -4,10 +4,8 @@
 // containers answer, and no service has to be told about another after it was made.
 import type { ImageUsage, ImageUser } from '../images/image-service.js';
 import type { VolumeUsers } from '../volumes/volume-service.js';
-import type { ContainerRecord } from '../vocabulary/container-record.js';
+import { isRunning } from '../vocabulary/container-record.js';
 import type { ContainerStore } from '../state/container-store.js';
-
-const isRunning = (c: ContainerRecord) => c.State.Status === 'running' || c.State.Status === 'paused';
 
 export class ContainerUsage implements ImageUsage {
   /** Removed containers whose runtime state, mounts and directory are still being cleared. */

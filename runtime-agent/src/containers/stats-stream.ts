@@ -3,7 +3,7 @@
 // after a second (stream=0), or at once without a previous one (one-shot=1), as dockerd does.
 import { sampleCgroup } from '../cgroups/stats.js';
 import { interfaceCounters } from '../networks/interface-counters.js';
-import { cgroupPathOf, type ContainerRecord } from '../vocabulary/container-record.js';
+import { cgroupPathOf, isRunning, type ContainerRecord } from '../vocabulary/container-record.js';
 import type { ContainerService } from './container-service.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -23,8 +23,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export async function* containerStats(containers: ContainerService, record: ContainerRecord, query: StatsQuery): AsyncGenerator<Record<string, unknown>> {
   const running = () => {
-    const status = containers.store.find(record.Id)?.State.Status;
-    return status === 'running' || status === 'paused';
+    const current = containers.store.find(record.Id);
+    return current !== undefined && isRunning(current);
   };
   // A container on the host's network has no interfaces of its own: dockerd leaves `networks` out.
   const ownNetwork = record.HostConfig.NetworkMode !== 'host' && !record.HostConfig.NetworkMode?.startsWith('container:');

@@ -10,5 +10,4 @@ export interface ContainerDirectory {
   save(record: ContainerRecord): Promise<void>;
 }
 
-/** Running or paused: its process exists, so its endpoints are live. */
-export const isRunning = (c: ContainerRecord): boolean => c.State.Status === 'running' || c.State.Status === 'paused';
+export { isRunning } from '../vocabulary/container-record.js';

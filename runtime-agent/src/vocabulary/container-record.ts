@@ -82,6 +82,11 @@ export interface HostConfig {
   [key: string]: unknown;
 }
 
+/** Running or paused: its process exists (endpoints live, ports published, an image in use). */
+export function isRunning(record: Pick<ContainerRecord, 'State'>): boolean {
+  return record.State.Status === 'running' || record.State.Status === 'paused';
+}
+
 /** Where a container's cgroup lives, relative to each hierarchy's root. */
 export function cgroupPathOf(record: Pick<ContainerRecord, 'Id' | 'HostConfig'>): string {
   const parent = (record.HostConfig.CgroupParent || '/berth').replace(/\/+$/, '');

@@ -46,10 +46,6 @@ function buildResources(q: URLSearchParams): Record<string, unknown> {
   return Object.fromEntries(Object.entries(resources).filter(([, v]) => v !== undefined));
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 export function registerBuildRoutes(router: Router, engine: Engine): void {
   const builder = engine.builder;
 
@@ -70,7 +66,7 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
     const labels = jsonParam<Record<string, string>>(q.get('labels'), 'labels', {});
     const extraHosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
     const quiet = ctx.flag('q');
-    const registryAuth = decodeRegistryConfigHeader(headerValue(ctx.req.headers['x-registry-config']));
+    const registryAuth = decodeRegistryConfigHeader(ctx.header('x-registry-config'));
     const cacheFrom = jsonParam<unknown>(q.get('cachefrom'), 'cachefrom', []);
     if (!Array.isArray(cacheFrom) || !cacheFrom.every((c) => typeof c === 'string')) throw new InvalidParameterError('invalid cachefrom: a JSON list of image names is expected');
     const remote = q.get('remote');

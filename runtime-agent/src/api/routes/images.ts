@@ -120,7 +120,7 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/images/(.+)/push', async (ctx) => {
-    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    const auth = decodeRegistryAuthHeader(ctx.header('x-registry-auth'));
     let repo: Reference = parseRepositoryName(ctx.param());
     let tag = ctx.query.get('tag') || undefined;
     if (repo.tag) {
@@ -133,14 +133,14 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
 
   router.get('/images/search', async (ctx) => {
     const filters = Filters.parse(ctx.query.get('filters'), ['is-automated', 'is-official', 'stars']);
-    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    const auth = decodeRegistryAuthHeader(ctx.header('x-registry-auth'));
     ctx.send(200, await searchImages(engine.registryHosts, engine.registry.transport, { term: ctx.query.get('term') ?? '', limit: ctx.query.get('limit'), filters, auth }));
   });
 
   router.get('/distribution/(.+)/json', async (ctx) => {
     const name = ctx.param();
     if (/^(sha256:)?[0-9a-f]{64}$/.test(name)) throw new InvalidParameterError('no manifest found for full image ID');
-    const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+    const auth = decodeRegistryAuthHeader(ctx.header('x-registry-auth'));
     ctx.send(200, await distributionInspect(engine.registry, parseNormalizedNamed(name), auth));
   });
 
@@ -158,13 +158,8 @@ function repoAndTag(ctx: RequestContext): Reference | undefined {
   return tag ? withTagOrDigest({ domain: ref.domain, path: ref.path }, tag) : ref;
 }
 
-function header(ctx: RequestContext, name: string): string | undefined {
-  const value = ctx.req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string): Promise<void> {
-  const auth = decodeRegistryAuthHeader(header(ctx, 'x-registry-auth'));
+  const auth = decodeRegistryAuthHeader(ctx.header('x-registry-auth'));
   const tag = ctx.query.get('tag') ?? '';
   let ref = parseReference(fromImage);
   if (tag) {
