@@ -80,3 +80,63 @@ if [ ! -s "$SECCOMP_PROFILE" ]; then
   rm -rf "$tmp"
 fi
 echo "install-deps: system packages present" >&2
+
+# Debian trixie's docker CLI 26.1, buildx 0.13.1 and compose v2 2.26.1: the clients people use today
+# (DESIGN.md, "The real clients are the spec"). Go binaries that run here too, so they are unpacked
+# into tools/trixie/root (git-ignored) rather than installed: a private apt configuration whose only
+# source is trixie on this machine's own Debian archive, checked against the system's
+# debian-archive-keyring (bookworm's has the trixie keys since 2023.3+deb12u2, and trixie's Release
+# is signed with bookworm's archive key too), fetches the three .debs; the system's sources, lists
+# and packages stay as they are. Needs no root.
+TRIXIE=$(cd "$(dirname "$0")/.." && pwd)/tools/trixie
+trixie_present() {
+  "$TRIXIE/root/usr/bin/docker" --version &&
+    "$TRIXIE/root/usr/libexec/docker/cli-plugins/docker-buildx" version &&
+    "$TRIXIE/root/usr/libexec/docker/cli-plugins/docker-compose" version
+} >/dev/null 2>&1
+
+# The URI of the archive this machine's sources name its own release on (one-line .list files and
+# deb822 .sources files alike); Debian's mirror when none does.
+debian_archive() {
+  local codename f uri=""
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -z "$uri" ] && [ -r "$f" ] && uri=$(awk -v suite="$codename" '$1 == "deb" {
+      i = 2; if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+      if ($(i + 1) == suite) { print $i; exit } }' "$f")
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -z "$uri" ] && [ -r "$f" ] && uri=$(awk -v suite="$codename" 'BEGIN { RS = ""; FS = "\n" } {
+      types = uris = suites = enabled = ""
+      for (n = 1; n <= NF; n++) {
+        if ($n ~ /^[ \t#]/ || $n !~ /:/) continue
+        key = tolower(substr($n, 1, index($n, ":") - 1)); val = " " substr($n, index($n, ":") + 1) " "
+        if (key == "types") types = val; else if (key == "uris") uris = val
+        else if (key == "suites") suites = val; else if (key == "enabled") enabled = tolower(val)
+      }
+      if (types ~ /[ \t]deb[ \t]/ && suites ~ ("[ \t]" suite "[ \t]") && enabled !~ /no/) {
+        split(uris, u, /[ \t]+/); print u[2]; exit } }' "$f")
+  done
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+if ! trixie_present; then
+  archive=$(debian_archive)
+  echo "install-deps: fetching trixie's docker-cli, docker-buildx and docker-compose from $archive into tools/trixie" >&2
+  rm -rf "$TRIXIE/apt" "$TRIXIE/root.new"
+  mkdir -p "$TRIXIE/apt/lists/partial" "$TRIXIE/apt/cache/archives/partial" "$TRIXIE/apt/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $archive trixie main" >"$TRIXIE/apt/sources.list"
+  # Only these sources, lists and cache; this machine's architecture only. As root, apt would hand
+  # the downloads to its _apt user, who may not reach the checkout: the files are checked against
+  # the signed index all the same.
+  apt_trixie=(-o "Dir::Etc::sourcelist=$TRIXIE/apt/sources.list" -o Dir::Etc::sourceparts=-
+    -o "Dir::State::Lists=$TRIXIE/apt/lists" -o "Dir::Cache=$TRIXIE/apt/cache"
+    -o "APT::Architectures=$(dpkg --print-architecture)" -o APT::Sandbox::User=root)
+  apt-get "${apt_trixie[@]}" update -qq >&2
+  ( cd "$TRIXIE/apt/debs" && apt-get "${apt_trixie[@]}" download -qq docker-cli docker-buildx docker-compose >&2 )
+  for deb in "$TRIXIE"/apt/debs/*.deb; do dpkg-deb -x "$deb" "$TRIXIE/root.new"; done
+  rm -rf "$TRIXIE/root" "$TRIXIE/apt"
+  mv "$TRIXIE/root.new" "$TRIXIE/root"
+  trixie_present || { echo "install-deps: trixie's docker clients in $TRIXIE/root do not run" >&2; exit 1; }
+fi
+echo "install-deps: trixie's docker clients present (tools/trixie/root)" >&2
