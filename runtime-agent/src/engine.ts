@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { Builder } from './builder/builder.js';
+import { BuildKitService } from './buildkit/buildkit-service.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerStore } from './state/container-store.js';
 import { ContainerUsage } from './containers/container-usage.js';
@@ -49,6 +50,7 @@ export class Engine {
   readonly events = new EventBus();
   readonly execs: ExecService;
   readonly builder: Builder;
+  readonly buildkit: BuildKitService;
   readonly startedAt = new Date();
   id = '';
 
@@ -77,6 +79,7 @@ export class Engine {
     this.containers = new ContainerService(config.dataRoot, resolveRuntime(config.defaultRuntime), { store, usage, images: this.images, networks: this.networks, volumes: this.volumes, events: this.events });
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
     this.builder = new Builder(this.images, this.containers, this.puller);
+    this.buildkit = new BuildKitService({ builder: this.builder, images: this.images, pusher: this.pusher, workRoot: path.join(config.dataRoot, 'build') });
   }
 
   async init(): Promise<void> {
@@ -95,6 +98,7 @@ export class Engine {
 
   /** Clean shutdown: listeners closed; network plumbing removed if no container needs it. */
   async close(): Promise<void> {
+    this.buildkit.close();
     await this.containers.close();
   }
 

@@ -43,6 +43,28 @@ export class RequestContext {
     return this.res;
   }
 
+  /**
+   * Answers `101 Switching Protocols` to an `Upgrade: <protocol>` request (h2c for BuildKit's
+   * /grpc and /session, as dockerd does) and hands over the raw connection.
+   */
+  switchProtocols(protocol: string): Duplex {
+    const asked = this.header('upgrade');
+    if (!this.upgrade || !asked) throw new InvalidParameterError('no upgrade proto in request');
+    if (asked.toLowerCase() !== protocol) throw new InvalidParameterError(`protocol ${asked} not supported`);
+    const { socket, head } = this.upgrade;
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+    if (head.length) socket.unshift(head);
+    return socket;
+  }
+
+  /** Every value of a repeated request header, as sent (Node joins them with ", " in `headers`). */
+  headerValues(name: string): string[] {
+    const lower = name.toLowerCase();
+    const values: string[] = [];
+    for (let i = 0; i + 1 < this.req.rawHeaders.length; i += 2) if (this.req.rawHeaders[i]!.toLowerCase() === lower) values.push(this.req.rawHeaders[i + 1]!);
+    return values;
+  }
+
   /** A request header's first value (Node joins or lists repeated ones). */
   header(name: string): string | undefined {
     const value = this.req.headers[name.toLowerCase()];

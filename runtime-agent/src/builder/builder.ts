@@ -22,7 +22,9 @@ import { expandWord, referencedVariables, SubstitutionError, type Lookup } from 
 
 export interface BuildOptions {
   contextDir: string;
+  /** The Dockerfile's path, relative to dockerfileDir if set (BuildKit sends it apart), else to the context. */
   dockerfile: string;
+  dockerfileDir?: string;
   tags: Reference[];
   buildArgs: Record<string, string | null>;
   labels: Record<string, string>;
@@ -37,8 +39,8 @@ export interface BuildOptions {
   runResources?: Record<string, unknown>;
   /** --cache-from: images whose history may stand in for steps (local images, by name or ID). */
   cacheFrom?: string[];
-  /** Credentials for the registries FROM images come from (the X-Registry-Config header). */
-  registryAuth?: (domain: string) => AuthConfig | undefined;
+  /** Credentials for the registries FROM images come from (the X-Registry-Config header, or BuildKit's session). */
+  registryAuth?: (domain: string) => AuthConfig | undefined | Promise<AuthConfig | undefined>;
 }
 
 export interface BuildOutput {
@@ -46,6 +48,32 @@ export interface BuildOutput {
   stream(text: string): void;
   /** The progress of a pull a FROM needs. */
   progress: ProgressReporter;
+  /**
+   * Step by step, for a display that shows steps rather than lines (BuildKit's): when set, RUN's
+   * output goes here instead of to stream().
+   */
+  steps?: StepObserver;
+}
+
+/** One step of a stage as BuildKit names it: `[build 2/4] RUN make`. */
+export interface StepInfo {
+  /** The stage's name; `stage-N` for an unnamed one when there are several; none for a lone unnamed stage. */
+  stage: string | undefined;
+  /** 1 for FROM, then one per instruction. */
+  number: number;
+  count: number;
+  keyword: string;
+  /** The instruction as written (FROM with its base resolved). */
+  text: string;
+}
+
+export interface StepObserver {
+  /** A step begins; the previous one, if any, has ended well. */
+  started(step: StepInfo): void;
+  /** The current step's result came from the cache. */
+  cached(): void;
+  /** Output of the current step's process. */
+  output(text: string): void;
 }
 
 /** A RUN command as an error message quotes it: a 200,000-line RUN makes a 200 KB message otherwise. */
@@ -58,6 +86,8 @@ export class StepFailedError extends Error {
   constructor(
     message: string,
     readonly code: number,
+    /** The RUN's command as BuildKit quotes it in its error (`/bin/sh -c make`). */
+    readonly command?: string,
   ) {
     super(message);
   }
@@ -84,7 +114,7 @@ export class Builder {
   ) {}
 
   async build(options: BuildOptions, out: BuildOutput): Promise<string> {
-    const dockerfilePath = path.join(options.contextDir, options.dockerfile);
+    const dockerfilePath = path.join(options.dockerfileDir ?? options.contextDir, options.dockerfile);
     const stat = await fs.stat(dockerfilePath).catch(() => undefined);
     if (!stat?.isFile()) throw new DockerfileError(0, `Cannot locate specified Dockerfile: ${options.dockerfile}`);
     // A context tar can hold a Dockerfile of any size; read into one string it would take the
@@ -127,13 +157,17 @@ export class Builder {
     for (const stage of stages) {
       if (!needed.has(stage.index)) continue;
       const run = new StageRun(this, stage, options, out, say, escape, globalArgs, results, stages, consumed);
+      const stageName = stage.name ?? (stages.length > 1 ? `stage-${stage.index}` : undefined);
+      const count = 1 + stage.instructions.length;
       step += 1;
       say(`Step ${step}/${totalSteps} : ${stage.from.original}`);
+      out.steps?.started({ stage: stageName, number: 1, count, keyword: 'FROM', text: stage.from.original });
       let state = await run.from();
       say(` ---> ${shortId(state.imageId)}`);
-      for (const instruction of stage.instructions) {
+      for (const [i, instruction] of stage.instructions.entries()) {
         step += 1;
         say(`Step ${step}/${totalSteps} : ${instruction.original}`);
+        out.steps?.started({ stage: stageName, number: i + 2, count, keyword: instruction.keyword, text: instruction.original });
         state = await run.step(instruction, state);
       }
       results.set(stage.index, state);
@@ -291,7 +325,7 @@ class StageRun {
     let state: BuildState;
     if (name.toLowerCase() === 'scratch') state = scratchState();
     else if (previous) state = this.results.get(previous.index)!;
-    else state = await this.builder.baseImage(name, this.options.pull, this.out, this.options.registryAuth?.(parseNormalizedNamed(name).domain));
+    else state = await this.builder.baseImage(name, this.options.pull, this.out, await this.options.registryAuth?.(parseNormalizedNamed(name).domain));
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length) {
       this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
@@ -402,6 +436,7 @@ class StageRun {
     const cached = await this.cached(state, { createdBy, makesLayer: false, config, cacheKey: key });
     if (cached) {
       this.say(' ---> Using cache');
+      this.out.steps?.cached();
       this.say(` ---> ${shortId(cached.imageId)}`);
       return cached;
     }
@@ -432,10 +467,11 @@ class StageRun {
     const cached = await this.cached(state, { createdBy, makesLayer: true, config, cacheKey: key });
     if (cached) {
       this.say(' ---> Using cache');
+      this.out.steps?.cached();
       this.say(` ---> ${shortId(cached.imageId)}`);
       return cached;
     }
-    if (!state.imageId) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: 127`, 127);
+    if (!state.imageId) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: 127`, 127, quoteCommand(command));
     const env = [...(config.Env ?? [DEFAULT_PATH])];
     for (const [name, value] of args) if (!env.some((e) => e.startsWith(`${name}=`))) env.push(`${name}=${value}`);
     for (const name of PROXY_ARGS) if (name in this.options.buildArgs && this.options.buildArgs[name] !== null) env.push(`${name}=${this.options.buildArgs[name]}`);
@@ -460,10 +496,11 @@ class StageRun {
       const exited = containers.wait(Id, 'next-exit');
       await containers.start(Id);
       for await (const entry of readJsonLog(containers.logPath(record), { follow: true, stopped: exited, maxFile: 1 })) {
-        if (!this.options.quiet) this.out.stream(entry.text);
+        if (this.out.steps) this.out.steps.output(entry.text);
+        else if (!this.options.quiet) this.out.stream(entry.text);
       }
       const code = await exited;
-      if (code !== 0) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: ${code}`, code);
+      if (code !== 0) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: ${code}`, code, quoteCommand(command));
       const upper = new ContainerRootfs(containers.store.dir(Id)).upper;
       const next = await commitLayer(this.images, state, changesTar(upper), createdBy, config, key);
       this.say(`Removing intermediate container ${Id.slice(0, 12)}`);
@@ -507,6 +544,7 @@ class StageRun {
       const cached = await this.cached(state, { createdBy, makesLayer: true, config: state.config.config ?? {}, cacheKey: key });
       if (cached) {
         this.say(' ---> Using cache');
+      this.out.steps?.cached();
         this.say(` ---> ${shortId(cached.imageId)}`);
         return cached;
       }
@@ -534,7 +572,8 @@ class StageRun {
       if (!result) throw new DockerfileError(instruction.line, `stage ${from} was not built`);
       return result;
     }
-    return this.builder.baseImage(from, false, this.out, this.options.registryAuth?.(parseNormalizedNamed(from).domain)).catch((err: unknown) => {
+    const auth = await this.options.registryAuth?.(parseNormalizedNamed(from).domain);
+    return this.builder.baseImage(from, false, this.out, auth).catch((err: unknown) => {
       throw new DockerfileError(instruction.line, `invalid from flag value ${from}: ${err instanceof Error ? err.message : String(err)}`);
     });
   }

@@ -1,6 +1,7 @@
 import type { Engine } from '../../engine.js';
 import { Router } from '../router.js';
 import { registerBuildRoutes } from './build.js';
+import { registerBuildKitRoutes } from './buildkit.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEventRoutes } from './events.js';
 import { registerExecRoutes } from './exec.js';
@@ -20,6 +21,7 @@ export function buildRouter(engine: Engine): Router {
   registerNetworkRoutes(router, engine);
   registerVolumeRoutes(router, engine);
   registerBuildRoutes(router, engine);
+  registerBuildKitRoutes(router, engine);
   registerSwarmRoutes(router);
   return router;
 }

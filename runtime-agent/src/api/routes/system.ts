@@ -20,8 +20,9 @@ const DF_TYPES = ['container', 'image', 'volume', 'build-cache'];
 
 function pingHeaders(ctx: RequestContext): void {
   ctx.res.setHeader('Api-Version', API_VERSION);
-  // "1" = the classic builder: the CLI then uses POST /build rather than BuildKit's session.
-  ctx.res.setHeader('Builder-Version', '1');
+  // "2" = BuildKit (served on /grpc and /session); the classic POST /build stays for
+  // DOCKER_BUILDKIT=0 and the SDKs.
+  ctx.res.setHeader('Builder-Version', '2');
   ctx.res.setHeader('Docker-Experimental', 'false');
   ctx.res.setHeader('Ostype', 'linux');
   ctx.res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');

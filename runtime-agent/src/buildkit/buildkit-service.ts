@@ -1,0 +1,227 @@
+// BuildKit's API as dockerd serves it: the Control service (and the gateway's LLBBridge, which
+// buildx's builds go through) on `POST /grpc`, and the client's session on `POST /session`.
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
+
+import type { Builder } from '../builder/builder.js';
+import { BUILD_CACHE_FILTERS, listBuildCache, pruneBuildCache } from '../builder/build-cache.js';
+import type { ImageService } from '../images/image-service.js';
+import type { Pusher } from '../images/push.js';
+import { hostPlatform } from '../images/platform.js';
+import { Filters } from '../util/filters.js';
+import { log } from '../util/log.js';
+import { solveDockerfile } from './dockerfile-frontend.js';
+import { runExporter, type ExportRequest } from './exporters.js';
+import { firstValue } from './grpc/metadata.js';
+import { GrpcServer, type Message, type ServerCall } from './grpc/server.js';
+import { Code, GrpcError, statusOf } from './grpc/status.js';
+import { BuildJobs, type BuildJob, type SolvedRef } from './jobs.js';
+import { timestamp } from './progress.js';
+import { service } from './protos.js';
+import { FRONTEND_CAPS, LLB_CAPS } from './caps.js';
+import { SessionManager, type SessionHeaders } from './sessions.js';
+
+export interface BuildKitDeps {
+  builder: Builder;
+  images: ImageService;
+  pusher: Pusher;
+  workRoot: string;
+}
+
+/** The version buildx sees: the BuildKit release whose API this one follows. */
+const BUILDKIT_VERSION = { package: 'github.com/moby/buildkit', version: 'v0.13.2', revision: 'berthd' };
+
+export class BuildKitService {
+  readonly sessions = new SessionManager();
+  private readonly jobs = new BuildJobs();
+  private server?: GrpcServer;
+
+  constructor(private readonly deps: BuildKitDeps) {}
+
+  /** A hijacked `/grpc` connection (h2c): the Control and LLBBridge services. */
+  serveControl(socket: Duplex): void {
+    this.server ??= this.createServer();
+    this.server.serve(socket);
+  }
+
+  /** A hijacked `/session` connection: the client's services, for the builds that name it. */
+  attachSession(socket: Duplex, headers: SessionHeaders): void {
+    this.sessions.attach(socket, headers);
+  }
+
+  close(): void {
+    this.server?.close();
+    this.sessions.close();
+  }
+
+  private createServer(): GrpcServer {
+    const server = new GrpcServer();
+    server.addService(service('moby.buildkit.v1.Control'), {
+      Info: async () => ({ buildkitVersion: BUILDKIT_VERSION }),
+      ListWorkers: async () => ({ record: [this.worker()] }),
+      DiskUsage: (call) => this.diskUsage(call),
+      Prune: (call) => this.prune(call),
+      Solve: (call) => this.solve(call),
+      Status: (call) => this.status(call),
+    });
+    server.addService(service('moby.buildkit.v1.frontend.LLBBridge'), {
+      Ping: async () => ({ FrontendAPICaps: FRONTEND_CAPS, LLBCaps: LLB_CAPS, Workers: [this.worker()] }),
+      Solve: (call) => this.gatewaySolve(call),
+      Return: (call) => this.gatewayReturn(call),
+      Inputs: async () => ({ Definitions: {} }),
+      Warn: async () => ({}),
+    });
+    return server;
+  }
+
+  private worker(): Message {
+    const platform = hostPlatform();
+    return {
+      ID: 'berthd',
+      Labels: {
+        'org.mobyproject.buildkit.worker.executor': 'oci',
+        'org.mobyproject.buildkit.worker.hostname': os.hostname(),
+        'org.mobyproject.buildkit.worker.network': 'host',
+        'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs',
+      },
+      platforms: [{ Architecture: platform.architecture, OS: platform.os, ...(platform.variant ? { Variant: platform.variant } : {}) }],
+      GCPolicy: [],
+      BuildkitVersion: BUILDKIT_VERSION,
+    };
+  }
+
+  private async diskUsage(call: ServerCall): Promise<Message> {
+    const request = await call.request();
+    const filters = cacheFilters(containerdFilters(request.filter as string[]));
+    const entries = (await listBuildCache(this.deps.images)).filter((e) => !filters.has('id') || filters.get('id').some((id) => e.ID.startsWith(id)));
+    return {
+      record: entries.map((e) => ({
+        ID: e.ID,
+        Mutable: false,
+        InUse: e.InUse,
+        Size: e.Size,
+        Parents: e.Parents ?? [],
+        CreatedAt: timestamp(Date.parse(e.CreatedAt)),
+        UsageCount: e.UsageCount,
+        Description: e.Description,
+        RecordType: e.Type,
+        Shared: e.Shared,
+      })),
+    };
+  }
+
+  private async prune(call: ServerCall): Promise<void> {
+    const request = await call.request();
+    const values = containerdFilters(request.filter as string[]);
+    // keepDuration (--filter until=...) is in nanoseconds: entries younger than it stay.
+    const keepDuration = Number(request.keepDuration ?? 0);
+    if (keepDuration > 0) values.until = [new Date(Date.now() - keepDuration / 1e6).toISOString()];
+    const { deleted } = await pruneBuildCache(this.deps.images, { all: Boolean(request.all), keepStorage: Number(request.keepBytes ?? 0), filters: cacheFilters(values) });
+    for (const id of deleted) await call.send({ ID: id, Size: 0, CreatedAt: timestamp() });
+  }
+
+  private async solve(call: ServerCall): Promise<Message> {
+    const request = await call.request();
+    log.debug('control solve', { request: JSON.stringify(request).slice(0, 3000) });
+    const ref = String(request.Ref || '');
+    if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the solve has no ref');
+    const job = this.jobs.open(ref);
+    job.session = String(request.Session ?? '');
+    try {
+      if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
+      let solved: SolvedRef | undefined;
+      if (request.Frontend) {
+        solved = await this.runFrontend(job, String(request.Frontend), request.FrontendAttrs as Record<string, string>, call.signal);
+      } else {
+        // buildx runs the frontend through the gateway (LLBBridge) and returns its result.
+        const returned = await Promise.race([job.returned.promise, aborted(call.signal)]);
+        if (returned.error && returned.error.code) throw new GrpcError(returned.error.code, String(returned.error.message ?? 'the build failed'));
+        // A build function may return nothing: buildx's first, internal build only reads the caps.
+        const refId = returned.result?.ref?.id || returned.result?.refDeprecated;
+        solved = refId ? job.refs.get(String(refId)) : undefined;
+        if (refId && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, `the build returned ref ${refId}, which berthd does not know`);
+      }
+      const session = job.session ? await this.sessions.get(job.session, call.signal).catch(() => undefined) : undefined;
+      const exporters: ExportRequest[] = (request.Exporters as Message[] | undefined)?.length
+        ? (request.Exporters as Message[]).map((e) => ({ type: String(e.Type), attrs: (e.Attrs ?? {}) as Record<string, string> }))
+        : request.ExporterDeprecated
+          ? [{ type: String(request.ExporterDeprecated), attrs: (request.ExporterAttrsDeprecated ?? {}) as Record<string, string> }]
+          : [];
+      const response: Record<string, string> = {};
+      if (exporters.length && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
+      if (solved) for (const exporter of exporters) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, call.signal));
+      return { ExporterResponse: response };
+    } finally {
+      this.jobs.finish(job);
+    }
+  }
+
+  private async status(call: ServerCall): Promise<void> {
+    const request = await call.request();
+    const job = this.jobs.open(String(request.Ref ?? ''));
+    for await (const message of job.progress.follow(call.signal)) await call.send(message);
+  }
+
+  /** The job a gateway call belongs to: the client names it in the `buildkit-controlapi-buildid` metadata. */
+  private gatewayJob(call: ServerCall): BuildJob {
+    const ref = firstValue(call.metadata, 'buildkit-controlapi-buildid');
+    const job = ref ? this.jobs.get(ref) : undefined;
+    if (!job) throw new GrpcError(Code.NOT_FOUND, `no build ${ref ?? '(the call names none)'} is running`);
+    return job;
+  }
+
+  private async gatewaySolve(call: ServerCall): Promise<Message> {
+    const job = this.gatewayJob(call);
+    const request = await call.request();
+    log.debug('gateway solve', { request: JSON.stringify(request).slice(0, 2000) });
+    if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
+    if (!request.Frontend) return { result: {} };
+    const solved = await this.runFrontend(job, String(request.Frontend), request.FrontendOpt as Record<string, string>, call.signal);
+    const id = job.addRef(solved);
+    return { ref: id, result: { ref: { id }, metadata: { 'containerimage.config': solved.config } } };
+  }
+
+  private async gatewayReturn(call: ServerCall): Promise<Message> {
+    const job = this.gatewayJob(call);
+    const request = await call.request();
+    log.debug('gateway return', { request: JSON.stringify(request).slice(0, 2000) });
+    job.returned.resolve({ ...(request.result ? { result: request.result } : {}), ...(request.error ? { error: request.error } : {}) });
+    return {};
+  }
+
+  private async runFrontend(job: BuildJob, frontend: string, attrs: Record<string, string>, signal: AbortSignal) {
+    if (frontend !== 'dockerfile.v0') throw new GrpcError(Code.INVALID_ARGUMENT, `frontend "${frontend}" is not supported by berthd (it runs dockerfile.v0)`);
+    log.debug('buildkit solve', { ref: job.ref, attrs });
+    const session = await this.sessions.get(job.session, signal);
+    return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new GrpcError(Code.CANCELLED, 'the client cancelled the build'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+/** containerd-style filters (`key==value`, `key=value`), by key. */
+function containerdFilters(list: string[] | undefined): Record<string, string[]> {
+  const values: Record<string, string[]> = {};
+  for (const entry of list ?? []) {
+    for (const part of entry.split(',')) {
+      const m = /^([\w.-]+)(==|=|~=)(.*)$/.exec(part.trim());
+      if (!m) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid filter ${JSON.stringify(part)}`);
+      (values[m[1]!] ??= []).push(m[3]!);
+    }
+  }
+  return values;
+}
+
+function cacheFilters(values: Record<string, string[]>): Filters {
+  try {
+    return Filters.parse(JSON.stringify(values), BUILD_CACHE_FILTERS);
+  } catch (err) {
+    throw new GrpcError(Code.INVALID_ARGUMENT, statusOf(err).message);
+  }
+}

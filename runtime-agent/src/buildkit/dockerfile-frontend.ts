@@ -1,0 +1,174 @@
+// BuildKit's dockerfile.v0 frontend on berthd's builder: the Dockerfile, its .dockerignore and the
+// context come from the client's session into a private directory, the builder runs the stages,
+// and every step shows as a BuildKit vertex (`[build 2/4] RUN make`, CACHED, its output).
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+import type { Builder, StepInfo, StepObserver } from '../builder/builder.js';
+import { StepFailedError } from '../builder/builder.js';
+import { DockerfileError } from '../builder/dockerfile.js';
+import type { ImageService } from '../images/image-service.js';
+import { removeTree } from '../util/remove-tree.js';
+import { parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
+import { ProgressReporter, type JsonMessage } from '../vocabulary/progress.js';
+import { receiveDirectory } from './filesync.js';
+import { parseDockerfileOptions } from './frontend-attrs.js';
+import { Code, GrpcError } from './grpc/status.js';
+import type { BuildJob, SolvedRef } from './jobs.js';
+import type { Vertex } from './progress.js';
+import { sessionCredentials } from './session-auth.js';
+import type { Session } from './sessions.js';
+
+export interface FrontendDeps {
+  builder: Builder;
+  images: ImageService;
+  /** Where contexts are received (one private directory per build). */
+  workRoot: string;
+}
+
+/** Steps BuildKit shows as vertexes; the others only change the image's config. */
+const SHOWN = new Set(['FROM', 'RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+/** .dockerignore's lines as fsutil's exclude patterns. */
+function ignorePatterns(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negated = l.startsWith('!');
+      const body = path.posix.normalize((negated ? l.slice(1) : l).trim()).replace(/^\/+/, '');
+      return `${negated ? '!' : ''}${body}`;
+    });
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  return fs.readFile(file, 'utf8').catch(() => undefined);
+}
+
+export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session: Session, attrs: Record<string, string>, signal: AbortSignal): Promise<SolvedRef> {
+  const options = parseDockerfileOptions(attrs);
+  const progress = job.progress;
+  const dir = path.join(deps.workRoot, randomBytes(16).toString('hex'));
+  const dockerfileDir = path.join(dir, 'dockerfile');
+  const ignoreDir = path.join(dir, 'dockerignore');
+  const contextDir = path.join(dir, 'context');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Promise.all([dockerfileDir, ignoreDir, contextDir].map((d) => fs.mkdir(d)));
+  try {
+    const transfer = async (vertexName: string, what: string, name: string, into: string, patterns: { include?: string[]; exclude?: string[] }) => {
+      const vertex = progress.vertex(vertexName).start();
+      try {
+        const received = await receiveDirectory(session, into, { name, ...(patterns.include ? { includePatterns: patterns.include } : {}), ...(patterns.exclude ? { excludePatterns: patterns.exclude } : {}), signal, onProgress: (bytes) => vertex.status(`transferring ${what}:`, { current: bytes }) });
+        vertex.status(`transferring ${what}:`, { current: received.bytes, done: true });
+        vertex.complete();
+      } catch (err) {
+        vertex.complete(err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+    };
+    const basename = path.posix.basename(options.filename);
+    await transfer(`[internal] load build definition from ${basename}`, 'dockerfile', options.dockerfileName, dockerfileDir, { include: [options.filename, `${options.filename}.dockerignore`] });
+    if (!(await fs.stat(path.join(dockerfileDir, options.filename)).catch(() => undefined))?.isFile()) {
+      throw new GrpcError(Code.NOT_FOUND, `failed to read dockerfile: open ${options.filename}: no such file or directory`);
+    }
+    // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's .dockerignore.
+    let ignoreText = await readIfExists(path.join(dockerfileDir, `${options.filename}.dockerignore`));
+    if (ignoreText === undefined) {
+      await transfer('[internal] load .dockerignore', 'context', options.contextName, ignoreDir, { include: ['.dockerignore'] });
+      ignoreText = await readIfExists(path.join(ignoreDir, '.dockerignore'));
+    }
+    const exclude = ignorePatterns(ignoreText ?? '');
+    await transfer('[internal] load build context', 'context', options.contextName, contextDir, exclude.length ? { exclude } : {});
+
+    const steps = new VertexSteps(job);
+    const reporter = new ProgressReporter((message) => steps.pullProgress(message));
+    try {
+      const imageId = await deps.builder.build(
+        {
+          contextDir,
+          dockerfileDir,
+          dockerfile: options.filename,
+          tags: [],
+          buildArgs: options.buildArgs,
+          labels: options.labels,
+          ...(options.target ? { target: options.target } : {}),
+          noCache: options.noCache,
+          pull: options.pull,
+          quiet: false,
+          ...(options.networkMode ? { networkMode: options.networkMode } : {}),
+          extraHosts: options.extraHosts,
+          runResources: options.runResources,
+          ignored: () => false,
+          registryAuth: sessionCredentials(session, signal),
+        },
+        { stream: () => undefined, progress: reporter, steps },
+      );
+      steps.finish();
+      const config = Buffer.from(JSON.stringify(await deps.images.config(imageId)));
+      return { imageId, config };
+    } catch (err) {
+      throw steps.fail(err);
+    }
+  } finally {
+    await removeTree(dir).catch(() => undefined);
+  }
+}
+
+/** The builder's steps as vertexes, one at a time (the builder runs them in order). */
+class VertexSteps implements StepObserver {
+  private current?: Vertex;
+  private currentStep?: StepInfo;
+
+  constructor(private readonly job: BuildJob) {}
+
+  started(step: StepInfo): void {
+    this.current?.complete();
+    this.current = undefined;
+    this.currentStep = step;
+    if (!SHOWN.has(step.keyword)) return;
+    const prefix = `${step.stage ? `${step.stage} ` : ''}${step.number}/${step.count}`;
+    this.current = this.job.progress.vertex(`[${prefix}] ${displayText(step)}`).start();
+  }
+
+  cached(): void {
+    this.current?.cached();
+  }
+
+  output(text: string): void {
+    this.current?.log(text);
+  }
+
+  pullProgress(message: JsonMessage): void {
+    const detail = message.progressDetail as { current?: number; total?: number } | undefined;
+    if (!this.current || !message.id || !detail) return;
+    this.current.status(String(message.id), { name: `${message.status} ${message.id}`, current: detail.current ?? 0, total: detail.total ?? 0, done: /complete|exists/i.test(String(message.status)) });
+  }
+
+  finish(): void {
+    this.current?.complete();
+  }
+
+  /** Marks the failing step and returns the error BuildKit would report. */
+  fail(err: unknown): Error {
+    let message = err instanceof Error ? err.message : String(err);
+    if (err instanceof StepFailedError && err.command) message = `process "${err.command}" did not complete successfully: exit code: ${err.code}`;
+    if (err instanceof DockerfileError) message = `dockerfile parse error: ${message}`;
+    this.current?.complete(message);
+    if (err instanceof GrpcError) return err;
+    return new GrpcError(Code.UNKNOWN, message);
+  }
+}
+
+/** FROM as BuildKit shows it: the base image's full name. */
+function displayText(step: StepInfo): string {
+  if (step.keyword !== 'FROM') return step.text;
+  const base = step.text.trim().split(/\s+/)[1] ?? '';
+  try {
+    if (base && !base.includes('$') && base.toLowerCase() !== 'scratch') return `FROM ${referenceString(parseNormalizedNamed(base))}`;
+  } catch {
+    // Not a reference: a stage name, shown as written.
+  }
+  return step.text;
+}

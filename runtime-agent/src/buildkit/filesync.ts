@@ -1,0 +1,177 @@
+// The build context comes from the CLI through its session's FileSync.DiffCopy, in fsutil's
+// protocol: the client walks the directory (applying the include and exclude patterns we send)
+// and sends a STAT packet per entry, then an empty STAT; we answer with a REQ for each file we
+// want, by its index in the walk; the client sends each file as DATA packets ending with an
+// empty one; a FIN each way ends the transfer. Files are written as they come, never held whole.
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+import { method } from './protos.js';
+import { Code, GrpcError } from './grpc/status.js';
+import type { Session } from './sessions.js';
+import { kindOf, unixPermissions } from './file-mode.js';
+
+const PACKET = { STAT: 0, REQ: 1, DATA: 2, FIN: 3, ERR: 4 } as const;
+
+export const FILESYNC_DIFFCOPY = '/moby.filesync.v1.FileSync/DiffCopy';
+
+export interface ReceiveOptions {
+  /** The name the CLI knows the directory by: `context`, `dockerfile`. */
+  name: string;
+  includePatterns?: string[];
+  excludePatterns?: string[];
+  followPaths?: string[];
+  signal?: AbortSignal;
+  /** Bytes received so far, as they arrive. */
+  onProgress?(bytes: number): void;
+}
+
+interface PendingFile {
+  path: string;
+  size: number;
+  mode: number;
+  modTime: number;
+}
+
+/** Receives the directory into `dest` (which must exist and be empty). */
+export async function receiveDirectory(session: Session, dest: string, options: ReceiveOptions): Promise<{ files: number; bytes: number }> {
+  if (!session.methods.has(FILESYNC_DIFFCOPY)) throw new GrpcError(Code.FAILED_PRECONDITION, `the client's session does not offer ${FILESYNC_DIFFCOPY}`);
+  const metadata: Record<string, string | string[]> = { 'dir-name': options.name };
+  if (options.includePatterns?.length) metadata['include-patterns'] = options.includePatterns;
+  if (options.excludePatterns?.length) metadata['exclude-patterns'] = options.excludePatterns;
+  if (options.followPaths?.length) metadata['followpaths'] = options.followPaths;
+  const call = session.client.call(method('moby.filesync.v1.FileSync', 'DiffCopy'), metadata, options.signal);
+  const writer = new TreeWriter(dest);
+  const files = new Map<number, PendingFile>();
+  const open = new Map<number, { handle: fs.FileHandle; written: number; file: PendingFile }>();
+  let nextId = 0;
+  let walked = false;
+  let remaining = 0;
+  let bytes = 0;
+  let finSent = false;
+  const sendFin = async () => {
+    finSent = true;
+    await call.send({ type: PACKET.FIN });
+    call.end();
+  };
+  try {
+    for await (const packet of call.messages()) {
+      switch (packet.type) {
+        case PACKET.STAT: {
+          if (walked) throw new GrpcError(Code.INVALID_ARGUMENT, 'a STAT packet came after the end of the walk');
+          if (!packet.stat) {
+            walked = true;
+            remaining = files.size;
+            for (const id of files.keys()) await call.send({ type: PACKET.REQ, ID: id });
+            if (remaining === 0) await sendFin();
+            break;
+          }
+          const id = nextId++;
+          const file = await writer.entry(packet.stat);
+          if (file) files.set(id, file);
+          break;
+        }
+        case PACKET.DATA: {
+          const id = Number(packet.ID);
+          const file = files.get(id);
+          if (!file) throw new GrpcError(Code.INVALID_ARGUMENT, `DATA for file ${id}, which was not asked for`);
+          let current = open.get(id);
+          if (!current) {
+            const handle = await fs.open(path.join(dest, file.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+            current = { handle, written: 0, file };
+            open.set(id, current);
+          }
+          const data = packet.data as Uint8Array;
+          if (data.length === 0) {
+            open.delete(id);
+            files.delete(id);
+            await current.handle.chmod(unixPermissions(file.mode));
+            await current.handle.close();
+            const mtime = new Date(file.modTime / 1e6);
+            await fs.lutimes(path.join(dest, file.path), mtime, mtime);
+            remaining -= 1;
+            if (remaining === 0) await sendFin();
+            break;
+          }
+          current.written += data.length;
+          if (current.written > file.size) throw new GrpcError(Code.INVALID_ARGUMENT, `${file.path} is larger than its stat said (${file.size} bytes)`);
+          await current.handle.write(data);
+          bytes += data.length;
+          options.onProgress?.(bytes);
+          break;
+        }
+        case PACKET.FIN:
+          if (!finSent) throw new GrpcError(Code.INVALID_ARGUMENT, 'the client ended the transfer before sending every file');
+          call.end();
+          return { files: nextId, bytes };
+        case PACKET.ERR:
+          throw new GrpcError(Code.UNKNOWN, `the client could not send ${options.name}: ${Buffer.from(packet.data ?? []).toString()}`);
+        default:
+          throw new GrpcError(Code.INVALID_ARGUMENT, `unexpected packet type ${packet.type} from the client`);
+      }
+    }
+    if (!finSent || remaining > 0) throw new GrpcError(Code.UNAVAILABLE, `the session closed in the middle of sending ${options.name}`);
+    return { files: nextId, bytes };
+  } catch (err) {
+    call.cancel();
+    throw err;
+  } finally {
+    for (const { handle } of open.values()) await handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates what the walk announces inside `root`, and refuses what would land outside it: absolute
+ * paths, `..`, and entries under a symlink (a link to /etc followed by `etc/passwd` must not write
+ * there). Directories are known because the walk sends a parent before its children.
+ */
+class TreeWriter {
+  private readonly dirs = new Set<string>(['']);
+  private readonly seen = new Set<string>();
+  private readonly files = new Set<string>();
+
+  constructor(private readonly root: string) {}
+
+  /** Creates a directory, symlink or hard link at once; returns a regular file to ask for. */
+  async entry(stat: { path: string; mode: number; size: number; modTime: number; linkname: string }): Promise<PendingFile | undefined> {
+    const relative = this.check(stat.path);
+    const target = path.join(this.root, relative);
+    const kind = kindOf(stat.mode);
+    if (kind === 'dir') {
+      await fs.mkdir(target, { mode: 0o755 });
+      await fs.chmod(target, unixPermissions(stat.mode));
+      this.dirs.add(relative);
+      return undefined;
+    }
+    if (kind === 'symlink') {
+      await fs.symlink(stat.linkname, target);
+      return undefined;
+    }
+    if (kind === 'other') return undefined; // devices, pipes, sockets: nothing a build copies
+    if (stat.linkname) {
+      // A hard link to a file the walk sent before.
+      const existing = this.normalize(stat.linkname);
+      if (!this.files.has(existing)) throw new GrpcError(Code.INVALID_ARGUMENT, `hard link ${relative} points to ${stat.linkname}, which was not sent before it`);
+      await fs.link(path.join(this.root, existing), target);
+      return undefined;
+    }
+    if (!Number.isSafeInteger(Number(stat.size)) || stat.size < 0) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid size for ${relative}`);
+    this.files.add(relative);
+    return { path: relative, size: Number(stat.size), mode: stat.mode, modTime: Number(stat.modTime) };
+  }
+
+  private normalize(name: string): string {
+    if (!name || name.includes('\0')) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid path ${JSON.stringify(name)} in the context`);
+    if (name.startsWith('/') || name.split('/').includes('..')) throw new GrpcError(Code.INVALID_ARGUMENT, `path ${JSON.stringify(name)} in the context leaves its directory`);
+    return path.posix.normalize(name);
+  }
+
+  private check(name: string): string {
+    const relative = this.normalize(name);
+    if (relative === '.' || this.seen.has(relative)) throw new GrpcError(Code.INVALID_ARGUMENT, `path ${JSON.stringify(name)} is sent twice`);
+    const parent = path.posix.dirname(relative);
+    if (!this.dirs.has(parent === '.' ? '' : parent)) throw new GrpcError(Code.INVALID_ARGUMENT, `${JSON.stringify(name)} comes before its directory, or under a symlink`);
+    this.seen.add(relative);
+    return relative;
+  }
+}

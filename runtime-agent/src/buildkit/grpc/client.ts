@@ -1,0 +1,104 @@
+// A gRPC client on one HTTP/2 connection that is already open: the hijacked `POST /session`, on
+// which the CLI serves its session services (files, credentials, secrets) and the engine asks.
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+import type protobuf from 'protobufjs';
+
+import { frame, readMessages } from './framing.js';
+import { codec, type Message } from './server.js';
+import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
+
+export interface ClientCall {
+  send(message: Message): Promise<void>;
+  /** Half-closes: the server sees the end of the requests. */
+  end(): void;
+  /** The server's messages; throws a GrpcError when the call ends with a status other than OK. */
+  messages(): AsyncGenerator<Message>;
+  cancel(): void;
+}
+
+export class GrpcClient {
+  private readonly session: http2.ClientHttp2Session;
+
+  constructor(socket: Duplex) {
+    this.session = http2.connect('http://session', { createConnection: () => socket as never, maxSessionMemory: 64 });
+    this.session.on('error', () => undefined);
+  }
+
+  get closed(): boolean {
+    return this.session.closed || this.session.destroyed;
+  }
+
+  onClose(listener: () => void): void {
+    this.session.once('close', listener);
+  }
+
+  close(): void {
+    this.session.destroy();
+  }
+
+  /** Opens a call of `method` (any kind; unary is call + send + end + the one message). */
+  call(method: protobuf.Method, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): ClientCall {
+    const service = method.parent as protobuf.Service;
+    const path = `/${service.fullName.replace(/^\./, '')}/${method.name}`;
+    if (this.closed) throw new GrpcError(Code.UNAVAILABLE, 'the session is closed');
+    const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
+    stream.on('error', () => undefined);
+    const abort = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+    signal?.addEventListener('abort', abort, { once: true });
+    stream.once('close', () => signal?.removeEventListener('abort', abort));
+    let status: { code: CodeValue; message: string } | undefined;
+    const statusFrom = (headers: http2.IncomingHttpHeaders) => {
+      if (headers['grpc-status'] === undefined) return;
+      status = { code: Number(headers['grpc-status']) as CodeValue, message: decodeGrpcMessage(String(headers['grpc-message'] ?? '')) };
+    };
+    stream.on('response', statusFrom);
+    stream.on('trailers', statusFrom);
+    const requestType = method.resolvedRequestType!;
+    const responseType = method.resolvedResponseType!;
+    return {
+      async send(message) {
+        if (stream.destroyed || stream.closed) throw new GrpcError(Code.UNAVAILABLE, `${path}: the stream is closed`);
+        if (!stream.write(frame(codec.encode(requestType, message)))) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              stream.off('drain', done);
+              stream.off('close', done);
+              resolve();
+            };
+            stream.on('drain', done);
+            stream.on('close', done);
+          });
+        }
+      },
+      end() {
+        if (!stream.destroyed) stream.end();
+      },
+      cancel: abort,
+      async *messages() {
+        try {
+          for await (const bytes of readMessages(stream)) yield codec.decode(responseType, bytes);
+        } catch (err) {
+          if (err instanceof GrpcError) throw err;
+          if (!status) throw new GrpcError(Code.UNAVAILABLE, `${path}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (!status) {
+          if (signal?.aborted) throw new GrpcError(Code.CANCELLED, `${path}: cancelled`);
+          throw new GrpcError(Code.UNAVAILABLE, `${path}: the stream ended without a status`);
+        }
+        if (status.code !== Code.OK) throw new GrpcError(status.code, status.message);
+      },
+    };
+  }
+
+  async unary(method: protobuf.Method, request: Message, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): Promise<Message> {
+    const call = this.call(method, metadata, signal);
+    await call.send(request);
+    call.end();
+    let response: Message | undefined;
+    for await (const message of call.messages()) response ??= message;
+    if (!response) throw new GrpcError(Code.INTERNAL, `${method.name}: no response message`);
+    return response;
+  }
+}

@@ -1,0 +1,47 @@
+// gRPC's length-prefixed messages (one flag byte, a 4-byte big-endian length, the bytes), read off
+// an HTTP/2 stream as they complete, with a ceiling on one message's size.
+import type { Readable } from 'node:stream';
+
+import { Code, GrpcError } from './status.js';
+
+/** BuildKit raises gRPC's default 4 MiB to 16 MiB for its own messages; so do we, and no more. */
+export const MAX_MESSAGE = 16 * 1024 * 1024;
+
+export function frame(payload: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+/** The messages of a stream, each as its payload bytes. Ends when the stream does. */
+export async function* readMessages(stream: Readable, maxMessage = MAX_MESSAGE): AsyncGenerator<Buffer> {
+  let chunks: Buffer[] = [];
+  let buffered = 0;
+  let need = 5;
+  let header: Buffer | undefined;
+  const take = (n: number): Buffer => {
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    chunks = rest.length ? [rest] : [];
+    buffered = rest.length;
+    return out;
+  };
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    buffered += (chunk as Buffer).length;
+    while (buffered >= need) {
+      if (!header) {
+        header = take(5);
+        if (header[0] !== 0) throw new GrpcError(Code.UNIMPLEMENTED, 'compressed gRPC messages are not accepted (no grpc-encoding was offered)');
+        need = header.readUInt32BE(1);
+        if (need > maxMessage) throw new GrpcError(Code.RESOURCE_EXHAUSTED, `gRPC message of ${need} bytes is larger than the limit of ${maxMessage}`);
+      } else {
+        yield Buffer.from(take(need));
+        header = undefined;
+        need = 5;
+      }
+    }
+  }
+  if (header || buffered > 0) throw new GrpcError(Code.INTERNAL, 'the stream ended in the middle of a gRPC message');
+}

@@ -1,0 +1,75 @@
+// One build as BuildKit's client runs it: Solve, Status and the gateway's calls arrive on their own
+// streams (in any order) and name the build by its ref; they meet here.
+import { BuildProgress } from './progress.js';
+import type { Message } from './grpc/server.js';
+
+/** What a frontend solve produced: an image in the store, and the config it has. */
+export interface SolvedRef {
+  imageId: string;
+  config: Buffer;
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+export class BuildJob {
+  readonly progress = new BuildProgress();
+  /** Results of the gateway's solves, by the ref id the client got for them. */
+  readonly refs = new Map<string, SolvedRef>();
+  /** What the client's build function returned (LLBBridge.Return). */
+  readonly returned = deferred<{ result?: Message; error?: Message }>();
+  /** The Solve's session, for the gateway's solves. */
+  session = '';
+  private nextRef = 0;
+
+  constructor(readonly ref: string) {}
+
+  addRef(solved: SolvedRef): string {
+    const id = `${this.ref}-${this.nextRef++}`;
+    this.refs.set(id, solved);
+    return id;
+  }
+}
+
+/** How long a finished build's status stays for a Status call that comes late. */
+const LINGER_MS = 30_000;
+
+export class BuildJobs {
+  private readonly jobs = new Map<string, BuildJob>();
+
+  /** The build `ref`, created by whichever of its calls comes first. */
+  open(ref: string): BuildJob {
+    let job = this.jobs.get(ref);
+    if (!job) {
+      job = new BuildJob(ref);
+      this.jobs.set(ref, job);
+    }
+    return job;
+  }
+
+  get(ref: string): BuildJob | undefined {
+    return this.jobs.get(ref);
+  }
+
+  /** The build is over: its status ends, and the job goes once a late listener had its chance. */
+  finish(job: BuildJob): void {
+    job.progress.end();
+    setTimeout(() => {
+      if (this.jobs.get(job.ref) === job) this.jobs.delete(job.ref);
+    }, LINGER_MS).unref();
+  }
+}

@@ -1,0 +1,29 @@
+// Registry credentials from the CLI's session (Auth.Credentials): BuildKit's clients keep them on
+// their side and hand them over per registry host, when a pull or a push needs them.
+import type { AuthConfig } from '../registry/auth-config.js';
+import { method } from './protos.js';
+import type { Session } from './sessions.js';
+
+const CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
+
+/** The registry host BuildKit asks credentials for: Docker Hub by its API host. */
+function authHost(domain: string): string {
+  return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
+}
+
+export function sessionCredentials(session: Session, signal?: AbortSignal): (domain: string) => Promise<AuthConfig | undefined> {
+  const cache = new Map<string, Promise<AuthConfig | undefined>>();
+  return (domain) => {
+    if (!session.methods.has(CREDENTIALS)) return Promise.resolve(undefined);
+    let found = cache.get(domain);
+    if (!found) {
+      found = session.client.unary(method('moby.filesync.v1.Auth', 'Credentials'), { Host: authHost(domain) }, {}, signal).then((r) => {
+        if (!r.Username && !r.Secret) return undefined;
+        // An empty user name with a secret is an identity token (a registry's refresh token).
+        return r.Username ? { username: String(r.Username), password: String(r.Secret) } : { identitytoken: String(r.Secret) };
+      });
+      cache.set(domain, found);
+    }
+    return found;
+  };
+}
