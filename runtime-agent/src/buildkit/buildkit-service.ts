@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 
 import type { Builder } from '../builder/builder.js';
 import { BUILD_CACHE_FILTERS, listBuildCache, pruneBuildCache } from '../builder/build-cache.js';
+import type { ArchiveService } from '../images/archives.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Pusher } from '../images/push.js';
 import { hostPlatform } from '../images/platform.js';
@@ -25,6 +26,7 @@ export interface BuildKitDeps {
   builder: Builder;
   images: ImageService;
   pusher: Pusher;
+  archives: ArchiveService;
   workRoot: string;
 }
 
@@ -149,7 +151,7 @@ export class BuildKitService {
           : [];
       const response: Record<string, string> = {};
       if (exporters.length && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
-      if (solved) for (const exporter of exporters) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, call.signal));
+      if (solved) for (const [index, exporter] of exporters.entries()) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, index, call.signal));
       return { ExporterResponse: response };
     } finally {
       this.jobs.finish(job);

@@ -1,17 +1,28 @@
 // Where a build's result goes (SolveRequest.Exporters): `moby`/`image` into the engine's store
 // with its names (and pushed with push=true); the others are sent to the client's session.
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+import tarStream from 'tar-stream';
+
+import { stateOf, withStateFs } from '../builder/image-steps.js';
+import type { ArchiveService } from '../images/archives.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Pusher } from '../images/push.js';
+import { humanSize } from '../util/human-size.js';
 import { familiarString, parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
 import { ProgressReporter } from '../vocabulary/progress.js';
 import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
 import { sessionCredentials } from './session-auth.js';
+import { sendDirectory, sendFile } from './session-export.js';
 import type { Session } from './sessions.js';
 
 export interface ExporterDeps {
   images: ImageService;
   pusher: Pusher;
+  archives: ArchiveService;
 }
 
 export interface ExportRequest {
@@ -21,15 +32,94 @@ export interface ExportRequest {
 
 const truthy = (value: string | undefined) => value === 'true' || value === '1';
 
-/** Runs one exporter; returns what it adds to SolveResponse.ExporterResponse. */
-export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, exporter: ExportRequest, signal: AbortSignal): Promise<Record<string, string>> {
+/**
+ * Runs exporter number `index` of the solve; returns what it adds to the ExporterResponse. The
+ * index is how the client tells its targets apart.
+ */
+export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
   switch (exporter.type) {
     case 'moby':
     case 'image':
       return exportImage(deps, job, session, solved, exporter.attrs, signal);
+    case 'local':
+    case 'tar':
+      return exportFilesystem(deps, job, needSession(session, exporter.type), solved, exporter, index, signal);
+    case 'docker':
+    case 'oci':
+      return exportArchive(deps, job, needSession(session, exporter.type), solved, exporter, index, signal);
     default:
-      throw new GrpcError(Code.INVALID_ARGUMENT, `exporter "${exporter.type}" is not supported by berthd`);
+      throw new GrpcError(Code.INVALID_ARGUMENT, `exporter "${exporter.type}" is not supported by berthd (it has moby, image, local, tar, docker and oci)`);
   }
+}
+
+function needSession(session: Session | undefined, type: string): Session {
+  if (!session) throw new GrpcError(Code.FAILED_PRECONDITION, `the ${type} exporter sends its output to the client, and the build has no session`);
+  return session;
+}
+
+/** Options an exporter has that change nothing here: refused when set to anything else. */
+function checkAttrs(type: string, attrs: Record<string, string>, allowed: Record<string, (value: string) => boolean>): void {
+  for (const [name, value] of Object.entries(attrs)) {
+    const accepts = allowed[name];
+    if (!accepts || !accepts(value)) throw new GrpcError(Code.INVALID_ARGUMENT, `${type} exporter: option ${name}=${JSON.stringify(value)} is not supported by berthd`);
+  }
+}
+
+const anything = () => true;
+const off = (value: string) => value === '' || value === 'false';
+
+/** local: the image's files into the client's directory; tar: the same as one tar stream. */
+async function exportFilesystem(deps: ExporterDeps, job: BuildJob, session: Session, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
+  checkAttrs(exporter.type, exporter.attrs, { 'platform-split': off });
+  const image = deps.images.images.get(solved.imageId);
+  if (!image) throw new GrpcError(Code.NOT_FOUND, `the built image ${solved.imageId} is gone`);
+  const vertex = job.progress.vertex(exporter.type === 'local' ? 'exporting to client directory' : 'exporting to client tarball').start();
+  try {
+    await withStateFs(deps.images, await stateOf(deps.images, image), async (root) => {
+      if (exporter.type === 'local') {
+        const sent = await sendDirectory(session, index, root, signal);
+        vertex.task(`copying files ${humanSize(sent.bytes)}`);
+        return;
+      }
+      // GNU tar writes the tree as BuildKit's tar exporter does: relative names, numeric owners.
+      const names = await fs.readdir(root);
+      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', root, '-cf', '-', '--', ...names.sort()], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => tar.once('close', resolve));
+      const bytes = await sendFile(session, index, tar.stdout, signal);
+      const code = await exited;
+      if (code !== 0) throw new GrpcError(Code.INTERNAL, `tar of the image's files failed: ${stderr.trim()}`);
+      vertex.task(`sending tarball ${humanSize(bytes)}`);
+    });
+    vertex.complete();
+  } catch (err) {
+    vertex.complete(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  return {};
+}
+
+/** docker and oci: the image as an archive `docker load` reads (an OCI layout with Docker's manifest.json). */
+async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
+  checkAttrs(exporter.type, exporter.attrs, { name: anything, 'oci-mediatypes': anything, 'dangling-name-prefix': anything, tar: (v) => v === '' || v === 'true', annotation: anything, buildinfo: anything, 'buildinfo-attrs': anything });
+  const image = deps.images.images.get(solved.imageId);
+  if (!image) throw new GrpcError(Code.NOT_FOUND, `the built image ${solved.imageId} is gone`);
+  const names = (exporter.attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
+  const vertex = job.progress.vertex(`exporting to ${exporter.type} image format`).start();
+  try {
+    const pack = tarStream.pack();
+    const saving = deps.archives.save([{ image, refs: names.map((n) => ({ ...n, tag: n.tag ?? 'latest' })) }], pack);
+    saving.catch((err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))));
+    const bytes = await sendFile(session, index, pack as unknown as Readable, signal);
+    await saving;
+    vertex.task(`sending tarball ${humanSize(bytes)}`);
+    vertex.complete();
+  } catch (err) {
+    vertex.complete(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  return { 'containerimage.config.digest': solved.imageId, 'containerimage.digest': solved.imageId, ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}) };
 }
 
 const IMAGE_ATTRS = new Set(['name', 'push', 'dangling-name-prefix', 'unpack', 'store', 'registry.insecure', 'buildinfo', 'buildinfo-attrs', 'annotation', 'oci-mediatypes', 'compression', 'force-compression', 'push-by-digest', 'unpack']);

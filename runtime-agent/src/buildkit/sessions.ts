@@ -4,6 +4,7 @@
 // either order, so a solve waits a little for its session.
 import type { Duplex } from 'node:stream';
 
+import { log } from '../util/log.js';
 import { GrpcClient } from './grpc/client.js';
 import { Code, GrpcError } from './grpc/status.js';
 
@@ -38,6 +39,7 @@ export class SessionManager {
     const methods = new Set(headers.methods.flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean));
     const session: Session = { id: headers.id, name: headers.name ?? '', sharedKey: headers.sharedKey ?? '', methods, client: new GrpcClient(socket) };
     this.sessions.set(session.id, session);
+    log.debug('buildkit session', { id: session.id, methods: [...methods].join(' ') });
     session.client.onClose(() => {
       if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     });

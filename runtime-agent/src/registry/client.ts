@@ -222,13 +222,14 @@ export class Repository {
         throw new SystemError(`${goMethod(method)} "${url}": ${errorMessage(err)}`);
       }
     };
+    const sentWith = this.authorization;
     let res = await attempt();
     if (res.statusCode === 401 && !(options.body instanceof Readable)) {
       const challenges = parseChallenges(res.headers['www-authenticate']);
       await drain(res.body);
       let answered: boolean;
       try {
-        answered = await this.answerChallenge(challenges, extraScopes);
+        answered = await this.answerChallenge(challenges, extraScopes, sentWith);
       } catch (err) {
         // dockerd's wording: `Head "http://host/v2/x/manifests/latest": no basic auth credentials`
         throw new SystemError(`${goMethod(method)} "${url}": ${errorMessage(err)}`);
@@ -239,7 +240,12 @@ export class Repository {
     return res;
   }
 
-  private async answerChallenge(challenges: Challenge[], extraScopes: string[]): Promise<boolean> {
+  /**
+   * `sentWith`: the authorization the refused request carried. Requests run side by side (a push
+   * uploads five layers at once): when another one already answered the challenge, this one only
+   * has to retry; only credentials that were sent and refused are wrong.
+   */
+  private async answerChallenge(challenges: Challenge[], extraScopes: string[], sentWith: string | undefined): Promise<boolean> {
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
       this.authorization = `Bearer ${await this.fetchToken(bearer, extraScopes)}`;
@@ -250,7 +256,7 @@ export class Repository {
     if (basic && hasCredentials(this.auth) && this.auth.username) {
       const encoded = Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64');
       const next = `Basic ${encoded}`;
-      if (this.authorization === next) return false;
+      if (sentWith === next) return false;
       this.authorization = next;
       return true;
     }

@@ -9,6 +9,24 @@ import { frame, readMessages } from './framing.js';
 import { codec, type Message } from './server.js';
 import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
 
+/** A method to call: its path and the types of its messages. */
+export interface MethodSpec {
+  path: string;
+  requestType: protobuf.Type;
+  responseType: protobuf.Type;
+}
+
+/** The spec of a method as its .proto declares it. */
+export function methodSpec(method: protobuf.Method): MethodSpec {
+  const service = method.parent as protobuf.Service;
+  method.resolve();
+  return { path: `/${service.fullName.replace(/^\./, '')}/${method.name}`, requestType: method.resolvedRequestType!, responseType: method.resolvedResponseType! };
+}
+
+function isSpec(method: protobuf.Method | MethodSpec): method is MethodSpec {
+  return typeof (method as MethodSpec).requestType === 'object';
+}
+
 export interface ClientCall {
   send(message: Message): Promise<void>;
   /** Half-closes: the server sees the end of the requests. */
@@ -38,10 +56,12 @@ export class GrpcClient {
     this.session.destroy();
   }
 
-  /** Opens a call of `method` (any kind; unary is call + send + end + the one message). */
-  call(method: protobuf.Method, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): ClientCall {
-    const service = method.parent as protobuf.Service;
-    const path = `/${service.fullName.replace(/^\./, '')}/${method.name}`;
+  /**
+   * Opens a call of `method` (any kind; unary is call + send + end + the one message). A spec
+   * can name other message types than the .proto: BuildKit sends fsutil packets over FileSend.
+   */
+  call(method: protobuf.Method | MethodSpec, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): ClientCall {
+    const { path, requestType, responseType } = isSpec(method) ? method : methodSpec(method);
     if (this.closed) throw new GrpcError(Code.UNAVAILABLE, 'the session is closed');
     const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
     stream.on('error', () => undefined);
@@ -55,8 +75,6 @@ export class GrpcClient {
     };
     stream.on('response', statusFrom);
     stream.on('trailers', statusFrom);
-    const requestType = method.resolvedRequestType!;
-    const responseType = method.resolvedResponseType!;
     return {
       async send(message) {
         if (stream.destroyed || stream.closed) throw new GrpcError(Code.UNAVAILABLE, `${path}: the stream is closed`);
@@ -92,13 +110,13 @@ export class GrpcClient {
     };
   }
 
-  async unary(method: protobuf.Method, request: Message, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): Promise<Message> {
+  async unary(method: protobuf.Method | MethodSpec, request: Message, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): Promise<Message> {
     const call = this.call(method, metadata, signal);
     await call.send(request);
     call.end();
     let response: Message | undefined;
     for await (const message of call.messages()) response ??= message;
-    if (!response) throw new GrpcError(Code.INTERNAL, `${method.name}: no response message`);
+    if (!response) throw new GrpcError(Code.INTERNAL, `${isSpec(method) ? method.path : method.name}: no response message`);
     return response;
   }
 }
