@@ -66,7 +66,7 @@ export async function listBuildCache(images: ImageService): Promise<BuildCacheEn
 }
 
 /** `docker builder prune [-a] [--filter ...] [--keep-storage N]`. */
-export async function pruneBuildCache(images: ImageService, options: { all: boolean; keepStorage: number; filters: Filters }): Promise<{ deleted: string[]; reclaimed: number }> {
+export async function pruneBuildCache(images: ImageService, options: { all: boolean; keepStorage: number; filters: Filters }): Promise<{ deleted: BuildCacheEntry[]; reclaimed: number }> {
   const { filters } = options;
   const until = filters.until();
   for (const name of ['inuse', 'shared', 'private'] as const) filters.bool(name);
@@ -96,5 +96,5 @@ export async function pruneBuildCache(images: ImageService, options: { all: bool
   const before = await images.diskUsage();
   await images.deleteRecords(doomed.map((e) => `sha256:${e.ID}`));
   await images.collectGarbage();
-  return { deleted: doomed.map((e) => e.ID), reclaimed: Math.max(0, before - (await images.diskUsage())) };
+  return { deleted: doomed, reclaimed: Math.max(0, before - (await images.diskUsage())) };
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import type { Duplex } from 'node:stream';
 
 import type { Builder } from '../builder/builder.js';
-import { BUILD_CACHE_FILTERS, listBuildCache, pruneBuildCache } from '../builder/build-cache.js';
+import { BUILD_CACHE_FILTERS, listBuildCache, pruneBuildCache, type BuildCacheEntry } from '../builder/build-cache.js';
 import type { ArchiveService } from '../images/archives.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Pusher } from '../images/push.js';
@@ -23,6 +23,8 @@ import { FRONTEND_CAPS, LLB_CAPS } from './caps.js';
 import { SessionManager, type SessionHeaders } from './sessions.js';
 
 export interface BuildKitDeps {
+  /** What `host-gateway` in --add-host stands for (buildx asks the worker's labels). */
+  hostGatewayIp(): string;
   builder: Builder;
   images: ImageService;
   pusher: Pusher;
@@ -83,7 +85,9 @@ export class BuildKitService {
       Labels: {
         'org.mobyproject.buildkit.worker.executor': 'oci',
         'org.mobyproject.buildkit.worker.hostname': os.hostname(),
-        'org.mobyproject.buildkit.worker.network': 'host',
+        'org.mobyproject.buildkit.worker.moby.host-gateway-ip': this.deps.hostGatewayIp(),
+        // Any snapshotter label tells buildx the worker exports docker and oci tarballs, which
+        // berthd does (a classic dockerd worker has none, and buildx refuses those outputs).
         'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs',
       },
       platforms: [{ Architecture: platform.architecture, OS: platform.os, ...(platform.variant ? { Variant: platform.variant } : {}) }],
@@ -96,20 +100,7 @@ export class BuildKitService {
     const request = await call.request();
     const filters = cacheFilters(containerdFilters(request.filter as string[]));
     const entries = (await listBuildCache(this.deps.images)).filter((e) => !filters.has('id') || filters.get('id').some((id) => e.ID.startsWith(id)));
-    return {
-      record: entries.map((e) => ({
-        ID: e.ID,
-        Mutable: false,
-        InUse: e.InUse,
-        Size: e.Size,
-        Parents: e.Parents ?? [],
-        CreatedAt: timestamp(Date.parse(e.CreatedAt)),
-        UsageCount: e.UsageCount,
-        Description: e.Description,
-        RecordType: e.Type,
-        Shared: e.Shared,
-      })),
-    };
+    return { record: entries.map(usageRecord) };
   }
 
   private async prune(call: ServerCall): Promise<void> {
@@ -119,7 +110,7 @@ export class BuildKitService {
     const keepDuration = Number(request.keepDuration ?? 0);
     if (keepDuration > 0) values.until = [new Date(Date.now() - keepDuration / 1e6).toISOString()];
     const { deleted } = await pruneBuildCache(this.deps.images, { all: Boolean(request.all), keepStorage: Number(request.keepBytes ?? 0), filters: cacheFilters(values) });
-    for (const id of deleted) await call.send({ ID: id, Size: 0, CreatedAt: timestamp() });
+    for (const entry of deleted) await call.send(usageRecord(entry));
   }
 
   private async solve(call: ServerCall): Promise<Message> {
@@ -131,6 +122,10 @@ export class BuildKitService {
     job.session = String(request.Session ?? '');
     try {
       if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
+      const cache = request.Cache ?? {};
+      if (cache.Exports?.length || cache.Imports?.length || cache.ExportRefDeprecated || cache.ImportRefsDeprecated?.length) {
+        throw new GrpcError(Code.UNIMPLEMENTED, 'berthd keeps its build cache in its image store; --cache-to and --cache-from of a cache export are not supported');
+      }
       let solved: SolvedRef | undefined;
       if (request.Frontend) {
         solved = await this.runFrontend(job, String(request.Frontend), request.FrontendAttrs as Record<string, string>, call.signal);
@@ -165,15 +160,15 @@ export class BuildKitService {
   }
 
   /** The job a gateway call belongs to: the client names it in the `buildkit-controlapi-buildid` metadata. */
-  private gatewayJob(call: ServerCall): BuildJob {
+  private gatewayJob(call: ServerCall): Promise<BuildJob> {
     const ref = firstValue(call.metadata, 'buildkit-controlapi-buildid');
-    const job = ref ? this.jobs.get(ref) : undefined;
-    if (!job) throw new GrpcError(Code.NOT_FOUND, `no build ${ref ?? '(the call names none)'} is running`);
-    return job;
+    if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the call names no build (buildkit-controlapi-buildid)');
+    // The gateway's calls may come before the Solve that starts the build.
+    return this.jobs.wait(ref, call.signal);
   }
 
   private async gatewaySolve(call: ServerCall): Promise<Message> {
-    const job = this.gatewayJob(call);
+    const job = await this.gatewayJob(call);
     const request = await call.request();
     log.debug('gateway solve', { request: JSON.stringify(request).slice(0, 2000) });
     if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
@@ -184,7 +179,7 @@ export class BuildKitService {
   }
 
   private async gatewayReturn(call: ServerCall): Promise<Message> {
-    const job = this.gatewayJob(call);
+    const job = await this.gatewayJob(call);
     const request = await call.request();
     log.debug('gateway return', { request: JSON.stringify(request).slice(0, 2000) });
     job.returned.resolve({ ...(request.result ? { result: request.result } : {}), ...(request.error ? { error: request.error } : {}) });
@@ -199,6 +194,21 @@ export class BuildKitService {
   }
 }
 
+function usageRecord(entry: BuildCacheEntry): Message {
+  return {
+    ID: entry.ID,
+    Mutable: false,
+    InUse: entry.InUse,
+    Size: entry.Size,
+    Parents: entry.Parents ?? [],
+    CreatedAt: timestamp(Date.parse(entry.CreatedAt)),
+    UsageCount: entry.UsageCount,
+    Description: entry.Description,
+    RecordType: entry.Type,
+    Shared: entry.Shared,
+  };
+}
+
 function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     const fail = () => reject(new GrpcError(Code.CANCELLED, 'the client cancelled the build'));
@@ -211,10 +221,12 @@ function aborted(signal: AbortSignal): Promise<never> {
 function containerdFilters(list: string[] | undefined): Record<string, string[]> {
   const values: Record<string, string[]> = {};
   for (const entry of list ?? []) {
-    for (const part of entry.split(',')) {
-      const m = /^([\w.-]+)(==|=|~=)(.*)$/.exec(part.trim());
+    // buildx joins the filters into one string, `[""]` when there are none; a bare key means true.
+    for (const part of entry.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const m = /^([\w.-]+)(?:(==|=|~=)(.*))?$/.exec(part);
       if (!m) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid filter ${JSON.stringify(part)}`);
-      (values[m[1]!] ??= []).push(m[3]!);
+      const key = m[1] === 'parents' ? 'parent' : m[1]!;
+      (values[key] ??= []).push(m[3] ?? 'true');
     }
   }
   return values;

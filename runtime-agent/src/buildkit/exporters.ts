@@ -122,7 +122,8 @@ async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session
   return { 'containerimage.config.digest': solved.imageId, 'containerimage.digest': solved.imageId, ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}) };
 }
 
-const IMAGE_ATTRS = new Set(['name', 'push', 'dangling-name-prefix', 'unpack', 'store', 'registry.insecure', 'buildinfo', 'buildinfo-attrs', 'annotation', 'oci-mediatypes', 'compression', 'force-compression', 'push-by-digest', 'unpack']);
+/** The image exporter's options a docker driver client sends (compose adds load and push). */
+const IMAGE_ATTRS = new Set(['name', 'push', 'load', 'dangling-name-prefix', 'unpack', 'store', 'registry.insecure', 'buildinfo', 'buildinfo-attrs', 'oci-mediatypes', 'compression', 'force-compression', 'push-by-digest']);
 
 async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, attrs: Record<string, string>, signal: AbortSignal): Promise<Record<string, string>> {
   for (const [name, value] of Object.entries(attrs)) {

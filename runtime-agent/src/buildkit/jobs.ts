@@ -1,5 +1,6 @@
 // One build as BuildKit's client runs it: Solve, Status and the gateway's calls arrive on their own
 // streams (in any order) and name the build by its ref; they meet here.
+import { Code, GrpcError } from './grpc/status.js';
 import { BuildProgress } from './progress.js';
 import type { Message } from './grpc/server.js';
 
@@ -45,6 +46,9 @@ export class BuildJob {
   }
 }
 
+/** How long a gateway call waits for the Solve of its build. */
+const JOB_WAIT_MS = 3_000;
+
 /** How long a finished build's status stays for a Status call that comes late. */
 const LINGER_MS = 30_000;
 
@@ -63,6 +67,18 @@ export class BuildJobs {
 
   get(ref: string): BuildJob | undefined {
     return this.jobs.get(ref);
+  }
+
+  /** The build `ref`, once its Solve has come (as dockerd, up to 3 s). */
+  async wait(ref: string, signal: AbortSignal): Promise<BuildJob> {
+    const deadline = Date.now() + JOB_WAIT_MS;
+    for (;;) {
+      const job = this.jobs.get(ref);
+      if (job) return job;
+      if (signal.aborted) throw new GrpcError(Code.CANCELLED, 'cancelled');
+      if (Date.now() > deadline) throw new GrpcError(Code.NOT_FOUND, `no such job ${ref}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** The build is over: its status ends, and the job goes once a late listener had its chance. */

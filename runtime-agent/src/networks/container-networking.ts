@@ -236,13 +236,18 @@ export class ContainerNetworking {
     await this.containers.save(record);
   }
 
+  /** What `host-gateway` stands for: the default bridge's gateway. */
+  hostGatewayIp(): string {
+    const bridge = this.store.byName('bridge');
+    return bridge ? intToIp(this.addresses.pool(bridge).gateway) : '127.0.0.1';
+  }
+
   /** --add-host name:host-gateway means the default bridge's gateway. */
   private resolveExtraHost(entry: string): string {
     const sep = entry.indexOf(':');
     if (sep <= 0) throw new InvalidParameterError(`invalid extra host: ${entry}`);
     if (entry.slice(sep + 1) !== 'host-gateway') return entry;
-    const bridge = this.store.byName('bridge');
-    return `${entry.slice(0, sep)}:${bridge ? intToIp(this.addresses.pool(bridge).gateway) : '127.0.0.1'}`;
+    return `${entry.slice(0, sep)}:${this.hostGatewayIp()}`;
   }
 }
 

@@ -87,6 +87,11 @@ export class NetworkService {
 
   // ---- what containers need ----
 
+  /** What `host-gateway` stands for in --add-host: the default bridge's gateway. */
+  hostGatewayIp(): string {
+    return this.attachments.hostGatewayIp();
+  }
+
   endpointsForCreate(hostConfig: ContainerRecord['HostConfig'], networkingConfig: unknown, macAddress: string | undefined): ContainerRecord['NetworkSettings'] {
     return this.attachments.endpointsForCreate(hostConfig, networkingConfig, macAddress);
   }

@@ -54,7 +54,7 @@ export function registerBuildRoutes(router: Router, engine: Engine): void {
     if (!Number.isInteger(keepStorage) || keepStorage < 0) throw new InvalidParameterError(`invalid keep-storage: ${ctx.query.get('keep-storage')}`);
     const filters = Filters.parse(ctx.query.get('filters'), BUILD_CACHE_FILTERS);
     const { deleted, reclaimed } = await pruneBuildCache(engine.images, { all: ctx.flag('all'), keepStorage, filters });
-    ctx.send(200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+    ctx.send(200, { CachesDeleted: deleted.length ? deleted.map((e) => e.ID) : null, SpaceReclaimed: reclaimed });
   });
 
   router.post('/build', async (ctx) => {
