@@ -55,11 +55,14 @@ export interface BuildOutput {
   steps?: StepObserver;
 }
 
+/** The steps BuildKit counts and shows, besides a FROM of an image: those that change files. */
+export const FILE_STEPS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
 /** One step of a stage as BuildKit names it: `[build 2/4] RUN make`. */
 export interface StepInfo {
-  /** The stage's name; `stage-N` for an unnamed one when there are several; none for a lone unnamed stage. */
+  /** The stage's name (`stage-N` when unnamed); none when the Dockerfile has one stage. */
   stage: string | undefined;
-  /** 1 for FROM, then one per instruction. */
+  /** Its place among the stage's counted steps; 0 for a step BuildKit neither counts nor shows. */
   number: number;
   count: number;
   keyword: string;
@@ -157,17 +160,20 @@ export class Builder {
     for (const stage of stages) {
       if (!needed.has(stage.index)) continue;
       const run = new StageRun(this, stage, options, out, say, escape, globalArgs, results, stages, consumed);
-      const stageName = stage.name ?? (stages.length > 1 ? `stage-${stage.index}` : undefined);
-      const count = 1 + stage.instructions.length;
+      // BuildKit's numbering: a FROM of an image, then each step that changes files.
+      const stageName = stages.length > 1 ? (stage.name ?? `stage-${stage.index}`) : undefined;
+      const fromImage = this.fromImage(stage, stages, escape, globalArgs);
+      const count = (fromImage ? 1 : 0) + stage.instructions.filter((i) => FILE_STEPS.has(i.keyword)).length;
+      let number = 0;
       step += 1;
       say(`Step ${step}/${totalSteps} : ${stage.from.original}`);
-      out.steps?.started({ stage: stageName, number: 1, count, keyword: 'FROM', text: stage.from.original });
+      out.steps?.started({ stage: stageName, number: fromImage ? ++number : 0, count, keyword: 'FROM', text: stage.from.original });
       let state = await run.from();
       say(` ---> ${shortId(state.imageId)}`);
-      for (const [i, instruction] of stage.instructions.entries()) {
+      for (const instruction of stage.instructions) {
         step += 1;
         say(`Step ${step}/${totalSteps} : ${instruction.original}`);
-        out.steps?.started({ stage: stageName, number: i + 2, count, keyword: instruction.keyword, text: instruction.original });
+        out.steps?.started({ stage: stageName, number: FILE_STEPS.has(instruction.keyword) ? ++number : 0, count, keyword: instruction.keyword, text: instruction.original });
         state = await run.step(instruction, state);
       }
       results.set(stage.index, state);
@@ -185,6 +191,12 @@ export class Builder {
     const unused = Object.keys(options.buildArgs).filter((a) => !consumed.has(a) && !PROXY_ARGS.includes(a));
     if (unused.length) say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
     return final.imageId!;
+  }
+
+  /** Whether a stage starts from an image (not scratch, not an earlier stage). */
+  private fromImage(stage: Stage, stages: Stage[], escape: string, globalArgs: Map<string, string | undefined>): boolean {
+    const base = expandWord(splitWords(stage.from.rest, escape)[0] ?? '', (n) => globalArgs.get(n), escape).toLowerCase();
+    return base !== 'scratch' && !stages.some((s) => s.index < stage.index && s.name === base);
   }
 
   /** The target and every stage it needs (FROM <stage>, COPY --from=<stage>), transitively. */

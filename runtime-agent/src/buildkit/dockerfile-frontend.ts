@@ -27,9 +27,6 @@ export interface FrontendDeps {
   workRoot: string;
 }
 
-/** Steps BuildKit shows as vertexes; the others only change the image's config. */
-const SHOWN = new Set(['FROM', 'RUN', 'COPY', 'ADD', 'WORKDIR']);
-
 /** .dockerignore's lines as fsutil's exclude patterns. */
 function ignorePatterns(text: string): string[] {
   return text
@@ -127,7 +124,7 @@ class VertexSteps implements StepObserver {
     this.current?.complete();
     this.current = undefined;
     this.currentStep = step;
-    if (!SHOWN.has(step.keyword)) return;
+    if (step.number === 0) return; // a step that only changes the config: BuildKit does not show it
     const prefix = `${step.stage ? `${step.stage} ` : ''}${step.number}/${step.count}`;
     this.current = this.job.progress.vertex(`[${prefix}] ${displayText(step)}`).start();
   }
