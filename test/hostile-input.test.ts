@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { TestEngine, registry, run } from './support/berthd.js';
+import { ControlConnection, encode, fakeSession, GO_DIR, GO_SYMLINK, type FakeDirectory } from './support/buildkit-wire.js';
 import { blocks, collect, gzippedEntries, paxHeader, rawFile, rawHeader, END_OF_ARCHIVE } from './support/raw-tar.js';
 import { dockerArchive, makeTar, type TarEntry } from './support/tar.js';
 
@@ -622,6 +623,86 @@ describe('hostile input', () => {
           assert.ok(Date.now() - startedAt < 10_000, `took ${Date.now() - startedAt} ms`);
           await assertUnharmed();
         }
+      });
+    }
+  });
+
+  describe('BuildKit: /grpc and the session', () => {
+    let control: ControlConnection;
+    before(async () => {
+      control = await ControlConnection.open(engine.socket);
+    });
+    after(() => control.close());
+
+    const SOLVE = '/moby.buildkit.v1.Control/Solve';
+    const solveRequest = (ref: string, session: string, frontend = 'dockerfile.v0') =>
+      encode('moby.buildkit.v1.SolveRequest', { Ref: ref, Session: session, Frontend: frontend, FrontendAttrs: { filename: 'Dockerfile' } });
+    /** Every case also leaves no received context behind. */
+    async function assertNoContextLeft(): Promise<void> {
+      const left = await fs.readdir(path.join(engine.dataRoot, 'build')).catch(() => []);
+      assert.deepEqual(left, [], 'a received context was left in the data root');
+      await assertUnharmed();
+    }
+
+    it('answers malformed protobuf, an oversized message, an unknown method and an unknown frontend with gRPC errors', async () => {
+      const malformed = await control.call(SOLVE, [Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])]);
+      assert.equal(malformed.status, 3);
+      assert.match(malformed.message, /malformed moby\.buildkit\.v1\.SolveRequest|SolveRequest/);
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(100 * 1024 * 1024, 1);
+      const oversized = await control.call(SOLVE, [], { rawBody: head });
+      assert.equal(oversized.status, 8);
+      assert.match(oversized.message, /larger than the limit/);
+      const unknown = await control.call('/moby.buildkit.v1.Control/Nope', [Buffer.alloc(0)]);
+      assert.equal(unknown.status, 12);
+      const frontend = await control.call(SOLVE, [solveRequest('hostile-frontend', 'none', 'nope.v0')]);
+      assert.equal(frontend.status, 3);
+      assert.match(frontend.message, /frontend "nope\.v0" is not supported/);
+      const llb = await control.call(SOLVE, [encode('moby.buildkit.v1.SolveRequest', { Ref: 'hostile-llb', Definition: { def: [Buffer.from('x')] } })]);
+      assert.equal(llb.status, 12);
+      assert.match(llb.message, /raw LLB definitions are not supported/);
+      const orphan = await control.call('/moby.buildkit.v1.frontend.LLBBridge/Return', [Buffer.alloc(0)], { metadata: { 'buildkit-controlapi-buildid': 'no-such-build' } });
+      assert.equal(orphan.status, 5);
+      await assertNoContextLeft();
+    });
+
+    const DOCKERFILE = { stats: [{ path: 'Dockerfile', mode: 0o644, size: 26 }], contents: { Dockerfile: 'FROM busybox\nCOPY . /ctx\n' } };
+    const contexts: [string, (id: string) => FakeDirectory, RegExp][] = [
+      ['a path with ..', () => ({ stats: [{ path: `../${unique}`, mode: 0o644, size: 1 }] }), /leaves its directory/],
+      ['an absolute path', () => ({ stats: [{ path: hostTmp, mode: 0o644, size: 1 }] }), /leaves its directory/],
+      ['a file under a symlink to a host directory', () => ({ stats: [{ path: 'link', mode: GO_SYMLINK | 0o777, linkname: canary }, { path: 'link/x', mode: 0o644, size: 1 }] }), /under a symlink/],
+      ['a hard link to a host file', () => ({ stats: [{ path: 'pw', mode: 0o644, linkname: '../../../../../../etc/passwd' }] }), /leaves its directory/],
+      ['a file that never ends', () => ({
+        stats: [{ path: 'endless', mode: 0o644, size: 10 }],
+        onRequest: (_index, send) => {
+          const chunk = Buffer.alloc(32 * 1024, 'x');
+          const pump = () => {
+            for (let i = 0; i < 64; i++) if (!send(chunk)) break;
+            setTimeout(pump, 5).unref();
+          };
+          pump();
+        },
+      }), /larger than its stat said/],
+      ['a client that disappears mid-transfer', () => ({
+        stats: [{ path: 'dir', mode: GO_DIR | 0o755 }, { path: 'dir/half', mode: 0o644, size: 1024 * 1024 }],
+        onRequest: (_index, send, _end, kill) => {
+          send(Buffer.alloc(64 * 1024, 'y'));
+          setTimeout(kill, 50).unref();
+        },
+      }), /the client's session went away while sending context/],
+    ];
+    for (const [label, context, message] of contexts) {
+      it(`refuses a synced context with ${label}`, async () => {
+        const id = `hostile${randomBytes(6).toString('hex')}`;
+        const session = await fakeSession(engine.socket, id, { dockerfile: DOCKERFILE, context: context(id) });
+        try {
+          const answer = await control.call(SOLVE, [solveRequest(id, id)]);
+          assert.notEqual(answer.status, 0, 'the solve failed');
+          assert.match(answer.message, message);
+        } finally {
+          session.close();
+        }
+        await assertNoContextLeft();
       });
     }
   });

@@ -110,10 +110,11 @@ export async function receiveDirectory(session: Session, dest: string, options: 
           throw new GrpcError(Code.INVALID_ARGUMENT, `unexpected packet type ${packet.type} from the client`);
       }
     }
-    if (!finSent || remaining > 0) throw new GrpcError(Code.UNAVAILABLE, `the session closed in the middle of sending ${options.name}`);
+    if (!finSent || remaining > 0) throw new GrpcError(Code.UNAVAILABLE, 'the transfer ended before every file came');
     return { files: nextId, bytes };
   } catch (err) {
     call.cancel();
+    if (err instanceof GrpcError && err.code === Code.UNAVAILABLE) throw new GrpcError(Code.UNAVAILABLE, `the client's session went away while sending ${options.name} (${err.message})`);
     throw err;
   } finally {
     for (const { handle } of open.values()) await handle.close().catch(() => undefined);

@@ -43,6 +43,9 @@ export class SessionManager {
     session.client.onClose(() => {
       if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     });
+    // The engine's HTTP server keeps connections half-open; HTTP/2 does not notice the client's
+    // end of the connection by itself, and a transfer would wait for it forever.
+    socket.once('end', () => socket.destroy());
     socket.once('close', () => session.client.close());
     for (const resolve of this.waiting.get(session.id) ?? []) resolve(session);
     this.waiting.delete(session.id);

@@ -27,9 +27,12 @@ export async function* readMessages(stream: Readable, maxMessage = MAX_MESSAGE):
     buffered = rest.length;
     return out;
   };
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
-    buffered += (chunk as Buffer).length;
+  // next() rather than for-await: on a bad message the stream must stay open for the answer.
+  const source = stream[Symbol.asyncIterator]();
+  for (let read = await source.next(); !read.done; read = await source.next()) {
+    const chunk = read.value as Buffer;
+    chunks.push(chunk);
+    buffered += chunk.length;
     while (buffered >= need) {
       if (!header) {
         header = take(5);

@@ -76,6 +76,9 @@ export class GrpcServer {
       session.on('frameError', (type, code, id) => log.debug('grpc frame error', { type, code, id }));
     });
     server.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => void this.dispatch(stream, rawHeaders));
+    // The engine's HTTP server keeps connections half-open: a client that goes away must end
+    // this one, with the calls still running on it.
+    socket.once('end', () => socket.destroy());
     server.emit('connection', socket);
   }
 
@@ -111,7 +114,9 @@ export class GrpcServer {
       signal: controller.signal,
       messages: async function* () {
         incoming ??= readMessages(stream);
-        for await (const bytes of incoming) yield codec.decode(requestType, bytes);
+        // next() rather than for-await: a message that fails to decode must not destroy the
+        // stream on the way out, or the error could not be answered on it.
+        for (let next = await incoming.next(); !next.done; next = await incoming.next()) yield codec.decode(requestType, next.value);
       },
       async request() {
         // next(), not a for-await with return: leaving that loop would destroy the stream (a
