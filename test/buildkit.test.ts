@@ -36,8 +36,8 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
   const config = path.join(work, 'docker-config');
   let env: NodeJS.ProcessEnv;
   /** trixie's docker, with buildx and compose v2 as plugins. */
-  const docker = (args: string[], options: { cwd?: string; input?: string } = {}): Promise<RunResult> => run(clients.docker, args, { env, ...options });
-  const dockerOk = async (args: string[], options: { cwd?: string; input?: string } = {}): Promise<RunResult> => {
+  const docker = (args: string[], options: { cwd?: string; input?: string | Buffer } = {}): Promise<RunResult> => run(clients.docker, args, { env, ...options });
+  const dockerOk = async (args: string[], options: { cwd?: string; input?: string | Buffer } = {}): Promise<RunResult> => {
     const res = await docker(args, options);
     assert.equal(res.code, 0, `docker ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
     return res;
@@ -117,6 +117,19 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
     // The build stage's own file is there, the final stage's label is not.
     assert.equal((await dockerOk(['run', '--rm', 'target:1', 'cat', '/out.txt'])).stdout, 'built plain\n');
     assert.equal((await dockerOk(['image', 'inspect', '-f', '{{index .Config.Labels "stage"}}', 'target:1'])).stdout, '\n');
+  });
+
+  it('builds a context from stdin (a tar through the session\'s upload) and a Dockerfile from stdin', async () => {
+    const dir = await context('stdin', { Dockerfile: 'FROM busybox\nCOPY . /ctx\nRUN ls -A /ctx | tr "\\n" " "\n', 'a.txt': 'a\n', 'b.log': 'b\n', '.dockerignore': '*.log\n' });
+    const tarball = path.join(work, 'stdin-context.tar');
+    await run('tar', ['-C', dir, '-cf', tarball, '.']);
+    const fromTar = await dockerOk(['build', '--progress=plain', '-t', 'stdin:tar', '-'], { input: await fs.readFile(tarball) });
+    assert.match(fromTar.stderr, /#\d+ \[internal\] load remote build context\n#\d+ DONE/);
+    assert.match(fromTar.stderr, /#\d+ [\d.]+ \.dockerignore Dockerfile a\.txt \n/);
+    const fromStdin = await dockerOk(['build', '--progress=plain', '-t', 'stdin:df', '-'], { input: 'FROM busybox\nRUN echo from-stdin\n' });
+    assert.match(fromStdin.stderr, /#\d+ \[2\/2\] RUN echo from-stdin\n#\d+ [\d.]+ from-stdin\n/);
+    const withFile = await dockerOk(['build', '-q', '-f-', dir], { input: 'FROM busybox\nCOPY a.txt /only.txt\n' });
+    assert.equal((await dockerOk(['run', '--rm', withFile.stdout.trim(), 'cat', '/only.txt'])).stdout, 'a\n');
   });
 
   it('sends outputs to the client: -o type=local, type=tar and type=docker', async () => {

@@ -12,7 +12,10 @@ import type { ImageService } from '../images/image-service.js';
 import { removeTree } from '../util/remove-tree.js';
 import { parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
 import { ProgressReporter, type JsonMessage } from '../vocabulary/progress.js';
+import { ignoreRules, receiveContext } from '../builder/build-context.js';
+import { fetchRemoteContext } from '../builder/remote-context.js';
 import { receiveDirectory } from './filesync.js';
+import { isSessionUpload, uploadStream } from './upload.js';
 import { parseDockerfileOptions } from './frontend-attrs.js';
 import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
@@ -66,18 +69,42 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       }
     };
     const basename = path.posix.basename(options.filename);
-    await transfer(`[internal] load build definition from ${basename}`, 'dockerfile', options.dockerfileName, dockerfileDir, { include: [options.filename, `${options.filename}.dockerignore`] });
-    if (!(await fs.stat(path.join(dockerfileDir, options.filename)).catch(() => undefined))?.isFile()) {
-      throw new GrpcError(Code.NOT_FOUND, `failed to read dockerfile: open ${options.filename}: no such file or directory`);
+    const loadDockerfile = async (): Promise<void> => {
+      await transfer(`[internal] load build definition from ${basename}`, 'dockerfile', options.dockerfileName, dockerfileDir, { include: [options.filename, `${options.filename}.dockerignore`] });
+      if (!(await fs.stat(path.join(dockerfileDir, options.filename)).catch(() => undefined))?.isFile()) {
+        throw new GrpcError(Code.NOT_FOUND, `failed to read dockerfile: open ${options.filename}: no such file or directory`);
+      }
+    };
+    let dockerfileFrom = dockerfileDir;
+    let ignored: (relative: string) => boolean = () => false;
+    if (options.remoteContext) {
+      // A Git or http(s) URL, or a tar from the client's stdin: the Dockerfile and .dockerignore
+      // are in it, unless the client sends the Dockerfile apart (-f with a remote context).
+      const remote = options.remoteContext;
+      const vertex = progress.vertex(isSessionUpload(remote) ? '[internal] load remote build context' : `[internal] load git source ${remote}`).start();
+      try {
+        if (isSessionUpload(remote)) await receiveContext(uploadStream(session, remote, signal), contextDir);
+        else await fetchRemoteContext(remote, contextDir);
+        vertex.complete();
+      } catch (err) {
+        vertex.complete(err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+      if (options.dockerfileFromClient) await loadDockerfile();
+      else dockerfileFrom = contextDir;
+      ignored = await ignoreRules(contextDir, options.filename);
+    } else {
+      await loadDockerfile();
+      // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's .dockerignore.
+      let ignoreText = await readIfExists(path.join(dockerfileDir, `${options.filename}.dockerignore`));
+      if (ignoreText === undefined) {
+        await transfer('[internal] load .dockerignore', 'context', options.contextName, ignoreDir, { include: ['.dockerignore'] });
+        ignoreText = await readIfExists(path.join(ignoreDir, '.dockerignore'));
+      }
+      // The client applies the patterns: what they exclude never arrives.
+      const exclude = ignorePatterns(ignoreText ?? '');
+      await transfer('[internal] load build context', 'context', options.contextName, contextDir, exclude.length ? { exclude } : {});
     }
-    // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's .dockerignore.
-    let ignoreText = await readIfExists(path.join(dockerfileDir, `${options.filename}.dockerignore`));
-    if (ignoreText === undefined) {
-      await transfer('[internal] load .dockerignore', 'context', options.contextName, ignoreDir, { include: ['.dockerignore'] });
-      ignoreText = await readIfExists(path.join(ignoreDir, '.dockerignore'));
-    }
-    const exclude = ignorePatterns(ignoreText ?? '');
-    await transfer('[internal] load build context', 'context', options.contextName, contextDir, exclude.length ? { exclude } : {});
 
     const steps = new VertexSteps(job);
     const reporter = new ProgressReporter((message) => steps.pullProgress(message));
@@ -85,7 +112,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       const imageId = await deps.builder.build(
         {
           contextDir,
-          dockerfileDir,
+          dockerfileDir: dockerfileFrom,
           dockerfile: options.filename,
           tags: [],
           buildArgs: options.buildArgs,
@@ -97,7 +124,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           ...(options.networkMode ? { networkMode: options.networkMode } : {}),
           extraHosts: options.extraHosts,
           runResources: options.runResources,
-          ignored: () => false,
+          ignored,
           registryAuth: sessionCredentials(session, signal),
         },
         { stream: () => undefined, progress: reporter, steps },

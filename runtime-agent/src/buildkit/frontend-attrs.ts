@@ -17,6 +17,10 @@ export interface DockerfileOptions {
   /** The names of the client's directories: the context and the Dockerfile's. */
   contextName: string;
   dockerfileName: string;
+  /** The Dockerfile comes from the client's `dockerfile` directory even when the context is remote. */
+  dockerfileFromClient: boolean;
+  /** A context that is not a directory of the client's: a Git or http(s) URL, or a tar the client uploads. */
+  remoteContext?: string;
 }
 
 /** Options that are there in every request and mean the default here. */
@@ -33,7 +37,7 @@ function refuse(name: string, value: string, why: string): never {
 }
 
 export function parseDockerfileOptions(attrs: Record<string, string>): DockerfileOptions {
-  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile' };
+  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false };
   for (const [name, value] of Object.entries(attrs)) {
     if (name.startsWith('build-arg:')) options.buildArgs[name.slice('build-arg:'.length)] = value;
     else if (name.startsWith('label:')) options.labels[name.slice('label:'.length)] = value;
@@ -94,6 +98,10 @@ export function parseDockerfileOptions(attrs: Record<string, string>): Dockerfil
           break;
         case 'dockerfilekey':
           options.dockerfileName = value || 'dockerfile';
+          options.dockerfileFromClient = true;
+          break;
+        case 'context':
+          if (value) options.remoteContext = value;
           break;
         default: {
           const isDefault = DEFAULTS[name];
