@@ -18,6 +18,7 @@ import { GuestLink } from '../electron/src/node/vm/guest-link.js';
 import { qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 import { fixtureLayout } from './support/fixtures.js';
 import { DOCKER, registry, run } from './support/berthd.js';
+import { trixieClients } from './support/trixie-clients.js';
 
 const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
 const BOOT_TIMEOUT_MS = 120_000;
@@ -129,6 +130,19 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.equal(ran.stdout, 'hi\n', ran.stderr);
     const cgroup = await docker(['run', '--rm', '--memory', '64m', 'busybox', 'cat', '/sys/fs/cgroup/memory.max']);
     assert.equal(cgroup.stdout, `${64 * 1024 * 1024}\n`, cgroup.stderr);
+  });
+
+  it('builds through buildx: BuildKit over /grpc and /session, through the forwarded socket', async () => {
+    const clients = trixieClients();
+    const context = path.join(dir, 'buildx-context');
+    await fs.mkdir(context, { recursive: true });
+    await fs.writeFile(path.join(context, 'Dockerfile'), 'FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n');
+    await fs.writeFile(path.join(context, 'hello.txt'), 'hello from the host\n');
+    const env = clients.env(`unix://${socket}`, path.join(dir, 'buildx-config'));
+    const built = await run(clients.docker, ['build', '--progress=plain', '-t', 'vm-buildx:1', context], { env });
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stderr, /#\d+ \[3\/3\] RUN cat \/hello.txt\n#\d+ [\d.]+ hello from the host\n/);
+    assert.equal((await docker(['run', '--rm', 'vm-buildx:1', 'cat', '/hello.txt'])).stdout, 'hello from the host\n');
   });
 
   it('bind-mounts a shared host folder at its host path (9p)', async () => {

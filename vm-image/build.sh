@@ -92,6 +92,8 @@ npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format
   --external:node-unix-socket --external:'*.node' --legal-comments=none \
   --banner:js="import { createRequire as __berthRequire } from 'node:module'; import { fileURLToPath as __berthPath } from 'node:url'; import { dirname as __berthDirname } from 'node:path'; const require = __berthRequire(import.meta.url); const __filename = __berthPath(import.meta.url); const __dirname = __berthDirname(__filename);" \
   --outfile="$ROOT/opt/berth/berthd.mjs" --log-level=warning
+# BuildKit's .proto files, which berthd parses when a BuildKit client first calls (proto/ beside the bundle).
+cp -r runtime-agent/src/buildkit/proto "$ROOT/opt/berth/proto"
 for pkg in node-unix-socket "node-unix-socket-linux-x64-gnu" "node-unix-socket-linux-arm64-gnu"; do
   [ -d "node_modules/$pkg" ] && cp -a "node_modules/$pkg" "$ROOT/opt/berth/node_modules/"
 done

@@ -76,7 +76,7 @@ export interface StepObserver {
   /** The current step's result came from the cache. */
   cached(): void;
   /** Output of the current step's process. */
-  output(text: string): void;
+  output(text: string, stream: 'stdout' | 'stderr'): void;
 }
 
 /** A RUN command as an error message quotes it: a 200,000-line RUN makes a 200 KB message otherwise. */
@@ -508,7 +508,7 @@ class StageRun {
       const exited = containers.wait(Id, 'next-exit');
       await containers.start(Id);
       for await (const entry of readJsonLog(containers.logPath(record), { follow: true, stopped: exited, maxFile: 1 })) {
-        if (this.out.steps) this.out.steps.output(entry.text);
+        if (this.out.steps) this.out.steps.output(entry.text, entry.stream);
         else if (!this.options.quiet) this.out.stream(entry.text);
       }
       const code = await exited;

@@ -115,7 +115,6 @@ export class BuildKitService {
 
   private async solve(call: ServerCall): Promise<Message> {
     const request = await call.request();
-    log.debug('control solve', { request: JSON.stringify(request).slice(0, 3000) });
     const ref = String(request.Ref || '');
     if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the solve has no ref');
     const job = this.jobs.open(ref);
@@ -170,7 +169,6 @@ export class BuildKitService {
   private async gatewaySolve(call: ServerCall): Promise<Message> {
     const job = await this.gatewayJob(call);
     const request = await call.request();
-    log.debug('gateway solve', { request: JSON.stringify(request).slice(0, 2000) });
     if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
     if (!request.Frontend) return { result: {} };
     const solved = await this.runFrontend(job, String(request.Frontend), request.FrontendOpt as Record<string, string>, call.signal);
@@ -181,14 +179,14 @@ export class BuildKitService {
   private async gatewayReturn(call: ServerCall): Promise<Message> {
     const job = await this.gatewayJob(call);
     const request = await call.request();
-    log.debug('gateway return', { request: JSON.stringify(request).slice(0, 2000) });
     job.returned.resolve({ ...(request.result ? { result: request.result } : {}), ...(request.error ? { error: request.error } : {}) });
     return {};
   }
 
   private async runFrontend(job: BuildJob, frontend: string, attrs: Record<string, string>, signal: AbortSignal) {
     if (frontend !== 'dockerfile.v0') throw new GrpcError(Code.INVALID_ARGUMENT, `frontend "${frontend}" is not supported by berthd (it runs dockerfile.v0)`);
-    log.debug('buildkit solve', { ref: job.ref, attrs });
+    // Names only: build args can hold credentials.
+    log.debug('buildkit solve', { ref: job.ref, frontend, options: Object.keys(attrs ?? {}).join(' ') });
     const session = await this.sessions.get(job.session, signal);
     return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
   }

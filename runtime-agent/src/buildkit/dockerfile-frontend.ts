@@ -160,8 +160,8 @@ class VertexSteps implements StepObserver {
     this.current?.cached();
   }
 
-  output(text: string): void {
-    this.current?.log(text);
+  output(text: string, stream: 'stdout' | 'stderr'): void {
+    this.current?.log(text, stream === 'stderr' ? 2 : 1);
   }
 
   pullProgress(message: JsonMessage): void {

@@ -1,7 +1,6 @@
 // Registry credentials from the CLI's session (Auth.Credentials): BuildKit's clients keep them on
 // their side and hand them over per registry host, when a pull or a push needs them.
 import type { AuthConfig } from '../registry/auth-config.js';
-import { log } from '../util/log.js';
 import { method } from './protos.js';
 import type { Session } from './sessions.js';
 
@@ -19,7 +18,6 @@ export function sessionCredentials(session: Session, signal?: AbortSignal): (dom
     let found = cache.get(domain);
     if (!found) {
       found = session.client.unary(method('moby.filesync.v1.Auth', 'Credentials'), { Host: authHost(domain) }, {}, signal).then((r) => {
-        log.debug('session credentials', { domain, user: r.Username, hasSecret: Boolean(r.Secret) });
         if (!r.Username && !r.Secret) return undefined;
         // An empty user name with a secret is an identity token (a registry's refresh token).
         return r.Username ? { username: String(r.Username), password: String(r.Secret) } : { identitytoken: String(r.Secret) };
