@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { TestEngine, registry, run, type RunResult } from './support/berthd.js';
+import { TestEngine, authRegistry, registry, run, type RunResult } from './support/berthd.js';
 import { trixieClients } from './support/trixie-clients.js';
 
 const MULTI_STAGE = `FROM busybox AS build
@@ -22,12 +22,6 @@ LABEL stage=final
 COPY --from=build /out.txt /listing.txt /
 CMD ["cat", "/out.txt"]
 `;
-
-function authRegistry(): { host: string; user: string; password: string } {
-  const host = process.env.BERTH_TEST_AUTH_REGISTRY;
-  if (!host) throw new Error('BERTH_TEST_AUTH_REGISTRY is not set: run the tests through `npm test`');
-  return { host, user: process.env.BERTH_TEST_AUTH_USER ?? 'testuser', password: process.env.BERTH_TEST_AUTH_PASSWORD ?? 'testpassword' };
-}
 
 describe('BuildKit clients: buildx 0.13 and compose v2', () => {
   let engine: TestEngine;

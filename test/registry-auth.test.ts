@@ -2,15 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { TestEngine, registry } from './support/berthd.js';
+import { TestEngine, authRegistry, registry } from './support/berthd.js';
 import { FakeRegistry } from './support/fake-registry.js';
 import { makeTar } from './support/tar.js';
-
-function authRegistry(): { host: string; user: string; password: string } {
-  const host = process.env.BERTH_TEST_AUTH_REGISTRY;
-  if (!host) throw new Error('BERTH_TEST_AUTH_REGISTRY is not set: run the tests through `npm test`');
-  return { host, user: process.env.BERTH_TEST_AUTH_USER ?? 'testuser', password: process.env.BERTH_TEST_AUTH_PASSWORD ?? 'testpassword' };
-}
 
 describe('registry authentication', () => {
   let engine: TestEngine;

@@ -38,6 +38,13 @@ export function registry(): string {
   return value;
 }
 
+/** The fixture registry that wants a login (htpasswd), and its user. */
+export function authRegistry(): { host: string; user: string; password: string } {
+  const host = process.env.BERTH_TEST_AUTH_REGISTRY;
+  if (!host) throw new Error('BERTH_TEST_AUTH_REGISTRY is not set: run the tests through `npm test`');
+  return { host, user: process.env.BERTH_TEST_AUTH_USER ?? 'testuser', password: process.env.BERTH_TEST_AUTH_PASSWORD ?? 'testpassword' };
+}
+
 export class TestEngine {
   private child: ChildProcess | undefined;
   log = '';

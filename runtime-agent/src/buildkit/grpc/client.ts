@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 
 import type protobuf from 'protobufjs';
 
-import { frame, readMessages } from './framing.js';
+import { readMessages, writeMessage } from './framing.js';
 import { codec, type Message } from './server.js';
 import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
 
@@ -78,17 +78,7 @@ export class GrpcClient {
     return {
       async send(message) {
         if (stream.destroyed || stream.closed) throw new GrpcError(Code.UNAVAILABLE, `${path}: the stream is closed`);
-        if (!stream.write(frame(codec.encode(requestType, message)))) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              stream.off('drain', done);
-              stream.off('close', done);
-              resolve();
-            };
-            stream.on('drain', done);
-            stream.on('close', done);
-          });
-        }
+        await writeMessage(stream, codec.encode(requestType, message));
       },
       end() {
         if (!stream.destroyed) stream.end();

@@ -1,6 +1,6 @@
 // gRPC's length-prefixed messages (one flag byte, a 4-byte big-endian length, the bytes), read off
 // an HTTP/2 stream as they complete, with a ceiling on one message's size.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 import { Code, GrpcError } from './status.js';
 
@@ -11,6 +11,20 @@ export function frame(payload: Uint8Array): Buffer {
   const head = Buffer.alloc(5);
   head.writeUInt32BE(payload.length, 1);
   return Buffer.concat([head, payload]);
+}
+
+/** Writes one message; resolves when the stream can take more (or is gone). */
+export async function writeMessage(stream: Writable, payload: Uint8Array): Promise<void> {
+  if (stream.write(frame(payload))) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /** The messages of a stream, each as its payload bytes. Ends when the stream does. */

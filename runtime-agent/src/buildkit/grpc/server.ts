@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type protobuf from 'protobufjs';
 
 import { log } from '../../util/log.js';
-import { frame, readMessages } from './framing.js';
+import { readMessages, writeMessage } from './framing.js';
 import { metadataFromRaw, type Metadata } from './metadata.js';
 import { Code, encodeGrpcMessage, GrpcError, statusOf } from './status.js';
 
@@ -128,17 +128,7 @@ export class GrpcServer {
       async send(message) {
         if (stream.destroyed || stream.closed) throw new GrpcError(Code.CANCELLED, 'the client went away');
         respond();
-        if (!stream.write(frame(codec.encode(responseType, message)))) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              stream.off('drain', done);
-              stream.off('close', done);
-              resolve();
-            };
-            stream.on('drain', done);
-            stream.on('close', done);
-          });
-        }
+        await writeMessage(stream, codec.encode(responseType, message));
       },
     };
     try {
