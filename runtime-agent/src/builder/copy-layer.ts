@@ -3,7 +3,7 @@
 // a directory source copies its content, a trailing `/` or several sources make the destination
 // a directory, --chown/--chmod apply to everything copied, and ADD unpacks a local tar archive.
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs, type Stats } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,21 @@ import tarStream from 'tar-stream';
 
 import { decompress, detectFileCompression } from '../util/compression.js';
 import { DockerfileError } from './dockerfile.js';
+
+/**
+ * Files up to this size are read with one synchronous call. A context is mostly small files, and
+ * an asynchronous read costs several round trips through libuv's pool per file (open, read, read,
+ * close): ~250 µs, against ~30 µs. Runs of them give the event loop a turn now and then.
+ */
+const SMALL_FILE = 256 * 1024;
+const TURN_MS = 20;
+
+/** Yields to the event loop when `since` is more than TURN_MS ago; returns the new mark. */
+async function takeTurn(since: number): Promise<number> {
+  if (Date.now() - since < TURN_MS) return since;
+  await new Promise((resolve) => setImmediate(resolve));
+  return Date.now();
+}
 
 export interface CopySource {
   /** Absolute path on this machine (inside the context or a mounted image). */
@@ -136,10 +151,14 @@ async function entries(plan: CopyPlan, ignored: (relative: string) => boolean): 
 export async function planChecksum(plan: CopyPlan, ignored: (relative: string) => boolean): Promise<string> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ destination: plan.destination, intoDirectory: plan.intoDirectory, owner: plan.owner, mode: plan.mode, extract: plan.extractArchives }));
+  let turn = Date.now();
   for (const entry of await entries(plan, ignored)) {
     hash.update(`\n${entry.name}\0${entry.stat.mode}\0${plan.owner ? '' : `${entry.stat.uid}:${entry.stat.gid}`}\0${entry.linkTarget ?? ''}\0`);
     if (entry.stat.isFile() && entry.source) {
-      for await (const chunk of createReadStream(entry.source.absolute)) hash.update(chunk as Buffer);
+      if (entry.stat.size <= SMALL_FILE) {
+        hash.update(readFileSync(entry.source.absolute));
+        turn = await takeTurn(turn);
+      } else for await (const chunk of createReadStream(entry.source.absolute)) hash.update(chunk as Buffer);
     }
   }
   return hash.digest('hex');
@@ -179,6 +198,7 @@ export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => bool
     };
     const owner = (stat: Stats) => plan.owner ?? { uid: 0, gid: 0 };
     const mode = (stat: Stats) => (plan.mode !== undefined ? plan.mode : stat.mode & 0o7777);
+    let turn = Date.now();
     for (const entry of await entries(plan, ignored)) {
       await ensureParents(entry.name);
       const { uid, gid } = owner(entry.stat);
@@ -191,6 +211,13 @@ export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => bool
       } else if (entry.stat.isFile() && entry.source) {
         if (plan.extractArchives && (await isArchive(entry.source.absolute))) {
           await appendArchive(pack, entry.source.absolute, plan.destination.replace(/^\/+/, ''), ensureParents);
+          continue;
+        }
+        if (entry.stat.size <= SMALL_FILE) {
+          const data = readFileSync(entry.source.absolute);
+          // Resolves once the tar's reader has room again: a context is not held in memory whole.
+          await new Promise<void>((resolve, reject) => pack.entry({ ...common, type: 'file', size: data.length }, data, (err) => (err ? reject(err) : resolve())));
+          turn = await takeTurn(turn);
           continue;
         }
         const sink = pack.entry({ ...common, type: 'file', size: entry.stat.size });

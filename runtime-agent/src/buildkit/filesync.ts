@@ -3,7 +3,7 @@
 // and sends a STAT packet per entry, then an empty STAT; we answer with a REQ for each file we
 // want, by its index in the walk; the client sends each file as DATA packets ending with an
 // empty one; a FIN each way ends the transfer. Files are written as they come, never held whole.
-import { constants, promises as fs } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, promises as fs, symlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 import { method } from './protos.js';
@@ -31,6 +31,29 @@ interface PendingFile {
   size: number;
   mode: number;
   modTime: number;
+  received: number;
+  /** A small file's data, written in one go when it is complete. */
+  chunks: Buffer[];
+}
+
+/**
+ * Files up to this size are gathered in memory and written with synchronous calls when complete:
+ * a context is mostly small files, and four asynchronous round trips through libuv's pool per file
+ * (open, write, chmod, close) cost more than the writing. Larger files stream to disk.
+ */
+const SMALL_FILE = 1024 * 1024;
+
+/** Open, write, mode and time in one go, without a round trip through the thread pool. */
+function writeSmallFile(target: string, file: PendingFile): void {
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    for (const chunk of file.chunks) writeSync(fd, chunk);
+    fchmodSync(fd, unixPermissions(file.mode));
+    const mtime = new Date(file.modTime / 1e6);
+    futimesSync(fd, mtime, mtime);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Receives the directory into `dest` (which must exist and be empty). */
@@ -43,7 +66,8 @@ export async function receiveDirectory(session: Session, dest: string, options: 
   const call = session.client.call(method('moby.filesync.v1.FileSync', 'DiffCopy'), metadata, options.signal);
   const writer = new TreeWriter(dest);
   const files = new Map<number, PendingFile>();
-  const open = new Map<number, { handle: fs.FileHandle; written: number; file: PendingFile }>();
+  /** Large files being written, by id. */
+  const open = new Map<number, fs.FileHandle>();
   let nextId = 0;
   let walked = false;
   let remaining = 0;
@@ -67,7 +91,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
             break;
           }
           const id = nextId++;
-          const file = await writer.entry(packet.stat);
+          const file = writer.entry(packet.stat);
           if (file) files.set(id, file);
           break;
         }
@@ -75,27 +99,34 @@ export async function receiveDirectory(session: Session, dest: string, options: 
           const id = Number(packet.ID);
           const file = files.get(id);
           if (!file) throw new GrpcError(Code.INVALID_ARGUMENT, `DATA for file ${id}, which was not asked for`);
-          let current = open.get(id);
-          if (!current) {
-            const handle = await fs.open(path.join(dest, file.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-            current = { handle, written: 0, file };
-            open.set(id, current);
-          }
-          const data = packet.data as Uint8Array;
+          const target = path.join(dest, file.path);
+          const data = packet.data as Buffer;
           if (data.length === 0) {
-            open.delete(id);
+            // The end of the file.
             files.delete(id);
-            await current.handle.chmod(unixPermissions(file.mode));
-            await current.handle.close();
-            const mtime = new Date(file.modTime / 1e6);
-            await fs.lutimes(path.join(dest, file.path), mtime, mtime);
+            const handle = open.get(id);
+            open.delete(id);
+            if (handle) {
+              await handle.chmod(unixPermissions(file.mode));
+              const mtime = new Date(file.modTime / 1e6);
+              await handle.utimes(mtime, mtime);
+              await handle.close();
+            } else writeSmallFile(target, file);
             remaining -= 1;
             if (remaining === 0) await sendFin();
             break;
           }
-          current.written += data.length;
-          if (current.written > file.size) throw new GrpcError(Code.INVALID_ARGUMENT, `${file.path} is larger than its stat said (${file.size} bytes)`);
-          await current.handle.write(data);
+          file.received += data.length;
+          if (file.received > file.size) throw new GrpcError(Code.INVALID_ARGUMENT, `${file.path} is larger than its stat said (${file.size} bytes)`);
+          if (file.size <= SMALL_FILE) file.chunks.push(data);
+          else {
+            let handle = open.get(id);
+            if (!handle) {
+              handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+              open.set(id, handle);
+            }
+            await handle.write(data);
+          }
           bytes += data.length;
           options.onProgress?.(bytes);
           break;
@@ -117,7 +148,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
     if (err instanceof GrpcError && err.code === Code.UNAVAILABLE) throw new GrpcError(Code.UNAVAILABLE, `the client's session went away while sending ${options.name} (${err.message})`);
     throw err;
   } finally {
-    for (const { handle } of open.values()) await handle.close().catch(() => undefined);
+    for (const handle of open.values()) await handle.close().catch(() => undefined);
   }
 }
 
@@ -133,19 +164,19 @@ class TreeWriter {
 
   constructor(private readonly root: string) {}
 
-  /** Creates a directory, symlink or hard link at once; returns a regular file to ask for. */
-  async entry(stat: { path: string; mode: number; size: number; modTime: number; linkname: string }): Promise<PendingFile | undefined> {
+  /** Creates a directory, symlink or hard link at once (synchronously: they are quick); returns a regular file to ask for. */
+  entry(stat: { path: string; mode: number; size: number; modTime: number; linkname: string }): PendingFile | undefined {
     const relative = this.check(stat.path);
     const target = path.join(this.root, relative);
     const kind = kindOf(stat.mode);
     if (kind === 'dir') {
-      await fs.mkdir(target, { mode: 0o755 });
-      await fs.chmod(target, unixPermissions(stat.mode));
+      mkdirSync(target, { mode: 0o755 });
+      chmodSync(target, unixPermissions(stat.mode));
       this.dirs.add(relative);
       return undefined;
     }
     if (kind === 'symlink') {
-      await fs.symlink(stat.linkname, target);
+      symlinkSync(stat.linkname, target);
       return undefined;
     }
     if (kind === 'other') return undefined; // devices, pipes, sockets: nothing a build copies
@@ -153,12 +184,12 @@ class TreeWriter {
       // A hard link to a file the walk sent before.
       const existing = this.normalize(stat.linkname);
       if (!this.files.has(existing)) throw new GrpcError(Code.INVALID_ARGUMENT, `hard link ${relative} points to ${stat.linkname}, which was not sent before it`);
-      await fs.link(path.join(this.root, existing), target);
+      linkSync(path.join(this.root, existing), target);
       return undefined;
     }
     if (!Number.isSafeInteger(Number(stat.size)) || stat.size < 0) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid size for ${relative}`);
     this.files.add(relative);
-    return { path: relative, size: Number(stat.size), mode: stat.mode, modTime: Number(stat.modTime) };
+    return { path: relative, size: Number(stat.size), mode: stat.mode, modTime: Number(stat.modTime), received: 0, chunks: [] };
   }
 
   private normalize(name: string): string {
