@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 
 import type protobuf from 'protobufjs';
 
-import { readMessages, writeMessage } from './framing.js';
+import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { codec, type Message } from './server.js';
 import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
 
@@ -40,8 +40,9 @@ export class GrpcClient {
   private readonly session: http2.ClientHttp2Session;
 
   constructor(socket: Duplex) {
-    this.session = http2.connect('http://session', { createConnection: () => socket as never, maxSessionMemory: 64 });
+    this.session = http2.connect('http://session', { createConnection: () => socket as never, maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
     this.session.on('error', () => undefined);
+    this.session.once('connect', () => this.session.setLocalWindowSize(CONNECTION_WINDOW));
   }
 
   get closed(): boolean {

@@ -7,6 +7,13 @@ import { Code, GrpcError } from './status.js';
 /** BuildKit raises gRPC's default 4 MiB to 16 MiB for its own messages; so do we, and no more. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
 
+/**
+ * HTTP/2 flow-control windows for what the peer sends us. The defaults (64 KiB a stream and a
+ * connection) hold a context's transfer to one window update per 64 KiB.
+ */
+export const STREAM_WINDOW = 8 * 1024 * 1024;
+export const CONNECTION_WINDOW = 32 * 1024 * 1024;
+
 export function frame(payload: Uint8Array): Buffer {
   const head = Buffer.alloc(5);
   head.writeUInt32BE(payload.length, 1);

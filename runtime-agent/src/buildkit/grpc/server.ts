@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type protobuf from 'protobufjs';
 
 import { log } from '../../util/log.js';
-import { readMessages, writeMessage } from './framing.js';
+import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { metadataFromRaw, type Metadata } from './metadata.js';
 import { Code, encodeGrpcMessage, GrpcError, statusOf } from './status.js';
 
@@ -68,8 +68,9 @@ export class GrpcServer {
 
   /** Serves the connection until the client closes it. */
   serve(socket: Duplex): void {
-    const server = http2.createServer({ maxSessionMemory: 64 });
+    const server = http2.createServer({ maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
     server.on('session', (session) => {
+      session.once('remoteSettings', () => session.setLocalWindowSize(CONNECTION_WINDOW));
       this.connections.add(session);
       session.on('close', () => this.connections.delete(session));
       session.on('error', (err) => log.debug('grpc connection error', { error: err.message }));
