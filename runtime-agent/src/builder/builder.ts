@@ -17,7 +17,7 @@ import type { ProgressReporter } from '../vocabulary/progress.js';
 import { MAX_DOCKERFILE } from './build-context.js';
 import { copyLayerTar, planChecksum, resolveSources, type CopyPlan } from './copy-layer.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords, type Instruction } from './dockerfile.js';
-import { cachedStep, commitConfig, commitLayer, scratchState, stateOf, stepFromCacheSource, withStateFs, type BuildState } from './image-steps.js';
+import { cachedStep, commitConfig, commitLayer, kindInLayers, scratchState, stateOf, stepFromCacheSource, withStateFs, withStateView, type BuildState } from './image-steps.js';
 import { expandWord, referencedVariables, SubstitutionError, type Lookup } from './variables.js';
 
 export interface BuildOptions {
@@ -541,9 +541,16 @@ class StageRun {
     const ignored = sourceState ? () => false : this.options.ignored;
     // The target's filesystem is mounted once per step: destination checks, --chown names, and
     // which parent directories the new layer must create.
-    const run = (root: string) => withStateFs(this.images, state, async (targetRoot, lowerDirs) => {
+    // The target's layers are looked at without mounting them when that is enough (a mount and an
+    // unmount are two processes per step); user names in --chown and symlinked destinations need it.
+    const run = (root: string) => withStateView(this.images, state, async ({ lowerDirs, root: targetRoot }) => {
       const sources = await resolveSources(root, sourcesArgs, instruction.line, k, ignored);
-      const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || ((await fs.stat(path.join(targetRoot, destination)).catch(() => undefined))?.isDirectory() ?? false);
+      const isDirectory = async () => {
+        const kind = await kindInLayers(lowerDirs, destination);
+        if (kind !== 'symlink') return kind === 'dir';
+        return (await fs.stat(path.join(await targetRoot(), destination)).catch(() => undefined))?.isDirectory() ?? false;
+      };
+      const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || (await isDirectory());
       if (sources.length > 1 && !destIsDir) {
         throw new DockerfileError(instruction.line, `When using ${k} with more than one source file, the destination must be a directory and end with a /`);
       }
@@ -591,9 +598,11 @@ class StageRun {
   }
 
   /** --chown=user[:group], by number or by name from the target's /etc/passwd and /etc/group. */
-  private async owner(spec: string, state: BuildState, root: string, instruction: Instruction): Promise<{ uid: number; gid: number }> {
+  private async owner(spec: string, state: BuildState, root: () => Promise<string>, instruction: Instruction): Promise<{ uid: number; gid: number }> {
     const [user = '', group] = this.expand(spec, state).split(':');
-    const read = async (file: string) => (await fs.readFile(path.join(root, file), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':'));
+    // Numbers need no lookup, and so no mounted filesystem.
+    const numeric = /^\d+$/.test(user) && (group === undefined || /^\d+$/.test(group));
+    const read = async (file: string) => (numeric ? [] : (await fs.readFile(path.join(await root(), file), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':')));
     const passwd = await read('etc/passwd');
     const groups = await read('etc/group');
     const uidOf = (name: string) => (/^\d+$/.test(name) ? Number(name) : Number(passwd.find((p) => p[0] === name)?.[2] ?? NaN));

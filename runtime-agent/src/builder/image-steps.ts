@@ -1,7 +1,7 @@
 // The images a build makes, one per step as dockerd's classic builder does: each step's image
 // has the previous as parent and remembers the step (its cache key), so an unchanged step is
 // found again instead of run. Metadata steps only write a config; layer steps add a snapshot.
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -109,11 +109,15 @@ async function saveStep(images: ImageService, state: BuildState, config: ImageCo
   return { imageId: id, config, layers };
 }
 
-/**
- * Runs `fn` with the state's filesystem readable at a path: its layers stacked read-only (for
- * COPY --from, and to look up users and existing directories).
- */
-export async function withStateFs<T>(images: ImageService, state: BuildState, fn: (root: string, lowerDirs: string[]) => Promise<T>): Promise<T> {
+/** A state's layers, with its filesystem mounted only when a step must read through it. */
+export interface StateView {
+  /** The layers' directories, topmost first. */
+  lowerDirs: string[];
+  /** The filesystem, mounted read-only on first use (a mount and an unmount are two processes). */
+  root(): Promise<string>;
+}
+
+export async function withStateView<T>(images: ImageService, state: BuildState, fn: (view: StateView) => Promise<T>): Promise<T> {
   const top = state.layers[state.layers.length - 1]?.chainId;
   const lowerDirs = top ? await images.snapshots.lowerDirs(top) : [];
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-stage-'));
@@ -121,16 +125,49 @@ export async function withStateFs<T>(images: ImageService, state: BuildState, fn
   const mountpoint = path.join(work, 'fs');
   await fs.mkdir(empty);
   await fs.mkdir(mountpoint);
+  let mounted: Promise<string> | undefined;
+  const root = () =>
+    (mounted ??= lowerDirs.length === 0
+      ? Promise.resolve(empty)
+      : // Read-only overlay: at least two lower directories, so an empty one goes under a single layer.
+        runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowerDirs, empty].join(':')}`, mountpoint]).then(() => mountpoint));
   try {
-    if (lowerDirs.length === 0) return await fn(empty, []);
-    // Read-only overlay: at least two lower directories, so an empty one goes under a single layer.
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowerDirs, empty].join(':')}`, mountpoint]);
-    try {
-      return await fn(mountpoint, lowerDirs);
-    } finally {
-      await runCommand('umount', [mountpoint]);
-    }
+    return await fn({ lowerDirs, root });
   } finally {
+    if (mounted && lowerDirs.length) {
+      const didMount = await mounted.then(() => true, () => false);
+      if (didMount) await runCommand('umount', [mountpoint]);
+    }
     await fs.rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs `fn` with the state's filesystem readable at a path: its layers stacked read-only (for
+ * COPY --from, and to look up users).
+ */
+export async function withStateFs<T>(images: ImageService, state: BuildState, fn: (root: string, lowerDirs: string[]) => Promise<T>): Promise<T> {
+  return withStateView(images, state, async (view) => fn(await view.root(), view.lowerDirs));
+}
+
+/**
+ * What `name` (absolute in the image) is, looked up in the layers without mounting them: the
+ * topmost layer that has a path decides. `symlink` when the path or a parent is a link: only the
+ * mounted filesystem resolves that. (Whiteouts are character devices: `other`.)
+ */
+export async function kindInLayers(lowerDirs: string[], name: string): Promise<'dir' | 'other' | 'missing' | 'symlink'> {
+  const parts = name.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    let found: Stats | undefined;
+    for (const dir of lowerDirs) {
+      found = await fs.lstat(path.join(dir, prefix)).catch(() => undefined);
+      if (found) break;
+    }
+    if (!found) return 'missing';
+    if (found.isSymbolicLink()) return 'symlink';
+    if (i === parts.length) return found.isDirectory() ? 'dir' : 'other';
+    if (!found.isDirectory()) return 'missing';
+  }
+  return 'dir';
 }
