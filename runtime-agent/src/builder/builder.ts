@@ -15,7 +15,7 @@ import { parseNormalizedNamed, type Reference } from '../vocabulary/reference.js
 import type { AuthConfig } from '../registry/auth-config.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
 import { MAX_DOCKERFILE } from './build-context.js';
-import { copyLayerTar, planChecksum, resolveSources, type CopyPlan } from './copy-layer.js';
+import { copyLayerTar, planChecksum, resolveSources, type CopyPlan, type KnownDigests } from './copy-layer.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords, type Instruction } from './dockerfile.js';
 import { cachedStep, commitConfig, commitLayer, kindInLayers, scratchState, stateOf, stepFromCacheSource, withStateFs, withStateView, type BuildState } from './image-steps.js';
 import { expandWord, referencedVariables, SubstitutionError, type Lookup } from './variables.js';
@@ -39,6 +39,8 @@ export interface BuildOptions {
   runResources?: Record<string, unknown>;
   /** --cache-from: images whose history may stand in for steps (local images, by name or ID). */
   cacheFrom?: string[];
+  /** Digests of context files already known (absolute path -> sha256 hex), so COPY need not read them twice. */
+  contextDigests?: KnownDigests;
   /** Credentials for the registries FROM images come from (the X-Registry-Config header, or BuildKit's session). */
   registryAuth?: (domain: string) => AuthConfig | undefined | Promise<AuthConfig | undefined>;
 }
@@ -556,7 +558,7 @@ class StageRun {
       }
       const owner = instruction.flags.chown ? await this.owner(instruction.flags.chown, state, targetRoot, instruction) : undefined;
       const plan: CopyPlan = { sources, destination, intoDirectory: destIsDir || sources.length > 1, ...(owner ? { owner } : {}), ...(chmod !== undefined ? { mode: chmod } : {}), extractArchives: k === 'ADD' };
-      const checksum = await planChecksum(plan, ignored);
+      const checksum = await planChecksum(plan, ignored, sourceState ? undefined : this.options.contextDigests);
       const kind = sources.length === 1 && sources[0]!.stat.isFile() ? 'file' : 'dir';
       const createdBy = `${NOP}${k} ${kind}:${checksum} in ${destination} `;
       const key = `copy:${createdBy}:${from ?? ''}`;

@@ -144,21 +144,29 @@ async function entries(plan: CopyPlan, ignored: (relative: string) => boolean): 
   return out;
 }
 
+/** A file's sha256 (hex), known already: BuildKit's receiver hashes the context as it writes it. */
+export type KnownDigests = ReadonlyMap<string, string>;
+
+async function fileDigest(file: string, size: number): Promise<string> {
+  if (size <= SMALL_FILE) return createHash('sha256').update(readFileSync(file)).digest('hex');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /**
  * The cache checksum of what a plan copies: names, types, modes, owners, link targets and file
- * contents (not timestamps), as dockerd's classic builder keys COPY/ADD.
+ * contents (their digests; not timestamps), as dockerd's classic builder keys COPY/ADD.
  */
-export async function planChecksum(plan: CopyPlan, ignored: (relative: string) => boolean): Promise<string> {
+export async function planChecksum(plan: CopyPlan, ignored: (relative: string) => boolean, known?: KnownDigests): Promise<string> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ destination: plan.destination, intoDirectory: plan.intoDirectory, owner: plan.owner, mode: plan.mode, extract: plan.extractArchives }));
   let turn = Date.now();
   for (const entry of await entries(plan, ignored)) {
     hash.update(`\n${entry.name}\0${entry.stat.mode}\0${plan.owner ? '' : `${entry.stat.uid}:${entry.stat.gid}`}\0${entry.linkTarget ?? ''}\0`);
     if (entry.stat.isFile() && entry.source) {
-      if (entry.stat.size <= SMALL_FILE) {
-        hash.update(readFileSync(entry.source.absolute));
-        turn = await takeTurn(turn);
-      } else for await (const chunk of createReadStream(entry.source.absolute)) hash.update(chunk as Buffer);
+      hash.update(known?.get(entry.source.absolute) ?? (await fileDigest(entry.source.absolute, entry.stat.size)));
+      turn = await takeTurn(turn);
     }
   }
   return hash.digest('hex');

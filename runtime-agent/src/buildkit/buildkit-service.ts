@@ -118,6 +118,7 @@ export class BuildKitService {
     const ref = String(request.Ref || '');
     if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the solve has no ref');
     const job = this.jobs.open(ref);
+    job.started = true;
     job.session = String(request.Session ?? '');
     try {
       if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
@@ -138,11 +139,7 @@ export class BuildKitService {
         if (refId && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, `the build returned ref ${refId}, which berthd does not know`);
       }
       const session = job.session ? await this.sessions.get(job.session, call.signal).catch(() => undefined) : undefined;
-      const exporters: ExportRequest[] = (request.Exporters as Message[] | undefined)?.length
-        ? (request.Exporters as Message[]).map((e) => ({ type: String(e.Type), attrs: (e.Attrs ?? {}) as Record<string, string> }))
-        : request.ExporterDeprecated
-          ? [{ type: String(request.ExporterDeprecated), attrs: (request.ExporterAttrsDeprecated ?? {}) as Record<string, string> }]
-          : [];
+      const exporters = exportersOf(request);
       const response: Record<string, string> = {};
       if (exporters.length && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
       if (solved) for (const [index, exporter] of exporters.entries()) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, index, call.signal));
@@ -190,6 +187,14 @@ export class BuildKitService {
     const session = await this.sessions.get(job.session, signal);
     return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
   }
+}
+
+/** The exporters a Solve asks for: BuildKit 0.13's list, or the one exporter older clients name. */
+function exportersOf(request: Message): ExportRequest[] {
+  const list = (request.Exporters ?? []) as Message[];
+  if (list.length) return list.map((e) => ({ type: String(e.Type), attrs: (e.Attrs ?? {}) as Record<string, string> }));
+  if (request.ExporterDeprecated) return [{ type: String(request.ExporterDeprecated), attrs: (request.ExporterAttrsDeprecated ?? {}) as Record<string, string> }];
+  return [];
 }
 
 function usageRecord(entry: BuildCacheEntry): Message {

@@ -63,6 +63,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
         const received = await receiveDirectory(session, into, { name, ...(patterns.include ? { includePatterns: patterns.include } : {}), ...(patterns.exclude ? { excludePatterns: patterns.exclude } : {}), signal, onProgress: (bytes) => vertex.status(`transferring ${what}:`, { current: bytes }) });
         vertex.status(`transferring ${what}:`, { current: received.bytes, done: true });
         vertex.complete();
+        return received;
       } catch (err) {
         vertex.complete(err instanceof Error ? err.message : String(err));
         throw err;
@@ -76,6 +77,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       }
     };
     let dockerfileFrom = dockerfileDir;
+    const contextDigests = new Map<string, string>();
     let ignored: (relative: string) => boolean = () => false;
     if (options.remoteContext) {
       // A Git or http(s) URL, or a tar from the client's stdin: the Dockerfile and .dockerignore
@@ -103,7 +105,8 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       }
       // The client applies the patterns: what they exclude never arrives.
       const exclude = ignorePatterns(ignoreText ?? '');
-      await transfer('[internal] load build context', 'context', options.contextName, contextDir, exclude.length ? { exclude } : {});
+      const received = await transfer('[internal] load build context', 'context', options.contextName, contextDir, exclude.length ? { exclude } : {});
+      for (const [relative, digest] of received.digests) contextDigests.set(path.join(contextDir, relative), digest);
     }
 
     const steps = new VertexSteps(job);
@@ -125,6 +128,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           extraHosts: options.extraHosts,
           runResources: options.runResources,
           ignored,
+          contextDigests,
           registryAuth: sessionCredentials(session, signal),
         },
         { stream: () => undefined, progress: reporter, steps },

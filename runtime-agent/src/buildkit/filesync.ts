@@ -4,6 +4,7 @@
 // want, by its index in the walk; the client sends each file as DATA packets ending with an
 // empty one; a FIN each way ends the transfer. Files are written as they come, never held whole.
 import { chmodSync, closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, promises as fs, symlinkSync, writeSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 
 import { method } from './protos.js';
@@ -34,6 +35,8 @@ interface PendingFile {
   received: number;
   /** A small file's data, written in one go when it is complete. */
   chunks: Buffer[];
+  /** Its content's sha256 as it arrives: COPY's cache key takes it instead of reading the file again. */
+  hash: Hash;
 }
 
 /**
@@ -57,7 +60,14 @@ function writeSmallFile(target: string, file: PendingFile): void {
 }
 
 /** Receives the directory into `dest` (which must exist and be empty). */
-export async function receiveDirectory(session: Session, dest: string, options: ReceiveOptions): Promise<{ files: number; bytes: number }> {
+export interface Received {
+  files: number;
+  bytes: number;
+  /** Each regular file's sha256 (hex), by path relative to the directory. */
+  digests: Map<string, string>;
+}
+
+export async function receiveDirectory(session: Session, dest: string, options: ReceiveOptions): Promise<Received> {
   if (!session.methods.has(FILESYNC_DIFFCOPY)) throw new GrpcError(Code.FAILED_PRECONDITION, `the client's session does not offer ${FILESYNC_DIFFCOPY}`);
   const metadata: Record<string, string | string[]> = { 'dir-name': options.name };
   if (options.includePatterns?.length) metadata['include-patterns'] = options.includePatterns;
@@ -66,6 +76,8 @@ export async function receiveDirectory(session: Session, dest: string, options: 
   const call = session.client.call(method('moby.filesync.v1.FileSync', 'DiffCopy'), metadata, options.signal);
   const writer = new TreeWriter(dest);
   const files = new Map<number, PendingFile>();
+  /** The sha256 of every file received, by relative path. */
+  const digests = new Map<string, string>();
   /** Large files being written, by id. */
   const open = new Map<number, fs.FileHandle>();
   let nextId = 0;
@@ -104,6 +116,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
           if (data.length === 0) {
             // The end of the file.
             files.delete(id);
+            digests.set(file.path, file.hash.digest('hex'));
             const handle = open.get(id);
             open.delete(id);
             if (handle) {
@@ -118,6 +131,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
           }
           file.received += data.length;
           if (file.received > file.size) throw new GrpcError(Code.INVALID_ARGUMENT, `${file.path} is larger than its stat said (${file.size} bytes)`);
+          file.hash.update(data);
           if (file.size <= SMALL_FILE) file.chunks.push(data);
           else {
             let handle = open.get(id);
@@ -134,7 +148,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
         case PACKET.FIN:
           if (!finSent) throw new GrpcError(Code.INVALID_ARGUMENT, 'the client ended the transfer before sending every file');
           call.end();
-          return { files: nextId, bytes };
+          return { files: nextId, bytes, digests };
         case PACKET.ERR:
           throw new GrpcError(Code.UNKNOWN, `the client could not send ${options.name}: ${Buffer.from(packet.data ?? []).toString()}`);
         default:
@@ -142,7 +156,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
       }
     }
     if (!finSent || remaining > 0) throw new GrpcError(Code.UNAVAILABLE, 'the transfer ended before every file came');
-    return { files: nextId, bytes };
+    return { files: nextId, bytes, digests };
   } catch (err) {
     call.cancel();
     if (err instanceof GrpcError && err.code === Code.UNAVAILABLE) throw new GrpcError(Code.UNAVAILABLE, `the client's session went away while sending ${options.name} (${err.message})`);
@@ -189,7 +203,7 @@ class TreeWriter {
     }
     if (!Number.isSafeInteger(Number(stat.size)) || stat.size < 0) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid size for ${relative}`);
     this.files.add(relative);
-    return { path: relative, size: Number(stat.size), mode: stat.mode, modTime: Number(stat.modTime), received: 0, chunks: [] };
+    return { path: relative, size: Number(stat.size), mode: stat.mode, modTime: Number(stat.modTime), received: 0, chunks: [], hash: createHash('sha256') };
   }
 
   private normalize(name: string): string {

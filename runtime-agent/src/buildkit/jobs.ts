@@ -35,6 +35,8 @@ export class BuildJob {
   readonly returned = deferred<{ result?: Message; error?: Message }>();
   /** The Solve's session, for the gateway's solves. */
   session = '';
+  /** Its Solve has come (a Status may open the job before). */
+  started = false;
   private nextRef = 0;
 
   constructor(readonly ref: string) {}
@@ -49,6 +51,9 @@ export class BuildJob {
 /** How long a gateway call waits for the Solve of its build. */
 const JOB_WAIT_MS = 3_000;
 
+/** How long a build opened by its Status waits for its Solve. */
+const ORPHAN_MS = 60_000;
+
 /** How long a finished build's status stays for a Status call that comes late. */
 const LINGER_MS = 30_000;
 
@@ -59,8 +64,13 @@ export class BuildJobs {
   open(ref: string): BuildJob {
     let job = this.jobs.get(ref);
     if (!job) {
-      job = new BuildJob(ref);
-      this.jobs.set(ref, job);
+      const created = new BuildJob(ref);
+      this.jobs.set(ref, created);
+      // A Status for a build whose Solve never comes ends, rather than waiting (and staying) forever.
+      setTimeout(() => {
+        if (!created.started) this.finish(created);
+      }, ORPHAN_MS).unref();
+      job = created;
     }
     return job;
   }
