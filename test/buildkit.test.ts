@@ -4,6 +4,7 @@
 // --push with credentials, the cache as `builder prune` and `system prune` see it, and a compose
 // stack built and brought up with --wait.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,6 +125,29 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
     assert.match(fromStdin.stderr, /#\d+ \[2\/2\] RUN echo from-stdin\n#\d+ [\d.]+ from-stdin\n/);
     const withFile = await dockerOk(['build', '-q', '-f-', dir], { input: 'FROM busybox\nCOPY a.txt /only.txt\n' });
     assert.equal((await dockerOk(['run', '--rm', withFile.stdout.trim(), 'cat', '/only.txt'])).stdout, 'a\n');
+  });
+
+  it('receives hard links in the context, and cancels a build whose client goes away (Ctrl-C)', async () => {
+    // fsutil sends the second name as a link to the first, before the first's data.
+    const dir = await context('links', { Dockerfile: 'FROM busybox\nCOPY . /ctx\n', original: 'shared\n' });
+    await fs.link(path.join(dir, 'original'), path.join(dir, 'linked'));
+    await dockerOk(['build', '-t', 'links:1', dir]);
+    assert.equal((await dockerOk(['run', '--rm', 'links:1', 'cat', '/ctx/original', '/ctx/linked'])).stdout, 'shared\nshared\n');
+
+    const slow = await context('cancelled', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 60\n' });
+    const child = spawn(clients.docker, ['build', '--progress=plain', '-t', 'cancelled:1', slow], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let output = '';
+    await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (/\d started\n/.test(output)) resolve();
+    }));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    await exited;
+    // The step's container is killed and removed, and nothing is tagged.
+    for (let i = 0; i < 50 && (await dockerOk(['ps', '-aq'])).stdout.trim(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await dockerOk(['ps', '-aq'])).stdout.trim(), '');
+    assert.equal((await docker(['image', 'inspect', 'cancelled:1'])).code, 1);
   });
 
   it('sends outputs to the client: -o type=local, type=tar and type=docker', async () => {

@@ -666,6 +666,21 @@ describe('hostile input', () => {
       await assertNoContextLeft();
     });
 
+    it('refuses an exporter option it cannot honour before building, and a session id used twice', async () => {
+      const solve = encode('moby.buildkit.v1.SolveRequest', { Ref: 'hostile-exporter', Session: 'none', Frontend: 'dockerfile.v0', Exporters: [{ Type: 'moby', Attrs: { compression: 'zstd' } }] });
+      const answer = await control.call(SOLVE, [solve]);
+      assert.equal(answer.status, 3);
+      assert.match(answer.message, /moby exporter: option compression="zstd" is not supported by berthd/);
+      const id = `hostile${randomBytes(6).toString('hex')}`;
+      const first = await fakeSession(engine.socket, id, {});
+      try {
+        await assert.rejects(fakeSession(engine.socket, id, {}), /409 Conflict/);
+      } finally {
+        first.close();
+      }
+      await assertNoContextLeft();
+    });
+
     const DOCKERFILE = { stats: [{ path: 'Dockerfile', mode: 0o644, size: 26 }], contents: { Dockerfile: 'FROM busybox\nCOPY . /ctx\n' } };
     const contexts: [string, (id: string) => FakeDirectory, RegExp][] = [
       ['a path with ..', () => ({ stats: [{ path: `../${unique}`, mode: 0o644, size: 1 }] }), /leaves its directory/],

@@ -39,6 +39,8 @@ export interface BuildOptions {
   runResources?: Record<string, unknown>;
   /** --cache-from: images whose history may stand in for steps (local images, by name or ID). */
   cacheFrom?: string[];
+  /** Cancels the build: no step starts after it, and a running RUN is killed. */
+  signal?: AbortSignal;
   /** Digests of context files already known (absolute path -> sha256 hex), so COPY need not read them twice. */
   contextDigests?: KnownDigests;
   /** Credentials for the registries FROM images come from (the X-Registry-Config header, or BuildKit's session). */
@@ -95,6 +97,13 @@ export class StepFailedError extends Error {
     readonly command?: string,
   ) {
     super(message);
+  }
+}
+
+/** The client cancelled the build (Ctrl-C in buildx). */
+export class BuildCancelledError extends Error {
+  constructor() {
+    super('the build was cancelled');
   }
 }
 
@@ -175,6 +184,7 @@ export class Builder {
       for (const instruction of stage.instructions) {
         step += 1;
         say(`Step ${step}/${totalSteps} : ${instruction.original}`);
+        if (options.signal?.aborted) throw new BuildCancelledError();
         out.steps?.started({ stage: stageName, number: FILE_STEPS.has(instruction.keyword) ? ++number : 0, count, keyword: instruction.keyword, text: instruction.original });
         state = await run.step(instruction, state);
       }
@@ -505,7 +515,10 @@ class StageRun {
       undefined,
     );
     this.say(` ---> Running in ${Id.slice(0, 12)}`);
+    const kill = () => void containers.kill(Id, 'SIGKILL').catch(() => undefined);
+    this.options.signal?.addEventListener('abort', kill, { once: true });
     try {
+      if (this.options.signal?.aborted) throw new BuildCancelledError();
       const record = containers.store.get(Id);
       const exited = containers.wait(Id, 'next-exit');
       await containers.start(Id);
@@ -514,6 +527,7 @@ class StageRun {
         else if (!this.options.quiet) this.out.stream(entry.text);
       }
       const code = await exited;
+      if (this.options.signal?.aborted) throw new BuildCancelledError();
       if (code !== 0) throw new StepFailedError(`The command '${quoteCommand(command)}' returned a non-zero code: ${code}`, code, quoteCommand(command));
       const upper = new ContainerRootfs(containers.store.dir(Id)).upper;
       const next = await commitLayer(this.images, state, changesTar(upper), createdBy, config, key);
@@ -521,6 +535,7 @@ class StageRun {
       this.say(` ---> ${shortId(next.imageId)}`);
       return next;
     } finally {
+      this.options.signal?.removeEventListener('abort', kill);
       await containers.remove(Id, { force: true }).catch(() => undefined);
     }
   }

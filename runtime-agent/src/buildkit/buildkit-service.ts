@@ -12,7 +12,7 @@ import { hostPlatform } from '../images/platform.js';
 import { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
 import { solveDockerfile } from './dockerfile-frontend.js';
-import { runExporter, type ExportRequest } from './exporters.js';
+import { checkExporter, runExporter, type ExportRequest } from './exporters.js';
 import { firstValue } from './grpc/metadata.js';
 import { GrpcServer, type Message, type ServerCall } from './grpc/server.js';
 import { Code, GrpcError, statusOf } from './grpc/status.js';
@@ -118,14 +118,17 @@ export class BuildKitService {
     const ref = String(request.Ref || '');
     if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the solve has no ref');
     const job = this.jobs.open(ref);
-    job.started = true;
-    job.session = String(request.Session ?? '');
+    job.start(String(request.Session ?? ''));
     try {
       if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
       const cache = request.Cache ?? {};
       if (cache.Exports?.length || cache.Imports?.length || cache.ExportRefDeprecated || cache.ImportRefsDeprecated?.length) {
         throw new GrpcError(Code.UNIMPLEMENTED, 'berthd keeps its build cache in its image store; --cache-to and --cache-from of a cache export are not supported');
       }
+      const exporters = exportersOf(request);
+      for (const exporter of exporters) checkExporter(exporter);
+      if (request.SourcePolicy?.rules?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'source policies are not supported by berthd');
+      if (Object.keys(request.FrontendInputs ?? {}).length) throw new GrpcError(Code.UNIMPLEMENTED, 'frontend inputs (bake\'s target contexts) are not supported by berthd');
       let solved: SolvedRef | undefined;
       if (request.Frontend) {
         solved = await this.runFrontend(job, String(request.Frontend), request.FrontendAttrs as Record<string, string>, call.signal);
@@ -138,10 +141,11 @@ export class BuildKitService {
         solved = refId ? job.refs.get(String(refId)) : undefined;
         if (refId && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, `the build returned ref ${refId}, which berthd does not know`);
       }
-      const session = job.session ? await this.sessions.get(job.session, call.signal).catch(() => undefined) : undefined;
-      const exporters = exportersOf(request);
+      const session = exporters.length && job.session ? await this.sessions.get(job.session, call.signal) : undefined;
       const response: Record<string, string> = {};
       if (exporters.length && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
+      // A cancelled build exports nothing, even when its last step finished meanwhile.
+      if (call.signal.aborted) throw new GrpcError(Code.CANCELLED, 'the client cancelled the build');
       if (solved) for (const [index, exporter] of exporters.entries()) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, index, call.signal));
       return { ExporterResponse: response };
     } finally {
@@ -167,6 +171,9 @@ export class BuildKitService {
     const job = await this.gatewayJob(call);
     const request = await call.request();
     if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
+    if (Object.keys(request.FrontendInputs ?? {}).length) throw new GrpcError(Code.UNIMPLEMENTED, 'frontend inputs (bake\'s target contexts) are not supported by berthd');
+    if (request.SourcePolicies?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'source policies are not supported by berthd');
+    if (request.CacheImports?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd keeps its build cache in its image store; --cache-from of a cache export is not supported');
     if (!request.Frontend) return { result: {} };
     const solved = await this.runFrontend(job, String(request.Frontend), request.FrontendOpt as Record<string, string>, call.signal);
     const id = job.addRef(solved);

@@ -8,7 +8,6 @@ const SUPPORTED = [
   'return',
   'proto.refarray',
   'reference.output',
-  'frontend.inputs',
   'gateway.solve.metadata',
   'gateway.warnings',
   'frontend.caps',

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import type { Builder, StepInfo, StepObserver } from '../builder/builder.js';
-import { StepFailedError } from '../builder/builder.js';
+import { BuildCancelledError, StepFailedError } from '../builder/builder.js';
 import { DockerfileError } from '../builder/dockerfile.js';
 import type { ImageService } from '../images/image-service.js';
 import { removeTree } from '../util/remove-tree.js';
@@ -59,8 +59,15 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
   try {
     const transfer = async (vertexName: string, what: string, name: string, into: string, patterns: { include?: string[]; exclude?: string[] }) => {
       const vertex = progress.vertex(vertexName).start();
+      // A status every 100 ms at most: a context of 10,000 files would otherwise make 10,000.
+      let shown = 0;
+      const onProgress = (bytes: number) => {
+        if (Date.now() - shown < 100) return;
+        shown = Date.now();
+        vertex.status(`transferring ${what}:`, { current: bytes });
+      };
       try {
-        const received = await receiveDirectory(session, into, { name, ...(patterns.include ? { includePatterns: patterns.include } : {}), ...(patterns.exclude ? { excludePatterns: patterns.exclude } : {}), signal, onProgress: (bytes) => vertex.status(`transferring ${what}:`, { current: bytes }) });
+        const received = await receiveDirectory(session, into, { name, ...(patterns.include ? { includePatterns: patterns.include } : {}), ...(patterns.exclude ? { excludePatterns: patterns.exclude } : {}), signal, onProgress });
         vertex.status(`transferring ${what}:`, { current: received.bytes, done: true });
         vertex.complete();
         return received;
@@ -129,6 +136,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           runResources: options.runResources,
           ignored,
           contextDigests,
+          signal,
           registryAuth: sessionCredentials(session, signal),
         },
         { stream: () => undefined, progress: reporter, steps },
@@ -183,8 +191,10 @@ class VertexSteps implements StepObserver {
     let message = err instanceof Error ? err.message : String(err);
     if (err instanceof StepFailedError && err.command) message = `process "${err.command}" did not complete successfully: exit code: ${err.code}`;
     if (err instanceof DockerfileError) message = `dockerfile parse error: ${message}`;
+    if (err instanceof BuildCancelledError) message = 'context canceled';
     this.current?.complete(message);
     if (err instanceof GrpcError) return err;
+    if (err instanceof BuildCancelledError) return new GrpcError(Code.CANCELLED, message);
     return new GrpcError(Code.UNKNOWN, message);
   }
 }

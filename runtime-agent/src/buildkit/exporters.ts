@@ -37,6 +37,7 @@ const truthy = (value: string | undefined) => value === 'true' || value === '1';
  * index is how the client tells its targets apart.
  */
 export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
+  checkExporter(exporter);
   switch (exporter.type) {
     case 'moby':
     case 'image':
@@ -52,25 +53,45 @@ export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Se
   }
 }
 
+const anything = () => true;
+const off = (value: string) => value === '' || value === 'false';
+const on = (value: string) => value === '' || value === 'true';
+const flag = (value: string) => ['', 'true', 'false', '1', '0'].includes(value);
+/** Layers are pushed gzip-compressed, as dockerd pushes them. */
+const gzip = (value: string) => value === '' || value === 'gzip';
+
+/**
+ * Each exporter's options that berthd honours, or that ask for what it does anyway; any other
+ * option, or another value, is refused by name before the build starts.
+ */
+const EXPORTER_OPTIONS: Record<string, Record<string, (value: string) => boolean>> = {
+  // What buildx and compose send with the docker driver: the names, push, compose's load.
+  image: { name: anything, push: flag, load: on, store: on, unpack: anything, compression: gzip, 'force-compression': off, 'oci-mediatypes': off, 'push-by-digest': off, 'registry.insecure': off, buildinfo: flag, 'dangling-name-prefix': off },
+  local: { 'platform-split': off },
+  tar: { 'platform-split': off },
+  // The archive is an OCI layout and a docker-archive at once.
+  docker: { name: anything, tar: on, compression: gzip, 'oci-mediatypes': flag, buildinfo: flag, 'dangling-name-prefix': off },
+};
+EXPORTER_OPTIONS.moby = EXPORTER_OPTIONS.image!;
+EXPORTER_OPTIONS.oci = EXPORTER_OPTIONS.docker!;
+
+/** Refuses an exporter, or an option of one, that berthd cannot honour: before the build, not after. */
+export function checkExporter(exporter: ExportRequest): void {
+  const options = EXPORTER_OPTIONS[exporter.type];
+  if (!options) throw new GrpcError(Code.INVALID_ARGUMENT, `exporter "${exporter.type}" is not supported by berthd (it has moby, image, local, tar, docker and oci)`);
+  for (const [name, value] of Object.entries(exporter.attrs)) {
+    const accepts = options[name];
+    if (!accepts || !accepts(value)) throw new GrpcError(Code.INVALID_ARGUMENT, `${exporter.type} exporter: option ${name}=${JSON.stringify(value)} is not supported by berthd`);
+  }
+}
+
 function needSession(session: Session | undefined, type: string): Session {
   if (!session) throw new GrpcError(Code.FAILED_PRECONDITION, `the ${type} exporter sends its output to the client, and the build has no session`);
   return session;
 }
 
-/** Options an exporter has that change nothing here: refused when set to anything else. */
-function checkAttrs(type: string, attrs: Record<string, string>, allowed: Record<string, (value: string) => boolean>): void {
-  for (const [name, value] of Object.entries(attrs)) {
-    const accepts = allowed[name];
-    if (!accepts || !accepts(value)) throw new GrpcError(Code.INVALID_ARGUMENT, `${type} exporter: option ${name}=${JSON.stringify(value)} is not supported by berthd`);
-  }
-}
-
-const anything = () => true;
-const off = (value: string) => value === '' || value === 'false';
-
 /** local: the image's files into the client's directory; tar: the same as one tar stream. */
 async function exportFilesystem(deps: ExporterDeps, job: BuildJob, session: Session, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
-  checkAttrs(exporter.type, exporter.attrs, { 'platform-split': off });
   const image = deps.images.images.get(solved.imageId);
   if (!image) throw new GrpcError(Code.NOT_FOUND, `the built image ${solved.imageId} is gone`);
   const vertex = job.progress.vertex(exporter.type === 'local' ? 'exporting to client directory' : 'exporting to client tarball').start();
@@ -82,12 +103,21 @@ async function exportFilesystem(deps: ExporterDeps, job: BuildJob, session: Sess
         return;
       }
       // GNU tar writes the tree as BuildKit's tar exporter does: relative names, numeric owners.
-      const names = await fs.readdir(root);
-      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', root, '-cf', '-', '--', ...names.sort()], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const names = (await fs.readdir(root)).sort();
+      // An image with no files is an empty archive (tar refuses to write one from no names).
+      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', root, '-cf', '-', ...(names.length ? ['--', ...names] : ['-T', '/dev/null'])], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => tar.once('close', resolve));
-      const bytes = await sendFile(session, index, tar.stdout, signal);
+      let bytes: number;
+      try {
+        bytes = await sendFile(session, index, tar.stdout, signal);
+      } catch (err) {
+        // tar works inside the mount: it must be gone before the mount can go.
+        tar.kill('SIGKILL');
+        await exited;
+        throw err;
+      }
       const code = await exited;
       if (code !== 0) throw new GrpcError(Code.INTERNAL, `tar of the image's files failed: ${stderr.trim()}`);
       vertex.task(`sending tarball ${humanSize(bytes)}`);
@@ -102,7 +132,6 @@ async function exportFilesystem(deps: ExporterDeps, job: BuildJob, session: Sess
 
 /** docker and oci: the image as an archive `docker load` reads (an OCI layout with Docker's manifest.json). */
 async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
-  checkAttrs(exporter.type, exporter.attrs, { name: anything, 'oci-mediatypes': anything, 'dangling-name-prefix': anything, tar: (v) => v === '' || v === 'true', annotation: anything, buildinfo: anything, 'buildinfo-attrs': anything });
   const image = deps.images.images.get(solved.imageId);
   if (!image) throw new GrpcError(Code.NOT_FOUND, `the built image ${solved.imageId} is gone`);
   const names = (exporter.attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
@@ -122,14 +151,7 @@ async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session
   return { 'containerimage.config.digest': solved.imageId, 'containerimage.digest': solved.imageId, ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}) };
 }
 
-/** The image exporter's options a docker driver client sends (compose adds load and push). */
-const IMAGE_ATTRS = new Set(['name', 'push', 'load', 'dangling-name-prefix', 'unpack', 'store', 'registry.insecure', 'buildinfo', 'buildinfo-attrs', 'oci-mediatypes', 'compression', 'force-compression', 'push-by-digest']);
-
 async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, attrs: Record<string, string>, signal: AbortSignal): Promise<Record<string, string>> {
-  for (const [name, value] of Object.entries(attrs)) {
-    if (!IMAGE_ATTRS.has(name) && !name.startsWith('annotation')) throw new GrpcError(Code.INVALID_ARGUMENT, `image exporter: unknown option ${name}=${JSON.stringify(value)}`);
-  }
-  if (truthy(attrs['push-by-digest'])) throw new GrpcError(Code.INVALID_ARGUMENT, 'image exporter: push-by-digest is not supported by berthd');
   const names = (attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
   const vertex = job.progress.vertex('exporting to image').start();
   try {

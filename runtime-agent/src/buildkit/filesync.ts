@@ -86,6 +86,7 @@ export async function receiveDirectory(session: Session, dest: string, options: 
   let bytes = 0;
   let finSent = false;
   const sendFin = async () => {
+    writer.makeLinks(digests);
     finSent = true;
     await call.send({ type: PACKET.FIN });
     call.end();
@@ -175,8 +176,18 @@ class TreeWriter {
   private readonly dirs = new Set<string>(['']);
   private readonly seen = new Set<string>();
   private readonly files = new Set<string>();
+  private readonly links: { path: string; to: string }[] = [];
 
   constructor(private readonly root: string) {}
+
+  /** The hard links of the walk, once the files they name are written; each gets its file's digest. */
+  makeLinks(digests: Map<string, string>): void {
+    for (const link of this.links) {
+      linkSync(path.join(this.root, link.to), path.join(this.root, link.path));
+      const digest = digests.get(link.to);
+      if (digest) digests.set(link.path, digest);
+    }
+  }
 
   /** Creates a directory, symlink or hard link at once (synchronously: they are quick); returns a regular file to ask for. */
   entry(stat: { path: string; mode: number; size: number; modTime: number; linkname: string }): PendingFile | undefined {
@@ -198,7 +209,8 @@ class TreeWriter {
       // A hard link to a file the walk sent before.
       const existing = this.normalize(stat.linkname);
       if (!this.files.has(existing)) throw new GrpcError(Code.INVALID_ARGUMENT, `hard link ${relative} points to ${stat.linkname}, which was not sent before it`);
-      linkSync(path.join(this.root, existing), target);
+      // Made once every file is written: the file it names is still to come now.
+      this.links.push({ path: relative, to: existing });
       return undefined;
     }
     if (!Number.isSafeInteger(Number(stat.size)) || stat.size < 0) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid size for ${relative}`);

@@ -35,8 +35,21 @@ export class BuildJob {
   readonly returned = deferred<{ result?: Message; error?: Message }>();
   /** The Solve's session, for the gateway's solves. */
   session = '';
-  /** Its Solve has come (a Status may open the job before). */
+  /** Its Solve has come (a Status or a gateway call may open the job before). */
   started = false;
+  private readonly solveCame = deferred<void>();
+
+  /** The Solve has come: the gateway's calls that waited for it go on. */
+  start(session: string): void {
+    if (this.started) throw new GrpcError(Code.ALREADY_EXISTS, `build ${this.ref} is already running`);
+    this.started = true;
+    this.session = session;
+    this.solveCame.resolve();
+  }
+
+  get solved(): Promise<void> {
+    return this.solveCame.promise;
+  }
   private nextRef = 0;
 
   constructor(readonly ref: string) {}
@@ -81,13 +94,23 @@ export class BuildJobs {
 
   /** The build `ref`, once its Solve has come (as dockerd, up to 3 s). */
   async wait(ref: string, signal: AbortSignal): Promise<BuildJob> {
-    const deadline = Date.now() + JOB_WAIT_MS;
-    for (;;) {
-      const job = this.jobs.get(ref);
-      if (job) return job;
-      if (signal.aborted) throw new GrpcError(Code.CANCELLED, 'cancelled');
-      if (Date.now() > deadline) throw new GrpcError(Code.NOT_FOUND, `no such job ${ref}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    const job = this.open(ref);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        job.solved,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new GrpcError(Code.NOT_FOUND, `no such job ${ref}`)), JOB_WAIT_MS))),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(new GrpcError(Code.CANCELLED, 'cancelled'));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      return job;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 

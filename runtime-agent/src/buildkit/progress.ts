@@ -6,6 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 
 import type { Message } from './grpc/server.js';
 
+/** The output a step may log, as BuildKit's limit. */
+const LOG_LIMIT = 2 * 1024 * 1024;
+
 export interface Timestamp {
   seconds: number;
   nanos: number;
@@ -21,6 +24,7 @@ export class Vertex {
   private completed?: Timestamp;
   private cachedFlag = false;
   private error = '';
+  private logged = 0;
 
   constructor(
     private readonly progress: BuildProgress,
@@ -53,10 +57,16 @@ export class Vertex {
     return this.completed !== undefined;
   }
 
-  /** Output of the step's process: stream 1 is stdout, 2 stderr. */
+  /**
+   * Output of the step's process: stream 1 is stdout, 2 stderr. Clipped past LOG_LIMIT, as
+   * BuildKit clips it: a step that prints without end must not fill the engine's memory.
+   */
   log(text: string | Buffer, stream = 1): void {
     const msg = typeof text === 'string' ? Buffer.from(text) : text;
-    if (msg.length) this.progress.publish({ logs: [{ vertex: this.digest, timestamp: timestamp(), stream, msg }] });
+    if (!msg.length || this.logged > LOG_LIMIT) return;
+    this.logged += msg.length;
+    const clipped = this.logged > LOG_LIMIT ? Buffer.from(`\n[output clipped, log limit ${LOG_LIMIT / 1024 / 1024}MiB reached]\n`) : msg;
+    this.progress.publish({ logs: [{ vertex: this.digest, timestamp: timestamp(), stream, msg: clipped }] });
   }
 
   /** A sub-task's progress (`exporting layers`, a layer's bytes). */

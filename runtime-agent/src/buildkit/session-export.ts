@@ -35,7 +35,12 @@ function open(session: Session, exporterId: number, metadata: Record<string, str
 /** Streams `source` (a tar) to the client's file target of exporter `exporterId`. */
 export async function sendFile(session: Session, exporterId: number, source: Readable, signal: AbortSignal): Promise<number> {
   const call = open(session, exporterId, {}, false, signal);
-  const done = drain(call);
+  // The client's answer is read from the start: when it refuses the export half-way (its target
+  // file exists, its disk is full), its reason is the error, not "the stream is closed".
+  let refused: unknown;
+  const done = drain(call).catch((err: unknown) => {
+    refused = err;
+  });
   let bytes = 0;
   try {
     for await (const chunk of source) {
@@ -47,11 +52,13 @@ export async function sendFile(session: Session, exporterId: number, source: Rea
     }
     call.end();
     await done;
+    if (refused) throw refused;
     return bytes;
   } catch (err) {
     call.cancel();
     source.destroy();
-    throw err;
+    await done;
+    throw refused ?? err;
   }
 }
 
@@ -142,6 +149,7 @@ export async function sendDirectory(session: Session, exporterId: number, root: 
     return { files: id, bytes };
   } catch (err) {
     call.cancel();
-    throw err;
+    await reader;
+    throw failed ?? err;
   }
 }

@@ -1,5 +1,6 @@
 // Secrets and ssh agents the CLI holds (`--secret id=...`, `--ssh default`), fetched through its
-// session when a step mounts them (RUN --mount=type=secret|ssh): they never rest in an image.
+// session. RUN --mount=type=secret|ssh (issue 18) is what will use them, so that they never rest
+// in an image; until then nothing in a build calls these.
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';

@@ -52,6 +52,10 @@ export class SessionManager {
     return session;
   }
 
+  has(id: string): boolean {
+    return this.sessions.has(id);
+  }
+
   /** The session `id`, once it has connected. */
   async get(id: string, signal?: AbortSignal): Promise<Session> {
     if (!id) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build names no session');

@@ -1,7 +1,7 @@
 // BuildKit's two endpoints, as dockerd has them: POST /grpc (the Control service, over h2c on the
 // hijacked connection) and POST /session (the client's session services, the other way round).
 import type { Engine } from '../../engine.js';
-import { InvalidParameterError } from '../../util/errors.js';
+import { ConflictError, InvalidParameterError } from '../../util/errors.js';
 import type { Router } from '../router.js';
 
 export function registerBuildKitRoutes(router: Router, engine: Engine): void {
@@ -17,12 +17,7 @@ export function registerBuildKitRoutes(router: Router, engine: Engine): void {
       methods: ctx.headerValues('x-docker-expose-session-grpc-method'),
     };
     if (!headers.id) throw new InvalidParameterError('X-Docker-Expose-Session-Uuid is required');
-    const socket = ctx.switchProtocols('h2c');
-    try {
-      engine.buildkit.attachSession(socket, headers);
-    } catch {
-      // The same session twice: the connection is already switched, so it can only be closed.
-      socket.destroy();
-    }
+    if (engine.buildkit.sessions.has(headers.id)) throw new ConflictError(`session ${headers.id} is already connected`);
+    engine.buildkit.attachSession(ctx.switchProtocols('h2c'), headers);
   });
 }

@@ -67,7 +67,8 @@ export class GrpcClient {
     const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
     stream.on('error', () => undefined);
     const abort = () => stream.close(http2.constants.NGHTTP2_CANCEL);
-    signal?.addEventListener('abort', abort, { once: true });
+    if (signal?.aborted) abort();
+    else signal?.addEventListener('abort', abort, { once: true });
     stream.once('close', () => signal?.removeEventListener('abort', abort));
     let status: { code: CodeValue; message: string } | undefined;
     const statusFrom = (headers: http2.IncomingHttpHeaders) => {
@@ -91,6 +92,9 @@ export class GrpcClient {
         } catch (err) {
           if (err instanceof GrpcError) throw err;
           if (!status) throw new GrpcError(Code.UNAVAILABLE, `${path}: ${err instanceof Error ? err.message : String(err)}`);
+        } finally {
+          // A reader that stops early (an error, a break) ends the call on both sides.
+          if (!status) abort();
         }
         if (!status) {
           if (signal?.aborted) throw new GrpcError(Code.CANCELLED, `${path}: cancelled`);

@@ -20,10 +20,7 @@ export interface ServerCall {
   readonly metadata: Metadata;
   /** Aborted when the client cancels the call or the connection goes. */
   readonly signal: AbortSignal;
-  /**
-   * The client's messages, decoded; a unary method reads one. Read to the end, or stop reading,
-   * but do not leave a for-await over it early: that destroys the stream.
-   */
+  /** The client's messages, decoded; a unary method reads one. A reader may stop at any point. */
   messages(): AsyncGenerator<Message>;
   /** The first (for a unary or server-streaming method, the only) message. */
   request(): Promise<Message>;
