@@ -236,7 +236,8 @@ export class Builder {
 
   // ---- helpers the stage runs use ----
 
-  async baseImage(name: string, pull: boolean, out: BuildOutput, auth?: AuthConfig): Promise<BuildState> {
+  /** `auth` is asked for only when the image must be pulled (asking can run a credential helper). */
+  async baseImage(name: string, pull: boolean, out: BuildOutput, auth?: () => AuthConfig | undefined | Promise<AuthConfig | undefined>): Promise<BuildState> {
     const ref = parseNormalizedNamed(name);
     const local = (() => {
       try {
@@ -247,7 +248,8 @@ export class Builder {
     })();
     if (local && !pull) return stateOf(this.images, local);
     try {
-      const id = await this.puller.pull(ref, { progress: out.progress, ...(auth ? { auth } : {}) });
+      const credentials = await auth?.();
+      const id = await this.puller.pull(ref, { progress: out.progress, ...(credentials ? { auth: credentials } : {}) });
       return stateOf(this.images, this.images.images.get(id)!);
     } catch (err) {
       if (local) return stateOf(this.images, local);
@@ -349,7 +351,7 @@ class StageRun {
     let state: BuildState;
     if (name.toLowerCase() === 'scratch') state = scratchState();
     else if (previous) state = this.results.get(previous.index)!;
-    else state = await this.builder.baseImage(name, this.options.pull, this.out, await this.options.registryAuth?.(parseNormalizedNamed(name).domain));
+    else state = await this.builder.baseImage(name, this.options.pull, this.out, () => this.options.registryAuth?.(parseNormalizedNamed(name).domain));
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length) {
       this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
@@ -559,12 +561,13 @@ class StageRun {
     // The target's filesystem is mounted once per step: destination checks, --chown names, and
     // which parent directories the new layer must create.
     // The target's layers are looked at without mounting them when that is enough (a mount and an
-    // unmount are two processes per step); user names in --chown and symlinked destinations need it.
+    // unmount are two processes per step); user names in --chown, and paths the layers alone cannot
+    // settle (symlinks, opaque directories), need it.
     const run = (root: string) => withStateView(this.images, state, async ({ lowerDirs, root: targetRoot }) => {
       const sources = await resolveSources(root, sourcesArgs, instruction.line, k, ignored);
       const isDirectory = async () => {
         const kind = await kindInLayers(lowerDirs, destination);
-        if (kind !== 'symlink') return kind === 'dir';
+        if (kind !== 'unknown') return kind === 'dir';
         return (await fs.stat(path.join(await targetRoot(), destination)).catch(() => undefined))?.isDirectory() ?? false;
       };
       const destIsDir = destArg.endsWith('/') || destArg === '.' || destArg.endsWith('/.') || (await isDirectory());
@@ -608,8 +611,7 @@ class StageRun {
       if (!result) throw new DockerfileError(instruction.line, `stage ${from} was not built`);
       return result;
     }
-    const auth = await this.options.registryAuth?.(parseNormalizedNamed(from).domain);
-    return this.builder.baseImage(from, false, this.out, auth).catch((err: unknown) => {
+    return this.builder.baseImage(from, false, this.out, () => this.options.registryAuth?.(parseNormalizedNamed(from).domain)).catch((err: unknown) => {
       throw new DockerfileError(instruction.line, `invalid from flag value ${from}: ${err instanceof Error ? err.message : String(err)}`);
     });
   }

@@ -152,22 +152,27 @@ export async function withStateFs<T>(images: ImageService, state: BuildState, fn
 
 /**
  * What `name` (absolute in the image) is, looked up in the layers without mounting them: the
- * topmost layer that has a path decides. `symlink` when the path or a parent is a link: only the
- * mounted filesystem resolves that. (Whiteouts are character devices: `other`.)
+ * topmost layer that has a path decides (whiteouts are character devices: `other`). `unknown`
+ * where only the mounted filesystem can tell: the path or a parent is a symlink, or a path is
+ * found only in a lower layer than its parent's topmost copy, which may be an opaque directory
+ * that hides it.
  */
-export async function kindInLayers(lowerDirs: string[], name: string): Promise<'dir' | 'other' | 'missing' | 'symlink'> {
+export async function kindInLayers(lowerDirs: string[], name: string): Promise<'dir' | 'other' | 'missing' | 'unknown'> {
   const parts = name.split('/').filter(Boolean);
+  let parentLayer = 0;
   for (let i = 1; i <= parts.length; i++) {
     const prefix = parts.slice(0, i).join('/');
     let found: Stats | undefined;
-    for (const dir of lowerDirs) {
-      found = await fs.lstat(path.join(dir, prefix)).catch(() => undefined);
+    let layer = 0;
+    for (; layer < lowerDirs.length; layer++) {
+      found = await fs.lstat(path.join(lowerDirs[layer]!, prefix)).catch(() => undefined);
       if (found) break;
     }
     if (!found) return 'missing';
-    if (found.isSymbolicLink()) return 'symlink';
+    if (found.isSymbolicLink() || (i > 1 && layer > parentLayer)) return 'unknown';
     if (i === parts.length) return found.isDirectory() ? 'dir' : 'other';
     if (!found.isDirectory()) return 'missing';
+    parentLayer = layer;
   }
   return 'dir';
 }

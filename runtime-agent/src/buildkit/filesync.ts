@@ -45,6 +45,7 @@ interface PendingFile {
  * (open, write, chmod, close) cost more than the writing. Larger files stream to disk.
  */
 const SMALL_FILE = 1024 * 1024;
+const MAX_BUFFERED = 64 * 1024 * 1024;
 
 /** Open, write, mode and time in one go, without a round trip through the thread pool. */
 function writeSmallFile(target: string, file: PendingFile): void {
@@ -78,6 +79,8 @@ export async function receiveDirectory(session: Session, dest: string, options: 
   const files = new Map<number, PendingFile>();
   /** The sha256 of every file received, by relative path. */
   const digests = new Map<string, string>();
+  /** Bytes of small files waiting in memory. */
+  let buffered = 0;
   /** Large files being written, by id. */
   const open = new Map<number, fs.FileHandle>();
   let nextId = 0;
@@ -125,7 +128,10 @@ export async function receiveDirectory(session: Session, dest: string, options: 
               const mtime = new Date(file.modTime / 1e6);
               await handle.utimes(mtime, mtime);
               await handle.close();
-            } else writeSmallFile(target, file);
+            } else {
+              writeSmallFile(target, file);
+              buffered -= file.received;
+            }
             remaining -= 1;
             if (remaining === 0) await sendFin();
             break;
@@ -133,12 +139,19 @@ export async function receiveDirectory(session: Session, dest: string, options: 
           file.received += data.length;
           if (file.received > file.size) throw new GrpcError(Code.INVALID_ARGUMENT, `${file.path} is larger than its stat said (${file.size} bytes)`);
           file.hash.update(data);
-          if (file.size <= SMALL_FILE) file.chunks.push(data);
-          else {
+          // Small files wait in memory, up to MAX_BUFFERED in all: a client that starts many and
+          // ends none has the rest streamed to disk like large files.
+          if (file.size <= SMALL_FILE && !open.has(id) && buffered + data.length <= MAX_BUFFERED) {
+            file.chunks.push(data);
+            buffered += data.length;
+          } else {
             let handle = open.get(id);
             if (!handle) {
               handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
               open.set(id, handle);
+              if (file.chunks.length) await handle.writev(file.chunks);
+              buffered -= file.received - data.length;
+              file.chunks = [];
             }
             await handle.write(data);
           }
