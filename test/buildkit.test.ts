@@ -150,6 +150,23 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
     assert.equal((await docker(['image', 'inspect', 'cancelled:1'])).code, 1);
   });
 
+  it('takes # syntax=docker/dockerfile:1.x and BuildKit\'s platform ARGs, and refuses another frontend or platform', async () => {
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const dir = await context('syntax', {
+      Dockerfile: '# syntax=docker/dockerfile:1.6\nARG BASE=busybox\nFROM --platform=$BUILDPLATFORM ${BASE} AS build\nARG TARGETPLATFORM\nARG TARGETARCH\nRUN echo "target=$TARGETPLATFORM arch=$TARGETARCH"\n',
+    });
+    const built = await dockerOk(['build', '--progress=plain', dir]);
+    assert.match(built.stderr, new RegExp(`#\\d+ [\\d.]+ target=linux/${arch} arch=${arch}\\n`));
+    const frontend = await context('frontend', { Dockerfile: '# syntax=example.com/frontend:latest\nFROM busybox\n' });
+    const refused = await docker(['build', frontend]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /unsupported frontend "example\.com\/frontend:latest" in # syntax=: berthd builds Dockerfiles itself/);
+    const platform = await context('platform', { Dockerfile: 'FROM --platform=linux/s390x busybox\nRUN true\n' });
+    const wrong = await docker(['build', platform]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, new RegExp(`FROM --platform=linux/s390x: berthd builds for linux/${arch} only`));
+  });
+
   it('sends outputs to the client: -o type=local, type=tar and type=docker', async () => {
     const dir = await context('outputs', { Dockerfile: 'FROM scratch\nCOPY files/ /\n', 'files/top.txt': 'top\n', 'files/sub/deep.txt': 'deep\n' });
     await fs.chmod(path.join(dir, 'files/top.txt'), 0o640);

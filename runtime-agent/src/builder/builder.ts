@@ -11,6 +11,7 @@ import type { ImageService } from '../images/image-service.js';
 import type { ImageRecord } from '../vocabulary/image-record.js';
 import type { ContainerConfig } from '../vocabulary/media-types.js';
 import type { Puller } from '../images/pull.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../images/platform.js';
 import { parseNormalizedNamed, type Reference } from '../vocabulary/reference.js';
 import type { AuthConfig } from '../registry/auth-config.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
@@ -39,6 +40,11 @@ export interface BuildOptions {
   runResources?: Record<string, unknown>;
   /** --cache-from: images whose history may stand in for steps (local images, by name or ID). */
   cacheFrom?: string[];
+  /**
+   * The build comes through BuildKit's dockerfile.v0 frontend: `# syntax=` must name BuildKit's
+   * own Dockerfile frontend (berthd's stands in for it), and BuildKit's platform ARGs are predefined.
+   */
+  buildkit?: boolean;
   /** Cancels the build: no step starts after it, and a running RUN is killed. */
   signal?: AbortSignal;
   /** Digests of context files already known (absolute path -> sha256 hex), so COPY need not read them twice. */
@@ -107,6 +113,24 @@ export class BuildCancelledError extends Error {
   }
 }
 
+/** BuildKit's predefined platform ARGs: build and target are this engine's platform. */
+function platformArgs(): Record<string, string> {
+  const p = hostPlatform();
+  const platform = formatPlatform(p);
+  return { BUILDPLATFORM: platform, BUILDOS: p.os, BUILDARCH: p.architecture, BUILDVARIANT: p.variant ?? '', TARGETPLATFORM: platform, TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? '' };
+}
+
+/**
+ * `# syntax=` names the frontend image BuildKit would run. BuildKit's own Dockerfile frontend
+ * (docker/dockerfile:1, 1.x, 1.x-labs, pinned by digest or not) is what berthd's builder is; any
+ * other image would have to be pulled and run as a frontend, which berthd does not do.
+ */
+function checkSyntax(syntax: string): void {
+  const image = syntax.trim().replace(/@sha256:[0-9a-f]{64}$/, '');
+  if (/^(docker\.io\/)?docker\/dockerfile(-upstream)?:1(\.\d+){0,2}(-labs)?$/.test(image)) return;
+  throw new DockerfileError(1, `unsupported frontend ${JSON.stringify(syntax)} in # syntax=: berthd builds Dockerfiles itself (as docker/dockerfile:1) and does not run frontend images`);
+}
+
 /** ARGs every build knows without a declaration, and keeps out of the image's history. */
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -139,7 +163,9 @@ export class Builder {
     });
     const parsed = parseDockerfile(text);
     const escape = parsed.escape;
-    const globalArgs = new Map<string, string | undefined>();
+    if (options.buildkit && parsed.syntax !== undefined) checkSyntax(parsed.syntax);
+    // BuildKit predefines the platform ARGs in the global scope (a stage sees one after `ARG NAME`).
+    const globalArgs = new Map<string, string | undefined>(options.buildkit ? Object.entries(platformArgs()) : []);
     const stages: Stage[] = [];
     for (const instruction of parsed.instructions) {
       if (instruction.keyword === 'FROM') {
@@ -345,6 +371,19 @@ class StageRun {
     const lookup: Lookup = (n) => this.globalArgs.get(n);
     const raw = splitWords(this.stage.from.rest, this.escape)[0] ?? '';
     const name = expandWord(raw, lookup, this.escape);
+    const platformFlag = this.stage.from.flags.platform;
+    if (platformFlag !== undefined) {
+      // Only the engine's own platform can run here: another is refused, never ignored.
+      const wanted = expandWord(platformFlag, lookup, this.escape);
+      const host = formatPlatform(hostPlatform());
+      let asked: string;
+      try {
+        asked = formatPlatform(parsePlatform(wanted));
+      } catch {
+        throw new DockerfileError(this.stage.from.line, `invalid platform ${JSON.stringify(wanted)} in FROM --platform`);
+      }
+      if (asked !== host) throw new DockerfileError(this.stage.from.line, `FROM --platform=${wanted}: berthd builds for ${host} only (nothing here runs ${asked} binaries)`);
+    }
     for (const n of referencedVariables(raw)) if (this.globalArgs.has(n)) this.consumed.add(n);
     if (!name) throw new DockerfileError(this.stage.from.line, `base name (${raw}) should not be blank`);
     const previous = /^\d+$/.test(name) ? undefined : this.stages.find((s) => s.name === name.toLowerCase() && s.index < this.stage.index);

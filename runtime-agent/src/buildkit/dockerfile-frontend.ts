@@ -136,6 +136,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           runResources: options.runResources,
           ignored,
           contextDigests,
+          buildkit: true,
           signal,
           registryAuth: sessionCredentials(session, signal),
         },
