@@ -83,6 +83,11 @@ function completeTar(): Transform {
   });
 }
 
+/** The patterns of a .dockerignore: its lines trimmed, without blank lines and `#` comments. */
+export function dockerignoreLines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+}
+
 /**
  * Which context paths COPY and ADD must not see: `<Dockerfile>.dockerignore` beside the Dockerfile
  * wins over `.dockerignore`, with Docker's pattern rules (`**`, `!` exceptions).
@@ -92,7 +97,7 @@ export async function ignoreRules(contextDir: string, dockerfile: string): Promi
   for (const candidate of candidates) {
     const text = await fs.readFile(path.join(contextDir, candidate), 'utf8').catch(() => undefined);
     if (text === undefined) continue;
-    const patterns = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const patterns = dockerignoreLines(text);
     if (patterns.length === 0) break;
     // A CommonJS module: its factory is the default export.
     const factory = (await import('@balena/dockerignore')).default as unknown as (options?: { ignorecase?: boolean }) => { add(p: string[]): { ignores(p: string): boolean } };

@@ -12,7 +12,7 @@ import type { ImageService } from '../images/image-service.js';
 import { removeTree } from '../util/remove-tree.js';
 import { parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
 import { ProgressReporter, type JsonMessage } from '../vocabulary/progress.js';
-import { ignoreRules, receiveContext } from '../builder/build-context.js';
+import { dockerignoreLines, ignoreRules, receiveContext } from '../builder/build-context.js';
 import { fetchRemoteContext } from '../builder/remote-context.js';
 import { receiveDirectory } from './filesync.js';
 import { isSessionUpload, uploadStream } from './upload.js';
@@ -32,15 +32,11 @@ export interface FrontendDeps {
 
 /** .dockerignore's lines as fsutil's exclude patterns. */
 function ignorePatterns(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const negated = l.startsWith('!');
-      const body = path.posix.normalize((negated ? l.slice(1) : l).trim()).replace(/^\/+/, '');
-      return `${negated ? '!' : ''}${body}`;
-    });
+  return dockerignoreLines(text).map((l) => {
+    const negated = l.startsWith('!');
+    const body = path.posix.normalize((negated ? l.slice(1) : l).trim()).replace(/^\/+/, '');
+    return `${negated ? '!' : ''}${body}`;
+  });
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {

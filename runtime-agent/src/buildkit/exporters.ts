@@ -11,7 +11,7 @@ import type { ArchiveService } from '../images/archives.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Pusher } from '../images/push.js';
 import { humanSize } from '../util/human-size.js';
-import { familiarString, parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
+import { familiarString, parseNormalizedNamed, referenceString, type Reference } from '../vocabulary/reference.js';
 import { ProgressReporter } from '../vocabulary/progress.js';
 import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
@@ -85,6 +85,16 @@ export function checkExporter(exporter: ExportRequest): void {
   }
 }
 
+/** The `name` option: the image's names, comma-separated. */
+function namesOf(attrs: Record<string, string>): Reference[] {
+  return (attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
+}
+
+/** What an exporter of the image answers: its ID (config digest) and the names it got. */
+function imageResponse(imageId: string, names: Reference[]): Record<string, string> {
+  return { 'containerimage.config.digest': imageId, 'containerimage.digest': imageId, ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}) };
+}
+
 function needSession(session: Session | undefined, type: string): Session {
   if (!session) throw new GrpcError(Code.FAILED_PRECONDITION, `the ${type} exporter sends its output to the client, and the build has no session`);
   return session;
@@ -134,7 +144,7 @@ async function exportFilesystem(deps: ExporterDeps, job: BuildJob, session: Sess
 async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
   const image = deps.images.images.get(solved.imageId);
   if (!image) throw new GrpcError(Code.NOT_FOUND, `the built image ${solved.imageId} is gone`);
-  const names = (exporter.attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
+  const names = namesOf(exporter.attrs);
   const vertex = job.progress.vertex(`exporting to ${exporter.type} image format`).start();
   try {
     const pack = tarStream.pack();
@@ -148,11 +158,11 @@ async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session
     vertex.complete(err instanceof Error ? err.message : String(err));
     throw err;
   }
-  return { 'containerimage.config.digest': solved.imageId, 'containerimage.digest': solved.imageId, ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}) };
+  return imageResponse(solved.imageId, names);
 }
 
 async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, attrs: Record<string, string>, signal: AbortSignal): Promise<Record<string, string>> {
-  const names = (attrs.name ?? '').split(',').map((n) => n.trim()).filter(Boolean).map((n) => parseNormalizedNamed(n));
+  const names = namesOf(attrs);
   const vertex = job.progress.vertex('exporting to image').start();
   try {
     vertex.task('exporting layers');
@@ -166,11 +176,10 @@ async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session |
       const credentials = session ? sessionCredentials(session, signal) : async () => undefined;
       for (const name of names) {
         const auth = await credentials(name.domain);
-        const id = `pushing ${familiarString(name)} with docker`;
-        vertex.status(id, { name: `pushing ${name.domain}/${name.path}:${name.tag ?? 'latest'}` });
-        const reporter = new ProgressReporter(() => undefined);
-        await deps.pusher.push({ domain: name.domain, path: name.path }, name.tag ?? 'latest', { ...(auth ? { auth } : {}), progress: reporter });
-        vertex.status(id, { name: `pushing ${name.domain}/${name.path}:${name.tag ?? 'latest'}`, done: true });
+        const task = `pushing ${name.domain}/${name.path}:${name.tag ?? 'latest'}`;
+        vertex.status(task, {});
+        await deps.pusher.push({ domain: name.domain, path: name.path }, name.tag ?? 'latest', { ...(auth ? { auth } : {}), progress: new ProgressReporter(() => undefined) });
+        vertex.status(task, { done: true });
       }
     }
     vertex.complete();
@@ -178,9 +187,5 @@ async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session |
     vertex.complete(err instanceof Error ? err.message : String(err));
     throw err;
   }
-  return {
-    'containerimage.config.digest': solved.imageId,
-    'containerimage.digest': solved.imageId,
-    ...(names.length ? { 'image.name': names.map((n) => referenceString(n)).join(',') } : {}),
-  };
+  return imageResponse(solved.imageId, names);
 }

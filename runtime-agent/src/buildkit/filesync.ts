@@ -60,7 +60,6 @@ function writeSmallFile(target: string, file: PendingFile): void {
   }
 }
 
-/** Receives the directory into `dest` (which must exist and be empty). */
 export interface Received {
   files: number;
   bytes: number;
@@ -68,6 +67,7 @@ export interface Received {
   digests: Map<string, string>;
 }
 
+/** Receives the directory into `dest` (which must exist and be empty). */
 export async function receiveDirectory(session: Session, dest: string, options: ReceiveOptions): Promise<Received> {
   if (!session.methods.has(FILESYNC_DIFFCOPY)) throw new GrpcError(Code.FAILED_PRECONDITION, `the client's session does not offer ${FILESYNC_DIFFCOPY}`);
   const metadata: Record<string, string | string[]> = { 'dir-name': options.name };

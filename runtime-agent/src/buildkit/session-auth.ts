@@ -1,24 +1,21 @@
 // Registry credentials from the CLI's session (Auth.Credentials): BuildKit's clients keep them on
 // their side and hand them over per registry host, when a pull or a push needs them.
 import type { AuthConfig } from '../registry/auth-config.js';
+import { registryHost } from '../registry/endpoints.js';
 import { Code, GrpcError } from './grpc/status.js';
 import { method } from './protos.js';
 import type { Session } from './sessions.js';
 
 const CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
 
-/** The registry host BuildKit asks credentials for: Docker Hub by its API host. */
-function authHost(domain: string): string {
-  return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
-}
-
+/** Credentials by registry domain, asked of the client by the host BuildKit names (Docker Hub by its API host). */
 export function sessionCredentials(session: Session, signal?: AbortSignal): (domain: string) => Promise<AuthConfig | undefined> {
   const cache = new Map<string, Promise<AuthConfig | undefined>>();
   return (domain) => {
     if (!session.methods.has(CREDENTIALS)) return Promise.resolve(undefined);
     let found = cache.get(domain);
     if (!found) {
-      found = session.client.unary(method('moby.filesync.v1.Auth', 'Credentials'), { Host: authHost(domain) }, {}, signal).then(
+      found = session.client.unary(method('moby.filesync.v1.Auth', 'Credentials'), { Host: registryHost(domain) }, {}, signal).then(
         (r) => {
           if (!r.Username && !r.Secret) return undefined;
           // An empty user name with a secret is an identity token (a registry's refresh token).

@@ -26,15 +26,15 @@ function packetSpec(): MethodSpec {
   return { path: FILESEND_DIFFCOPY, requestType: packet, responseType: packet };
 }
 
-function open(session: Session, exporterId: number, metadata: Record<string, string>, packets: boolean, signal: AbortSignal): ClientCall {
+function open(session: Session, exporterId: number, packets: boolean, signal: AbortSignal): ClientCall {
   if (!session.methods.has(FILESEND_DIFFCOPY)) throw new GrpcError(Code.FAILED_PRECONDITION, `the client's session does not offer ${FILESEND_DIFFCOPY}: it takes no exports`);
   const spec = packets ? packetSpec() : methodSpec(method('moby.filesync.v1.FileSend', 'DiffCopy'));
-  return session.client.call(spec, { ...metadata, [EXPORTER_ID]: String(exporterId) }, signal);
+  return session.client.call(spec, { [EXPORTER_ID]: String(exporterId) }, signal);
 }
 
 /** Streams `source` (a tar) to the client's file target of exporter `exporterId`. */
 export async function sendFile(session: Session, exporterId: number, source: Readable, signal: AbortSignal): Promise<number> {
-  const call = open(session, exporterId, {}, false, signal);
+  const call = open(session, exporterId, false, signal);
   // The client's answer is read from the start: when it refuses the export half-way (its target
   // file exists, its disk is full), its reason is the error, not "the stream is closed".
   let refused: unknown;
@@ -88,7 +88,7 @@ async function* walk(root: string, relative = ''): AsyncGenerator<WalkEntry> {
 
 /** Sends the tree under `root` to the client's directory target of exporter `exporterId`. */
 export async function sendDirectory(session: Session, exporterId: number, root: string, signal: AbortSignal): Promise<{ files: number; bytes: number }> {
-  const call = open(session, exporterId, {}, true, signal);
+  const call = open(session, exporterId, true, signal);
   const files = new Map<number, string>();
   const requested: number[] = [];
   let finished = false;

@@ -5,6 +5,14 @@ import { BlockList, isIP } from 'node:net';
 
 import { DEFAULT_DOMAIN } from '../vocabulary/reference.js';
 
+/** The host Docker Hub's registry API answers on (`docker.io` is its name, not its host). */
+export const DOCKER_HUB_HOST = 'registry-1.docker.io';
+
+/** The host a registry domain's API is reached at. */
+export function registryHost(domain: string): string {
+  return domain === DEFAULT_DOMAIN ? DOCKER_HUB_HOST : domain;
+}
+
 export class RegistryHosts {
   private readonly insecureHosts = new Set<string>();
   private readonly insecureNets = new BlockList();
@@ -40,7 +48,7 @@ export class RegistryHosts {
   }
 
   baseUrl(domain: string): string {
-    if (domain === DEFAULT_DOMAIN) return 'https://registry-1.docker.io';
+    if (domain === DEFAULT_DOMAIN) return `https://${DOCKER_HUB_HOST}`;
     return `${this.isInsecure(domain) ? 'http' : 'https'}://${domain}`;
   }
 }
