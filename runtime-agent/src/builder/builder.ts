@@ -51,6 +51,8 @@ export interface BuildOptions {
   contextDigests?: KnownDigests;
   /** Credentials for the registries FROM images come from (the X-Registry-Config header, or BuildKit's session). */
   registryAuth?: (domain: string) => AuthConfig | undefined | Promise<AuthConfig | undefined>;
+  /** Each stage's result as it is built (a cache export keeps them all). */
+  onStageBuilt?: (imageId: string) => void;
 }
 
 export interface BuildOutput {
@@ -215,6 +217,7 @@ export class Builder {
         state = await run.step(instruction, state);
       }
       results.set(stage.index, state);
+      if (state.imageId) options.onStageBuilt?.(state.imageId);
     }
 
     let final = results.get(targetIndex)!;

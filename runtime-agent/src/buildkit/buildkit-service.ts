@@ -118,7 +118,7 @@ export class BuildKitService {
     const ref = String(request.Ref || '');
     if (!ref) throw new GrpcError(Code.INVALID_ARGUMENT, 'the solve has no ref');
     const job = this.jobs.open(ref);
-    job.start(String(request.Session ?? ''));
+    job.start(String(request.Session ?? ''), ((request.Entitlements ?? []) as unknown[]).map(String));
     try {
       if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
       const cache = request.Cache ?? {};

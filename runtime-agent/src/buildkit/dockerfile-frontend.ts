@@ -17,6 +17,7 @@ import { fetchRemoteContext } from '../builder/remote-context.js';
 import { receiveDirectory } from './filesync.js';
 import { isSessionUpload, uploadStream } from './upload.js';
 import { parseDockerfileOptions } from './frontend-attrs.js';
+import { importBuildCaches } from './remote-cache/import.js';
 import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
 import type { Vertex } from './progress.js';
@@ -112,7 +113,9 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       for (const [relative, digest] of received.digests) contextDigests.set(path.join(contextDir, relative), digest);
     }
 
+    await importBuildCaches(deps.images, session, options.cacheImports, signal, progress);
     const steps = new VertexSteps(job);
+    const stageImages: string[] = [];
     const reporter = new ProgressReporter((message) => steps.pullProgress(message));
     try {
       const imageId = await deps.builder.build(
@@ -135,12 +138,13 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           buildkit: true,
           signal,
           registryAuth: sessionCredentials(session, signal),
+          onStageBuilt: (id) => stageImages.push(id),
         },
         { stream: () => undefined, progress: reporter, steps },
       );
       steps.finish();
       const config = Buffer.from(JSON.stringify(await deps.images.config(imageId)));
-      return { imageId, config };
+      return { imageId, config, stageImages };
     } catch (err) {
       throw steps.fail(err);
     }

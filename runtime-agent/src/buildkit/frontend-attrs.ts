@@ -21,6 +21,28 @@ export interface DockerfileOptions {
   dockerfileFromClient: boolean;
   /** A context that is not a directory of the client's: a Git or http(s) URL, or a tar the client uploads. */
   remoteContext?: string;
+  /** --cache-from: caches to import before the build (BuildKit's client passes them as `cache-imports`). */
+  cacheImports: CacheImport[];
+}
+
+/** One --cache-from as BuildKit's client sends it: `{"Type":"local","Attrs":{"src":"dir","digest":"sha256:..."}}`. */
+export interface CacheImport {
+  type: string;
+  attrs: Record<string, string>;
+}
+
+function parseCacheImports(value: string): CacheImport[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value || '[]');
+  } catch {
+    throw new GrpcError(Code.INVALID_ARGUMENT, `invalid cache-imports ${JSON.stringify(value.slice(0, 200))}: not JSON`);
+  }
+  if (!Array.isArray(parsed)) throw new GrpcError(Code.INVALID_ARGUMENT, 'invalid cache-imports: not a list');
+  return parsed.map((entry: { Type?: unknown; Attrs?: unknown }) => {
+    if (typeof entry?.Type !== 'string' || (entry.Attrs !== undefined && (typeof entry.Attrs !== 'object' || entry.Attrs === null))) throw new GrpcError(Code.INVALID_ARGUMENT, `invalid cache-imports entry ${JSON.stringify(entry).slice(0, 200)}`);
+    return { type: entry.Type, attrs: Object.fromEntries(Object.entries((entry.Attrs ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)])) };
+  });
 }
 
 /** Options that are there in every request and mean the default here. */
@@ -37,7 +59,7 @@ function refuse(name: string, value: string, why: string): never {
 }
 
 export function parseDockerfileOptions(attrs: Record<string, string>): DockerfileOptions {
-  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false };
+  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false, cacheImports: [] };
   for (const [name, value] of Object.entries(attrs)) {
     if (name.startsWith('build-arg:')) options.buildArgs[name.slice('build-arg:'.length)] = value;
     else if (name.startsWith('label:')) options.labels[name.slice('label:'.length)] = value;
@@ -102,6 +124,9 @@ export function parseDockerfileOptions(attrs: Record<string, string>): Dockerfil
           break;
         case 'context':
           if (value) options.remoteContext = value;
+          break;
+        case 'cache-imports':
+          options.cacheImports = parseCacheImports(value);
           break;
         default: {
           const isDefault = DEFAULTS[name];

@@ -8,6 +8,8 @@ import type { Message } from './grpc/server.js';
 export interface SolvedRef {
   imageId: string;
   config: Buffer;
+  /** The result of every stage the build ran, the target's last: what a cache export with mode=max keeps. */
+  stageImages: string[];
 }
 
 export interface Deferred<T> {
@@ -35,15 +37,18 @@ export class BuildJob {
   readonly returned = deferred<{ result?: Message; error?: Message }>();
   /** The Solve's session, for the gateway's solves. */
   session = '';
+  /** What the client grants the build (`--allow network.host`, `--allow security.insecure`). */
+  entitlements: string[] = [];
   /** Its Solve has come (a Status or a gateway call may open the job before). */
   started = false;
   private readonly solveCame = deferred<void>();
 
   /** The Solve has come: the gateway's calls that waited for it go on. */
-  start(session: string): void {
+  start(session: string, entitlements: string[] = []): void {
     if (this.started) throw new GrpcError(Code.ALREADY_EXISTS, `build ${this.ref} is already running`);
     this.started = true;
     this.session = session;
+    this.entitlements = entitlements;
     this.solveCame.resolve();
   }
 
