@@ -79,7 +79,7 @@ export class Engine {
     this.containers = new ContainerService(config.dataRoot, resolveRuntime(config.defaultRuntime), { store, usage, images: this.images, networks: this.networks, volumes: this.volumes, events: this.events });
     this.execs = new ExecService(this.containers, this.containers.monitor, this.events);
     this.builder = new Builder(this.images, this.containers, this.puller);
-    this.buildkit = new BuildKitService({ hostGatewayIp: () => this.networks.hostGatewayIp(), builder: this.builder, images: this.images, pusher: this.pusher, archives: this.archives, workRoot: path.join(config.dataRoot, 'build') });
+    this.buildkit = new BuildKitService({ hostGatewayIp: () => this.networks.hostGatewayIp(), builder: this.builder, images: this.images, pusher: this.pusher, archives: this.archives, workRoot: path.join(config.dataRoot, 'build'), registry: this.registry });
   }
 
   async init(): Promise<void> {

@@ -8,6 +8,7 @@ import { BUILD_CACHE_FILTERS, listBuildCache, pruneBuildCache, type BuildCacheEn
 import type { ArchiveService } from '../images/archives.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Pusher } from '../images/push.js';
+import type { RegistryClient } from '../registry/client.js';
 import { hostPlatform } from '../images/platform.js';
 import { Filters } from '../util/filters.js';
 import { log } from '../util/log.js';
@@ -21,6 +22,9 @@ import { timestamp } from './progress.js';
 import { service } from './protos.js';
 import { FRONTEND_CAPS, LLB_CAPS } from './caps.js';
 import { SessionManager, type SessionHeaders } from './sessions.js';
+import { exportLocalCache } from './remote-cache/export.js';
+import { useCacheRegistry } from './remote-cache/import.js';
+import { cacheEntries, checkCacheExport, checkCacheImport, type CacheEntry } from './remote-cache/options.js';
 
 export interface BuildKitDeps {
   /** What `host-gateway` in --add-host stands for (buildx asks the worker's labels). */
@@ -30,6 +34,8 @@ export interface BuildKitDeps {
   pusher: Pusher;
   archives: ArchiveService;
   workRoot: string;
+  /** For `--cache-from type=registry` (an image's inline cache). */
+  registry?: RegistryClient;
 }
 
 /** The version buildx sees: the BuildKit release whose API this one follows. */
@@ -40,7 +46,9 @@ export class BuildKitService {
   private readonly jobs = new BuildJobs();
   private server?: GrpcServer;
 
-  constructor(private readonly deps: BuildKitDeps) {}
+  constructor(private readonly deps: BuildKitDeps) {
+    if (deps.registry) useCacheRegistry(deps.images, deps.registry);
+  }
 
   /** A hijacked `/grpc` connection (h2c): the Control and LLBBridge services. */
   serveControl(socket: Duplex): void {
@@ -122,16 +130,21 @@ export class BuildKitService {
     try {
       if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
       const cache = request.Cache ?? {};
-      if (cache.Exports?.length || cache.Imports?.length || cache.ExportRefDeprecated || cache.ImportRefsDeprecated?.length) {
-        throw new GrpcError(Code.UNIMPLEMENTED, 'berthd keeps its build cache in its image store; --cache-to and --cache-from of a cache export are not supported');
-      }
+      // Caches named by ref alone are what clients before BuildKit 0.4 sent (registry caches).
+      if (cache.ExportRefDeprecated || cache.ImportRefsDeprecated?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'cache exports and imports named by a ref only (registry caches of old clients) are not supported by berthd');
+      const cacheExports = cacheEntries(cache.Exports);
+      for (const entry of cacheExports) checkCacheExport(entry);
+      // The imports are the frontend's (it gets them as `cache-imports`); checked here before anything runs.
+      const cacheImports = cacheEntries(cache.Imports);
+      for (const entry of cacheImports) checkCacheImport(entry);
+      const inlineCache = cacheExports.some((e) => e.type === 'inline');
       const exporters = exportersOf(request);
       for (const exporter of exporters) checkExporter(exporter);
       if (request.SourcePolicy?.rules?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'source policies are not supported by berthd');
       if (Object.keys(request.FrontendInputs ?? {}).length) throw new GrpcError(Code.UNIMPLEMENTED, 'frontend inputs (bake\'s target contexts) are not supported by berthd');
       let solved: SolvedRef | undefined;
       if (request.Frontend) {
-        solved = await this.runFrontend(job, String(request.Frontend), request.FrontendAttrs as Record<string, string>, call.signal);
+        solved = await this.runFrontend(job, String(request.Frontend), withCacheImports(request.FrontendAttrs as Record<string, string>, cacheImports), call.signal);
       } else {
         // buildx runs the frontend through the gateway (LLBBridge) and returns its result.
         const returned = await Promise.race([job.returned.promise, aborted(call.signal)]);
@@ -141,12 +154,15 @@ export class BuildKitService {
         solved = refId ? job.refs.get(String(refId)) : undefined;
         if (refId && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, `the build returned ref ${refId}, which berthd does not know`);
       }
-      const session = exporters.length && job.session ? await this.sessions.get(job.session, call.signal) : undefined;
+      const localCaches = cacheExports.filter((e) => e.type === 'local');
+      const session = (exporters.length || localCaches.length) && job.session ? await this.sessions.get(job.session, call.signal) : undefined;
       const response: Record<string, string> = {};
-      if (exporters.length && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
+      if ((exporters.length || localCaches.length) && !solved) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build returned no result to export');
       // A cancelled build exports nothing, even when its last step finished meanwhile.
       if (call.signal.aborted) throw new GrpcError(Code.CANCELLED, 'the client cancelled the build');
-      if (solved) for (const [index, exporter] of exporters.entries()) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, index, call.signal));
+      if (solved) for (const [index, exporter] of exporters.entries()) Object.assign(response, await runExporter(this.deps, job, session, solved, exporter, index, call.signal, { inlineCache }));
+      // As BuildKit, the cache goes after the image; the client writes DIR/index.json from `cache.manifest`.
+      if (solved) for (const entry of localCaches) Object.assign(response, await exportLocalCache(this.deps.images, job, session, solved, entry, call.signal));
       return { ExporterResponse: response };
     } finally {
       this.jobs.finish(job);
@@ -173,9 +189,11 @@ export class BuildKitService {
     if (request.Definition?.def?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd builds Dockerfiles (the dockerfile.v0 frontend); raw LLB definitions are not supported');
     if (Object.keys(request.FrontendInputs ?? {}).length) throw new GrpcError(Code.UNIMPLEMENTED, 'frontend inputs (bake\'s target contexts) are not supported by berthd');
     if (request.SourcePolicies?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'source policies are not supported by berthd');
-    if (request.CacheImports?.length) throw new GrpcError(Code.UNIMPLEMENTED, 'berthd keeps its build cache in its image store; --cache-from of a cache export is not supported');
+    // BuildKit's client sends the imports in the frontend's options too (`cache-imports`).
+    const cacheImports = cacheEntries(request.CacheImports);
+    for (const entry of cacheImports) checkCacheImport(entry);
     if (!request.Frontend) return { result: {} };
-    const solved = await this.runFrontend(job, String(request.Frontend), request.FrontendOpt as Record<string, string>, call.signal);
+    const solved = await this.runFrontend(job, String(request.Frontend), withCacheImports(request.FrontendOpt as Record<string, string>, cacheImports), call.signal);
     const id = job.addRef(solved);
     return { ref: id, result: { ref: { id }, metadata: { 'containerimage.config': solved.config } } };
   }
@@ -194,6 +212,13 @@ export class BuildKitService {
     const session = await this.sessions.get(job.session, signal);
     return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
   }
+}
+
+/** The frontend's options with the request's cache imports as `cache-imports`, unless they say them already. */
+function withCacheImports(attrs: Record<string, string> | undefined, imports: CacheEntry[]): Record<string, string> {
+  const options = { ...(attrs ?? {}) };
+  if (imports.length && !options['cache-imports']) options['cache-imports'] = JSON.stringify(imports.map((e) => ({ Type: e.type, Attrs: e.attrs })));
+  return options;
 }
 
 /** The exporters a Solve asks for: BuildKit 0.13's list, or the one exporter older clients name. */

@@ -15,6 +15,7 @@ import { familiarString, parseNormalizedNamed, referenceString, type Reference }
 import { ProgressReporter } from '../vocabulary/progress.js';
 import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
+import { withInlineCache } from './remote-cache/inline.js';
 import { sessionCredentials } from './session-auth.js';
 import { sendDirectory, sendFile } from './session-export.js';
 import type { Session } from './sessions.js';
@@ -36,12 +37,12 @@ const truthy = (value: string | undefined) => value === 'true' || value === '1';
  * Runs exporter number `index` of the solve; returns what it adds to the ExporterResponse. The
  * index is how the client tells its targets apart.
  */
-export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal): Promise<Record<string, string>> {
+export async function runExporter(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, exporter: ExportRequest, index: number, signal: AbortSignal, options: { inlineCache?: boolean } = {}): Promise<Record<string, string>> {
   checkExporter(exporter);
   switch (exporter.type) {
     case 'moby':
     case 'image':
-      return exportImage(deps, job, session, solved, exporter.attrs, signal);
+      return exportImage(deps, job, session, solved, exporter.attrs, signal, options.inlineCache ?? false);
     case 'local':
     case 'tar':
       return exportFilesystem(deps, job, needSession(session, exporter.type), solved, exporter, index, signal);
@@ -161,11 +162,18 @@ async function exportArchive(deps: ExporterDeps, job: BuildJob, session: Session
   return imageResponse(solved.imageId, names);
 }
 
-async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session | undefined, solved: SolvedRef, attrs: Record<string, string>, signal: AbortSignal): Promise<Record<string, string>> {
+async function exportImage(deps: ExporterDeps, job: BuildJob, session: Session | undefined, built: SolvedRef, attrs: Record<string, string>, signal: AbortSignal, inlineCache: boolean): Promise<Record<string, string>> {
   const names = namesOf(attrs);
   const vertex = job.progress.vertex('exporting to image').start();
+  let solved = built;
   try {
     vertex.task('exporting layers');
+    if (inlineCache) {
+      // --cache-to type=inline: the image carries the build's cache in its config (a new image ID).
+      vertex.status('preparing layers for inline cache', {});
+      solved = await withInlineCache(deps.images, built);
+      vertex.status('preparing layers for inline cache', { done: true });
+    }
     vertex.task(`writing image ${solved.imageId}`);
     for (const name of names) {
       await deps.images.tag(solved.imageId, familiarString(name));

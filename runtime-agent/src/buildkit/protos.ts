@@ -15,6 +15,7 @@ const ENTRY_POINTS = [
   'github.com/moby/buildkit/session/sshforward/ssh.proto',
   'github.com/moby/buildkit/session/upload/upload.proto',
   'github.com/tonistiigi/fsutil/types/wire.proto',
+  'github.com/containerd/containerd/api/services/content/v1/content.proto',
 ];
 
 /** proto/ beside this module (source, bundle) or in the package's src/ (compiled into dist/). */
