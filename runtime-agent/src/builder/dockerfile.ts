@@ -31,7 +31,10 @@ export interface Instruction {
   rest: string;
   /** JSON array form (exec form) when the arguments are one. */
   json?: string[];
+  /** Each flag's value; a flag given twice keeps the last (see flagValues). */
   flags: Record<string, string>;
+  /** Every value of each flag, in order: RUN --mount and COPY --exclude may be given many times. */
+  flagValues: Record<string, string[]>;
   heredocs: Heredoc[];
   /** The instruction as written (continuations joined), for `Step N/M : ...`. */
   original: string;
@@ -138,16 +141,18 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     }
 
     const flags: Record<string, string> = {};
+    const flagValues: Record<string, string[]> = {};
     for (;;) {
       const flag = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(?:\s+|$)/.exec(args);
       if (!flag) break;
       const name = flag[1]!;
       if (!(ALLOWED_FLAGS[keyword] ?? []).includes(name)) throw new DockerfileError(startLine, `Unknown flag: ${excerpt(name)}`);
       flags[name] = flag[2] ?? 'true';
+      (flagValues[name] ??= []).push(flags[name]!);
       args = args.slice(flag[0].length);
     }
     const json = keywordTakesJson(keyword) ? parseJsonArray(args) : undefined;
-    instructions.push({ keyword, rest: args, ...(json ? { json } : {}), flags, heredocs, original: joined.trim(), line: startLine });
+    instructions.push({ keyword, rest: args, ...(json ? { json } : {}), flags, flagValues, heredocs, original: joined.trim(), line: startLine });
   }
   return { instructions, escape, ...(syntax ? { syntax } : {}) };
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import type { Builder, StepInfo, StepObserver } from '../builder/builder.js';
+import type { Builder, BuildSecrets, StepHandle, StepInfo, StepObserver } from '../builder/builder.js';
 import { BuildCancelledError, StepFailedError } from '../builder/builder.js';
 import { DockerfileError } from '../builder/dockerfile.js';
 import type { ImageService } from '../images/image-service.js';
@@ -22,6 +22,7 @@ import { Code, GrpcError } from './grpc/status.js';
 import type { BuildJob, SolvedRef } from './jobs.js';
 import type { Vertex } from './progress.js';
 import { sessionCredentials } from './session-auth.js';
+import { forwardAgent, getSecret } from './session-secrets.js';
 import type { Session } from './sessions.js';
 
 export interface FrontendDeps {
@@ -116,7 +117,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
     await importBuildCaches(deps.images, session, options.cacheImports, signal, progress);
     const steps = new VertexSteps(job);
     const stageImages: string[] = [];
-    const reporter = new ProgressReporter((message) => steps.pullProgress(message));
+    const reporter = new ProgressReporter(() => undefined);
     try {
       const imageId = await deps.builder.build(
         {
@@ -128,6 +129,9 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           labels: options.labels,
           ...(options.target ? { target: options.target } : {}),
           noCache: options.noCache,
+          ...(options.noCacheStages.length ? { noCacheStages: options.noCacheStages } : {}),
+          entitlements: job.entitlements,
+          secrets: sessionSecrets(session, signal),
           pull: options.pull,
           quiet: false,
           ...(options.networkMode ? { networkMode: options.networkMode } : {}),
@@ -142,7 +146,6 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
         },
         { stream: () => undefined, progress: reporter, steps },
       );
-      steps.finish();
       const config = Buffer.from(JSON.stringify(await deps.images.config(imageId)));
       return { imageId, config, stageImages };
     } catch (err) {
@@ -153,51 +156,56 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
   }
 }
 
-/** The builder's steps as vertexes, one at a time (the builder runs them in order). */
-class VertexSteps implements StepObserver {
-  private current?: Vertex;
-  private currentStep?: StepInfo;
+/** The client's secrets and ssh agents, as RUN --mount=type=secret|ssh asks for them. */
+function sessionSecrets(session: Session, signal: AbortSignal): BuildSecrets {
+  return {
+    secret: (id) =>
+      getSecret(session, id, signal).catch((err: unknown) => {
+        if (err instanceof GrpcError && err.code === Code.NOT_FOUND) return undefined;
+        throw err;
+      }),
+    sshAgent: (id) => forwardAgent(session, id),
+  };
+}
 
+/** The builder's steps as vertexes; stages may run side by side, each step with its own vertex. */
+class VertexSteps implements StepObserver {
   constructor(private readonly job: BuildJob) {}
 
-  started(step: StepInfo): void {
-    this.current?.complete();
-    this.current = undefined;
-    this.currentStep = step;
-    if (step.number === 0) return; // a step that only changes the config: BuildKit does not show it
+  started(step: StepInfo): StepHandle {
+    // A step that only changes the config: BuildKit does not show it.
+    if (step.number === 0) return { cached: () => undefined, output: () => undefined, done: () => undefined, failed: () => undefined };
     const prefix = `${step.stage ? `${step.stage} ` : ''}${step.number}/${step.count}`;
-    this.current = this.job.progress.vertex(`[${prefix}] ${displayText(step)}`).start();
+    const vertex = this.job.progress.vertex(`[${prefix}] ${displayText(step)}`).start();
+    return {
+      cached: () => vertex.cached(),
+      output: (text, stream) => vertex.log(text, stream === 'stderr' ? 2 : 1),
+      progress: new ProgressReporter((message) => pullProgress(vertex, message)),
+      done: () => vertex.complete(),
+      failed: (err) => vertex.complete(failureMessage(err)),
+    };
   }
 
-  cached(): void {
-    this.current?.cached();
-  }
-
-  output(text: string, stream: 'stdout' | 'stderr'): void {
-    this.current?.log(text, stream === 'stderr' ? 2 : 1);
-  }
-
-  pullProgress(message: JsonMessage): void {
-    const detail = message.progressDetail as { current?: number; total?: number } | undefined;
-    if (!this.current || !message.id || !detail) return;
-    this.current.status(String(message.id), { name: `${message.status} ${message.id}`, current: detail.current ?? 0, total: detail.total ?? 0, done: /complete|exists/i.test(String(message.status)) });
-  }
-
-  finish(): void {
-    this.current?.complete();
-  }
-
-  /** Marks the failing step and returns the error BuildKit would report. */
+  /** The error BuildKit would report for a failed build. */
   fail(err: unknown): Error {
-    let message = err instanceof Error ? err.message : String(err);
-    if (err instanceof StepFailedError && err.command) message = `process "${err.command}" did not complete successfully: exit code: ${err.code}`;
-    if (err instanceof DockerfileError) message = `dockerfile parse error: ${message}`;
-    if (err instanceof BuildCancelledError) message = 'context canceled';
-    this.current?.complete(message);
     if (err instanceof GrpcError) return err;
-    if (err instanceof BuildCancelledError) return new GrpcError(Code.CANCELLED, message);
-    return new GrpcError(Code.UNKNOWN, message);
+    if (err instanceof BuildCancelledError) return new GrpcError(Code.CANCELLED, failureMessage(err));
+    return new GrpcError(Code.UNKNOWN, failureMessage(err));
   }
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof StepFailedError && err.command) return `process "${err.command}" did not complete successfully: exit code: ${err.code}`;
+  if (err instanceof DockerfileError) return `dockerfile parse error: ${err.message}`;
+  if (err instanceof BuildCancelledError) return 'context canceled';
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A pull's progress as the FROM step's status lines, one per layer. */
+function pullProgress(vertex: Vertex, message: JsonMessage): void {
+  const detail = message.progressDetail as { current?: number; total?: number } | undefined;
+  if (!message.id || !detail) return;
+  vertex.status(String(message.id), { name: `${message.status} ${message.id}`, current: detail.current ?? 0, total: detail.total ?? 0, done: /complete|exists/i.test(String(message.status)) });
 }
 
 /** FROM as BuildKit shows it: the base image's full name. */

@@ -10,6 +10,7 @@ export interface DockerfileOptions {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   noCache: boolean;
+  noCacheStages: string[];
   pull: boolean;
   networkMode?: string;
   extraHosts: string[];
@@ -59,7 +60,7 @@ function refuse(name: string, value: string, why: string): never {
 }
 
 export function parseDockerfileOptions(attrs: Record<string, string>): DockerfileOptions {
-  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false, cacheImports: [] };
+  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, noCacheStages: [], pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false, cacheImports: [] };
   for (const [name, value] of Object.entries(attrs)) {
     if (name.startsWith('build-arg:')) options.buildArgs[name.slice('build-arg:'.length)] = value;
     else if (name.startsWith('label:')) options.labels[name.slice('label:'.length)] = value;
@@ -77,9 +78,9 @@ export function parseDockerfileOptions(attrs: Record<string, string>): Dockerfil
           if (value) options.target = value;
           break;
         case 'no-cache':
-          // An empty value is every stage; a list names the stages to rebuild, which would need a
-          // per-stage cache switch the builder lacks: the whole build is rebuilt then too.
-          options.noCache = true;
+          // An empty value is every stage (--no-cache); a list names the stages to rebuild (--no-cache-filter).
+          if (value === '') options.noCache = true;
+          else options.noCacheStages = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
           break;
         case 'image-resolve-mode':
           options.pull = value === 'pull';

@@ -84,8 +84,11 @@ export async function listChanges(upper: string, lowerDirs: string[]): Promise<C
     .map(({ Path, Kind }) => ({ Path, Kind }));
 }
 
-/** Streams the upper dir as an OCI layer tar. */
-export function changesTar(upper: string): Readable {
+/**
+ * Streams the upper dir as an OCI layer tar. `mountPoints` are paths a build step's mounts made
+ * (RUN --mount): left out when empty, like the runtime's own.
+ */
+export function changesTar(upper: string, mountPoints: ReadonlySet<string> = new Set()): Readable {
   const pack = tarStream.pack();
   void (async () => {
     const opaque = await opaqueDirs(upper);
@@ -100,6 +103,7 @@ export function changesTar(upper: string): Readable {
       });
     for await (const { rel, stat } of walk(upper)) {
       if (isRuntimeMountPoint(rel, stat)) continue;
+      if (mountPoints.has(rel) && (stat.isDirectory() || (stat.isFile() && stat.size === 0) || stat.isSocket())) continue;
       const base = { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, mtime: stat.mtime };
       if (isWhiteout(stat)) {
         const dir = path.posix.dirname(rel);
