@@ -59,7 +59,7 @@ export class SessionContentStore {
         if (data.length) yield data;
       }
     } catch (err) {
-      if (err instanceof GrpcError && err.code === Code.NOT_FOUND) throw new GrpcError(Code.NOT_FOUND, `${this.storeId}: blob ${digest} is missing from the cache`);
+      if (err instanceof GrpcError && err.code === Code.NOT_FOUND) throw new GrpcError(Code.NOT_FOUND, `cache ${this.storeId}: blob ${digest} is missing from the cache`);
       throw err;
     }
   }
