@@ -1,7 +1,9 @@
-// The classic builder's cache as `docker builder prune`, `docker system df` and `docker system
-// prune` see it: the images build steps made (records with a step key) that no tag names and no
-// container uses. Without `all`, only those no kept image is built on (what a removed build left).
+// The build cache as `docker builder prune`, `docker system df` and `docker system prune` see it:
+// the images build steps made (records with a step key) that no tag names and no container uses,
+// and the RUN --mount=type=cache directories. Without `all`, only step images no kept image is
+// built on (what a removed build left) go; cache directories go unless a step uses them now.
 import type { ImageService } from '../images/image-service.js';
+import { CacheMounts } from './cache-mounts.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { Filters } from '../util/filters.js';
 import type { ImageRecord } from '../vocabulary/image-record.js';
@@ -12,7 +14,7 @@ export const BUILD_CACHE_FILTERS = ['until', 'id', 'parent', 'type', 'descriptio
 export interface BuildCacheEntry {
   ID: string;
   Parents: string[] | null;
-  Type: 'regular';
+  Type: 'regular' | 'exec.cachemount';
   Description: string;
   InUse: boolean;
   Shared: boolean;
@@ -62,7 +64,11 @@ async function entry(images: ImageService, record: ImageRecord): Promise<BuildCa
 }
 
 export async function listBuildCache(images: ImageService): Promise<BuildCacheEntry[]> {
-  return Promise.all(cacheImages(images).map((record) => entry(images, record)));
+  const steps = await Promise.all(cacheImages(images).map((record) => entry(images, record)));
+  const mounts = (await CacheMounts.of(images.dataRoot).list()).map(
+    (m): BuildCacheEntry => ({ ID: m.key, Parents: null, Type: 'exec.cachemount', Description: m.description, InUse: m.inUse, Shared: m.sharing === 'shared', Size: m.size, CreatedAt: m.created, LastUsedAt: m.lastUsed, UsageCount: m.usageCount }),
+  );
+  return [...steps, ...mounts];
 }
 
 /** `docker builder prune [-a] [--filter ...] [--keep-storage N]`. */
@@ -79,8 +85,14 @@ export async function pruneBuildCache(images: ImageService, options: { all: bool
     if (filters.has('parent') && !filters.get('parent').some((p) => e.Parents?.some((own) => own.startsWith(hex(p))))) return false;
     if (filters.has('description') && !filters.get('description').some((d) => e.Description.includes(d))) return false;
     if (filters.has('type') && !filters.get('type').includes(e.Type)) return false;
-    // Nothing here is in use or shared: asking for such entries selects none.
-    if (filters.bool('inuse') === true || filters.bool('shared') === true || filters.bool('private') === false) return false;
+    const inUse = filters.bool('inuse');
+    const shared = filters.bool('shared');
+    const isPrivate = filters.bool('private');
+    if (inUse !== undefined && inUse !== e.InUse) return false;
+    if (shared !== undefined && shared !== e.Shared) return false;
+    if (isPrivate !== undefined && isPrivate === e.Shared) return false;
+    // A cache a running step uses stays.
+    if (e.InUse) return false;
     return true;
   });
   // --keep-storage: the newest entries stay as long as they fit in it.
@@ -94,7 +106,10 @@ export async function pruneBuildCache(images: ImageService, options: { all: bool
     return true;
   });
   const before = await images.diskUsage();
-  await images.deleteRecords(doomed.map((e) => `sha256:${e.ID}`));
+  const mounts = CacheMounts.of(images.dataRoot);
+  let mountBytes = 0;
+  for (const e of doomed.filter((d) => d.Type === 'exec.cachemount')) if (await mounts.remove(e.ID)) mountBytes += e.Size;
+  await images.deleteRecords(doomed.filter((d) => d.Type === 'regular').map((e) => `sha256:${e.ID}`));
   await images.collectGarbage();
-  return { deleted: doomed, reclaimed: Math.max(0, before - (await images.diskUsage())) };
+  return { deleted: doomed, reclaimed: mountBytes + Math.max(0, before - (await images.diskUsage())) };
 }

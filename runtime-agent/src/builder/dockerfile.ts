@@ -11,9 +11,10 @@ function excerpt(text: string): string {
 export class DockerfileError extends Error {
   constructor(
     readonly line: number,
-    message: string,
+    /** What was wrong, without the line. */
+    readonly detail: string,
   ) {
-    super(line > 0 ? `Dockerfile parse error line ${line}: ${message}` : message);
+    super(line > 0 ? `Dockerfile parse error line ${line}: ${detail}` : detail);
   }
 }
 

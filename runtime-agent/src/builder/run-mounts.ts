@@ -225,7 +225,7 @@ export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], stat
             agent = await stage.options.secrets.sshAgent(mount.id);
           } catch (err) {
             if (!mount.required) break;
-            throw new DockerfileError(line, `RUN --mount=${mount.spec}: ${err instanceof Error ? err.message : String(err)}`);
+            throw new DockerfileError(line, `RUN --mount=${mount.spec}: no ssh agent ${mount.id} from the client (docker buildx build --ssh ${mount.id}): ${err instanceof Error ? err.message : String(err)}`);
           }
           undo.push(() => agent.close());
           await fs.chmod(agent.socketPath, mount.mode);

@@ -131,7 +131,7 @@ async function runContainer(stage: StageRun, state: BuildState, run: { command: 
       HostConfig: {
         ...(options.runResources ?? {}),
         NetworkMode: run.network,
-        ...(run.network === 'host' || run.network === 'none' ? {} : { ExtraHosts: options.extraHosts }),
+        ExtraHosts: options.extraHosts,
         ...(run.prepared.mounts.length ? { Mounts: run.prepared.mounts } : {}),
         ...(run.insecure ? { Privileged: true } : {}),
       },

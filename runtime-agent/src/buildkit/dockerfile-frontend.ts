@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import type { Builder, BuildSecrets, StepHandle, StepInfo, StepObserver } from '../builder/builder.js';
+import type { Builder, BuildSecrets, NamedContext, StepHandle, StepInfo, StepObserver } from '../builder/builder.js';
 import { BuildCancelledError, StepFailedError } from '../builder/builder.js';
 import { DockerfileError } from '../builder/dockerfile.js';
 import type { ImageService } from '../images/image-service.js';
@@ -114,6 +114,24 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       for (const [relative, digest] of received.digests) contextDigests.set(path.join(contextDir, relative), digest);
     }
 
+    // --build-context: each local one is a directory of the client's, with its own .dockerignore.
+    const namedContexts = new Map<string, NamedContext>();
+    for (const [index, [name, value]] of Object.entries(options.namedContexts).entries()) {
+      if (value.startsWith('docker-image://')) {
+        namedContexts.set(name, { kind: 'image', ref: value.slice('docker-image://'.length) });
+        continue;
+      }
+      const sessionName = value.slice('local:'.length);
+      const namedDir = path.join(dir, `named-${index}`);
+      const namedIgnore = path.join(dir, `named-${index}-ignore`);
+      await Promise.all([fs.mkdir(namedDir), fs.mkdir(namedIgnore)]);
+      await transfer(`[context ${name}] load .dockerignore`, 'context', sessionName, namedIgnore, { include: ['.dockerignore'] });
+      const exclude = ignorePatterns((await readIfExists(path.join(namedIgnore, '.dockerignore'))) ?? '');
+      const namedReceived = await transfer(`[context ${name}] load from client`, 'context', sessionName, namedDir, exclude.length ? { exclude } : {});
+      const digests = new Map([...namedReceived.digests].map(([relative, digest]) => [path.join(namedDir, relative), digest]));
+      namedContexts.set(name, { kind: 'directory', dir: namedDir, ignored: () => false, digests });
+    }
+
     await importBuildCaches(deps.images, session, options.cacheImports, signal, progress);
     const steps = new VertexSteps(job);
     const stageImages: string[] = [];
@@ -131,6 +149,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
           noCache: options.noCache,
           ...(options.noCacheStages.length ? { noCacheStages: options.noCacheStages } : {}),
           entitlements: job.entitlements,
+          ...(namedContexts.size ? { namedContexts } : {}),
           secrets: sessionSecrets(session, signal),
           pull: options.pull,
           quiet: false,
@@ -196,7 +215,8 @@ class VertexSteps implements StepObserver {
 
 function failureMessage(err: unknown): string {
   if (err instanceof StepFailedError && err.command) return `process "${err.command}" did not complete successfully: exit code: ${err.code}`;
-  if (err instanceof DockerfileError) return `dockerfile parse error: ${err.message}`;
+  // BuildKit's words: `dockerfile parse error on line 3: ...`.
+  if (err instanceof DockerfileError) return err.line > 0 ? `dockerfile parse error on line ${err.line}: ${err.detail}` : `dockerfile parse error: ${err.detail}`;
   if (err instanceof BuildCancelledError) return 'context canceled';
   return err instanceof Error ? err.message : String(err);
 }

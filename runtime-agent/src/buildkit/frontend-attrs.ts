@@ -24,6 +24,8 @@ export interface DockerfileOptions {
   remoteContext?: string;
   /** --cache-from: caches to import before the build (BuildKit's client passes them as `cache-imports`). */
   cacheImports: CacheImport[];
+  /** --build-context: name -> `local:NAME` (a directory the session sends) or `docker-image://REF`. */
+  namedContexts: Record<string, string>;
 }
 
 /** One --cache-from as BuildKit's client sends it: `{"Type":"local","Attrs":{"src":"dir","digest":"sha256:..."}}`. */
@@ -53,6 +55,8 @@ const DEFAULTS: Record<string, (value: string) => boolean> = {
   'force-network-mode': (v) => ['', 'sandbox', 'default', 'host', 'none'].includes(v),
   'cgroup-parent': (v) => v === '',
   contextsubdir: (v) => v === '',
+  // What the client can do for the frontend (buildx: it forwards named contexts); nothing to set.
+  'frontend.caps': () => true,
 };
 
 function refuse(name: string, value: string, why: string): never {
@@ -60,11 +64,18 @@ function refuse(name: string, value: string, why: string): never {
 }
 
 export function parseDockerfileOptions(attrs: Record<string, string>): DockerfileOptions {
-  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, noCacheStages: [], pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false, cacheImports: [] };
+  const options: DockerfileOptions = { filename: 'Dockerfile', buildArgs: {}, labels: {}, noCache: false, noCacheStages: [], pull: false, extraHosts: [], runResources: {}, contextName: 'context', dockerfileName: 'dockerfile', dockerfileFromClient: false, cacheImports: [], namedContexts: {} };
   for (const [name, value] of Object.entries(attrs)) {
     if (name.startsWith('build-arg:')) options.buildArgs[name.slice('build-arg:'.length)] = value;
     else if (name.startsWith('label:')) options.labels[name.slice('label:'.length)] = value;
-    else if (name.startsWith('context:')) refuse(name, value, 'named build contexts (--build-context) are not implemented yet');
+    else if (name.startsWith('context:')) {
+      // --build-context NAME=DIR arrives as local:NAME (the directory comes through the session),
+      // NAME=docker-image://REF as itself.
+      const contextName = name.slice('context:'.length);
+      if (!contextName) refuse(name, value, 'a named context needs a name');
+      if (!/^(local:.+|docker-image:\/\/.+)$/.test(value)) refuse(name, value, 'a named context is a local directory or docker-image://REF here (not oci-layout://, git, https or a bake target)');
+      options.namedContexts[contextName] = value;
+    }
     else if (name.startsWith('attest:')) {
       // buildx asks for no attestation unless told to; `--provenance=false` arrives as disabled.
       if (!/(^|,)disabled=true(,|$)/.test(value) && value !== '' && value !== 'false') refuse(name, value, 'attestations need an image store that keeps them (containerd), which berthd does not have');
