@@ -34,6 +34,13 @@ const IMPORT_OPTIONS: Record<string, Record<string, (value: string) => boolean>>
   registry: { ref: nonEmpty },
 };
 
+/** What each type cannot do without (the local import's digest has a message of its own). */
+const REQUIRED: Record<string, string[]> = {
+  'cache-to local': ['dest'],
+  'cache-from local': ['src'],
+  'cache-from registry': ['ref'],
+};
+
 function check(kind: 'cache-to' | 'cache-from', table: typeof EXPORT_OPTIONS, entry: CacheEntry): void {
   const options = table[entry.type];
   const flagName = `--${kind}`;
@@ -42,8 +49,8 @@ function check(kind: 'cache-to' | 'cache-from', table: typeof EXPORT_OPTIONS, en
     const accepts = options[name];
     if (!accepts || !accepts(value)) throw new GrpcError(Code.INVALID_ARGUMENT, `${flagName} type=${entry.type}: option ${name}=${JSON.stringify(value)} is not supported by berthd`);
   }
-  for (const [name, accepts] of Object.entries(options)) {
-    if (accepts === nonEmpty && !(name in entry.attrs) && !(kind === 'cache-from' && entry.type === 'local' && name === 'digest')) throw new GrpcError(Code.INVALID_ARGUMENT, `${flagName} type=${entry.type} needs ${name}=`);
+  for (const name of REQUIRED[`${kind} ${entry.type}`] ?? []) {
+    if (!entry.attrs[name]) throw new GrpcError(Code.INVALID_ARGUMENT, `${flagName} type=${entry.type} needs ${name}=`);
   }
   if (kind === 'cache-from' && entry.type === 'local' && !entry.attrs.digest) throw new GrpcError(Code.INVALID_ARGUMENT, `--cache-from type=local,src=${entry.attrs.src}: the client named no manifest digest (is there an index.json in that directory?)`);
 }
