@@ -92,6 +92,7 @@ export class Builder {
     const failed = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
     const results = new Map<number, Promise<BuildState>>();
+    const background: Promise<unknown>[] = [];
     const run: BuildRun = {
       builder: this,
       options: { ...options, signal },
@@ -102,6 +103,7 @@ export class Builder {
       stages,
       consumed: new Set(),
       stageResult: (index) => results.get(index),
+      afterwards: (work) => void background.push(work.catch(() => undefined)),
     };
 
     // The classic builder's step numbers run through the whole build.
@@ -124,6 +126,7 @@ export class Builder {
     }
     // Every stage settles before the build ends: none is left running after an error.
     const settled = await Promise.allSettled(results.values());
+    await Promise.all(background);
     const firstError = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !(s.reason instanceof BuildCancelledError)) ?? settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (firstError) throw firstError.reason;
 

@@ -160,6 +160,7 @@ async function runContainer(stage: StageRun, state: BuildState, run: { command: 
     return next;
   } finally {
     options.signal?.removeEventListener('abort', kill);
-    await containers.remove(Id, { force: true }).catch(() => undefined);
+    // The next step need not wait for the container to go (an unmount and a directory removal).
+    stage.afterwards(containers.remove(Id, { force: true }));
   }
 }

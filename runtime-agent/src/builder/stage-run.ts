@@ -47,6 +47,8 @@ export interface BuildRun {
   consumed: Set<string>;
   /** A stage's result, when the build runs that stage. */
   stageResult(index: number): Promise<BuildState> | undefined;
+  /** Work that need not hold up the next step (removing a RUN's container); the build waits for it at its end. */
+  afterwards(work: Promise<unknown>): void;
 }
 
 /** One stage being built: its variables and the execution of each instruction. */
@@ -82,6 +84,10 @@ export class StageRun {
 
   say(line: string): void {
     this.build.say(line);
+  }
+
+  afterwards(work: Promise<unknown>): void {
+    this.build.afterwards(work);
   }
 
   /** An earlier stage's result, once it is built (stages may run side by side). */
