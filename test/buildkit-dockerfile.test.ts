@@ -211,15 +211,27 @@ CMD cat /one.txt /two.txt
     const stage = (name: string) => `FROM busybox AS ${name}\nRUN cut -d' ' -f1 /proc/uptime > /start && sleep 3 && cut -d' ' -f1 /proc/uptime > /end\n`;
     const dockerfile = `${SYNTAX}${stage('left')}${stage('right')}FROM busybox\nCOPY --from=left /start /left-start\nCOPY --from=left /end /left-end\nCOPY --from=right /start /right-start\nCOPY --from=right /end /right-end\n`;
     const dir = await context('parallel', { Dockerfile: dockerfile });
-    const out = await buildOk(dir, ['-t', 'parallel']);
+    // rawjson: BuildKit's status messages as they come, each vertex with its start and end.
+    const out = await buildOk(dir, ['-t', 'parallel', '--progress=rawjson']);
     const read = async (file: string) => Number((await dockerOk(['run', '--rm', 'parallel', 'cat', file])).stdout);
     const [leftStart, leftEnd, rightStart, rightEnd] = await Promise.all(['/left-start', '/left-end', '/right-start', '/right-end'].map(read));
     assert.ok(leftStart! < rightEnd! && rightStart! < leftEnd!, `the stages overlap: left ${leftStart}-${leftEnd}, right ${rightStart}-${rightEnd}`);
-    // Both RUNs start before either ends in the progress too.
-    const left = out.indexOf('[left 2/2] RUN');
-    const right = out.indexOf('[right 2/2] RUN');
-    const firstDone = Math.min(...[...out.matchAll(/#(\d+) DONE/g)].filter((m) => out.slice(0, m.index).includes(`#${m[1]} [left 2/2]`) || out.slice(0, m.index).includes(`#${m[1]} [right 2/2]`)).map((m) => m.index));
-    assert.ok(left >= 0 && right >= 0 && left < firstDone && right < firstDone, 'both stages\' RUN began before either finished');
+    // The progress shows both RUNs running at once.
+    const spans = new Map<string, { started?: number; completed?: number }>();
+    // One indented JSON object after another, each ending with a `}` line of its own.
+    const messages = out.split(/^\}$/m).map((chunk) => chunk.slice(chunk.indexOf('{'))).filter((chunk) => chunk.startsWith('{')).map((chunk) => `${chunk}}`);
+    for (const message of messages) {
+      for (const v of (JSON.parse(message) as { vertexes?: { name: string; started?: string; completed?: string }[] }).vertexes ?? []) {
+        const span = spans.get(v.name) ?? {};
+        if (v.started) span.started = Date.parse(v.started);
+        if (v.completed) span.completed = Date.parse(v.completed);
+        spans.set(v.name, span);
+      }
+    }
+    const left = [...spans].find(([name]) => name.startsWith('[left 2/2] RUN'))?.[1];
+    const right = [...spans].find(([name]) => name.startsWith('[right 2/2] RUN'))?.[1];
+    assert.ok(left?.started && left.completed && right?.started && right.completed, `both RUN vertexes started and completed: ${JSON.stringify([...spans.keys()])}`);
+    assert.ok(left.started < right.completed && right.started < left.completed, 'the two RUN vertexes overlap in the progress');
   });
 
   it('takes --build-context (a directory and docker-image://) and --no-cache-filter', async () => {
@@ -261,6 +273,12 @@ RUN ls /extra && cat /extra/note.txt
       assert.notEqual(res.code, 0, instruction);
       assert.match(res.stderr, expected, instruction);
     }
+    // A platform the engine cannot run fails the build before any stage runs.
+    const platform = await context('bad-platform', { Dockerfile: `${SYNTAX}FROM busybox AS first\nRUN echo must-not-run\nFROM --platform=linux/s390x busybox\nCOPY --from=first /etc/passwd /p\n` });
+    const wrongPlatform = await build(platform);
+    assert.notEqual(wrongPlatform.code, 0);
+    assert.match(wrongPlatform.stderr, /line 4: FROM --platform=linux\/s390x: berthd builds for linux\/\w+ only/);
+    assert.doesNotMatch(wrongPlatform.stderr, /must-not-run/);
     // The classic builder says these need BuildKit.
     const classic = await context('classic-mount', { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c true\n' });
     const res = await docker(['build', classic], { env: { DOCKER_BUILDKIT: '0' } });

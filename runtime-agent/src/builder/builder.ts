@@ -15,7 +15,7 @@ import { MAX_DOCKERFILE } from './build-context.js';
 import { BuildCancelledError, FILE_STEPS, type BuildOptions, type BuildOutput, type StepHandle } from './build-types.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords } from './dockerfile.js';
 import { commitConfig, stateOf, type BuildState } from './image-steps.js';
-import { NOP, PROXY_ARGS, shortId, StageRun, type BuildRun, type Stage } from './stage-run.js';
+import { checkStagePlatform, NOP, PROXY_ARGS, shortId, StageRun, type BuildRun, type Stage } from './stage-run.js';
 import { expandWord } from './variables.js';
 
 export * from './build-types.js';
@@ -84,6 +84,8 @@ export class Builder {
     if (targetIndex < 0) throw new DockerfileError(0, `failed to reach build target ${options.target} in Dockerfile`);
     const dependencies = (stage: Stage) => stageDependencies(stage, stages, escape, globalArgs);
     const needed = neededStages(stages, targetIndex, dependencies);
+    // A platform the engine cannot run fails the build before any stage starts.
+    for (const stage of stages) if (needed.has(stage.index)) checkStagePlatform(stage, globalArgs, escape);
     const say = (line: string) => {
       if (!options.quiet) out.stream(line.endsWith('\n') ? line : `${line}\n`);
     };

@@ -31,6 +31,24 @@ export interface Stage {
   instructions: Instruction[];
 }
 
+/**
+ * FROM --platform: only the engine's own platform can run here (no emulator is registered for
+ * another); any other is refused, never ignored. The builder checks every stage before any runs.
+ */
+export function checkStagePlatform(stage: Stage, globalArgs: Map<string, string | undefined>, escape: string): void {
+  const flag = stage.from.flags.platform;
+  if (flag === undefined) return;
+  const wanted = expandWord(flag, (n) => globalArgs.get(n), escape);
+  const host = formatPlatform(hostPlatform());
+  let asked: string;
+  try {
+    asked = formatPlatform(parsePlatform(wanted));
+  } catch {
+    throw new DockerfileError(stage.from.line, `invalid platform ${JSON.stringify(wanted)} in FROM --platform`);
+  }
+  if (asked !== host) throw new DockerfileError(stage.from.line, `FROM --platform=${wanted}: berthd builds for ${host} only (no emulator runs ${asked} binaries here)`);
+}
+
 /** What a step reads files from: an image's or stage's filesystem, or a directory (a named context). */
 export type StepSource = { kind: 'state'; state: BuildState } | { kind: 'directory'; dir: string; ignored: (relative: string) => boolean; digests?: KnownDigests };
 
@@ -164,19 +182,7 @@ export class StageRun {
     const lookup: Lookup = (n) => this.build.globalArgs.get(n);
     const raw = splitWords(this.stage.from.rest, this.escape)[0] ?? '';
     const name = expandWord(raw, lookup, this.escape);
-    const platformFlag = this.stage.from.flags.platform;
-    if (platformFlag !== undefined) {
-      // Only the engine's own platform can run here: another is refused, never ignored.
-      const wanted = expandWord(platformFlag, lookup, this.escape);
-      const host = formatPlatform(hostPlatform());
-      let asked: string;
-      try {
-        asked = formatPlatform(parsePlatform(wanted));
-      } catch {
-        throw new DockerfileError(this.stage.from.line, `invalid platform ${JSON.stringify(wanted)} in FROM --platform`);
-      }
-      if (asked !== host) throw new DockerfileError(this.stage.from.line, `FROM --platform=${wanted}: berthd builds for ${host} only (nothing here runs ${asked} binaries)`);
-    }
+    checkStagePlatform(this.stage, this.build.globalArgs, this.escape);
     for (const n of referencedVariables(raw)) if (this.build.globalArgs.has(n)) this.build.consumed.add(n);
     if (!name) throw new DockerfileError(this.stage.from.line, `base name (${raw}) should not be blank`);
     const previous = /^\d+$/.test(name) ? undefined : this.build.stages.find((s) => s.name === name.toLowerCase() && s.index < this.stage.index);
