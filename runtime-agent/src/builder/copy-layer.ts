@@ -2,6 +2,8 @@
 // image's filesystem), checksummed for the cache, and written as a layer tar with dockerd's rules:
 // a directory source copies its content, a trailing `/` or several sources make the destination
 // a directory, --chown/--chmod apply to everything copied, and ADD unpacks a local tar archive.
+// BuildKit's additions: --exclude patterns, --parents (a source keeps its path below a pivot), and
+// heredoc sources (files written for the step, never unpacked).
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 
 import { decompress, detectFileCompression } from '../util/compression.js';
+import type { ModeChange } from './copy-flags.js';
 import { DockerfileError } from './dockerfile.js';
 
 /**
@@ -34,6 +37,13 @@ export interface CopySource {
   /** Path relative to the source root, for messages and the checksum. */
   relative: string;
   stat: Stats;
+  /**
+   * COPY --parents: the path the source keeps below the destination (relative to its pivot, the
+   * part before `/./`, or to the root), and the pivot's absolute path (its directories are copied too).
+   */
+  parents?: { target: string; pivot: string };
+  /** A heredoc's content, written to a file for the step: ADD never unpacks it. */
+  inline?: boolean;
 }
 
 export interface CopyPlan {
@@ -43,7 +53,10 @@ export interface CopyPlan {
   /** The destination is a directory (trailing slash, several sources, or a glob). */
   intoDirectory: boolean;
   owner?: { uid: number; gid: number };
-  mode?: number;
+  /** --chmod: the mode of everything copied (not of the parent directories the step creates). */
+  chmod?: ModeChange;
+  /** --exclude: a copied path (relative to where it lands below the destination) left out. */
+  exclude?: { patterns: string[]; matches: (relative: string) => boolean };
   /** ADD: local tar archives are unpacked into the destination. */
   extractArchives: boolean;
 }
@@ -57,10 +70,15 @@ function isInside(root: string, candidate: string): boolean {
  * Resolves the source arguments of one COPY/ADD against a root (context or image filesystem).
  * Globs use the Dockerfile's rules; a path that leaves the root or matches nothing is an error.
  */
-export async function resolveSources(root: string, patterns: string[], line: number, keyword: string, ignored: (relative: string) => boolean): Promise<CopySource[]> {
+export async function resolveSources(root: string, patterns: string[], line: number, keyword: string, ignored: (relative: string) => boolean, options: { parents?: boolean } = {}): Promise<CopySource[]> {
   const { minimatch } = await import('minimatch');
   const sources: CopySource[] = [];
-  for (const pattern of patterns) {
+  for (const written of patterns) {
+    // --parents: `a/./b/c` keeps `b/c` below the destination; without a `./` pivot, the whole path.
+    const pivotAt = options.parents ? written.indexOf('/./') : -1;
+    const pivotPart = pivotAt === -1 ? '' : path.posix.normalize('/' + written.slice(0, pivotAt)).slice(1);
+    const pattern = pivotAt === -1 ? written : `${written.slice(0, pivotAt)}/${written.slice(pivotAt + 3)}`;
+    const keep = (relative: string): CopySource['parents'] => (options.parents ? { target: pivotPart ? path.posix.relative(pivotPart, relative) : relative === '.' ? '' : relative, pivot: path.join(root, pivotPart) } : undefined);
     const cleaned = path.posix.normalize('/' + pattern).slice(1) || '.';
     const absolute = path.join(root, cleaned);
     if (!isInside(root, absolute) || pattern.split('/').includes('..') && !isInside(root, path.resolve(root, pattern))) {
@@ -72,10 +90,11 @@ export async function resolveSources(root: string, patterns: string[], line: num
       const fixed = cleaned.split('/').slice(0, base).join('/');
       for (const relative of await walk(path.join(root, fixed), fixed)) {
         if (!minimatch(relative, cleaned, { dot: true }) || ignored(relative)) continue;
-        matches.push({ absolute: path.join(root, relative), relative, stat: await fs.lstat(path.join(root, relative)) });
+        const parents = keep(relative);
+        matches.push({ absolute: path.join(root, relative), relative, stat: await fs.lstat(path.join(root, relative)), ...(parents ? { parents } : {}) });
       }
-      // A glob that matches nothing is an error, as in dockerd.
-      if (matches.length === 0) throw new DockerfileError(line, `${keyword} failed: no source files were specified`);
+      // A glob that matches nothing is an error, as in dockerd (BuildKit lets one pass with --parents).
+      if (matches.length === 0 && !options.parents) throw new DockerfileError(line, `${keyword} failed: no source files were specified`);
       sources.push(...matches);
       continue;
     }
@@ -85,10 +104,12 @@ export async function resolveSources(root: string, patterns: string[], line: num
     if (stat.isSymbolicLink()) {
       const target = await fs.realpath(absolute).catch(() => undefined);
       if (!target || !isInside(await fs.realpath(root), target)) throw new DockerfileError(line, `${keyword} failed: forbidden path outside the build context: ${pattern} ()`);
-      sources.push({ absolute: target, relative: cleaned, stat: await fs.stat(target) });
+      const parents = keep(cleaned);
+      sources.push({ absolute: target, relative: cleaned, stat: await fs.stat(target), ...(parents ? { parents } : {}) });
       continue;
     }
-    sources.push({ absolute, relative: cleaned, stat });
+    const parents = keep(cleaned);
+    sources.push({ absolute, relative: cleaned, stat, ...(parents ? { parents } : {}) });
   }
   return sources;
 }
@@ -117,27 +138,52 @@ interface Entry {
 async function entries(plan: CopyPlan, ignored: (relative: string) => boolean): Promise<Entry[]> {
   const out: Entry[] = [];
   const dest = plan.destination.replace(/^\/+/, '');
-  const add = async (absolute: string, relative: string, name: string) => {
+  const excluded = plan.exclude?.matches ?? (() => false);
+  /** `copied`: the path relative to where the copy lands, which --exclude patterns match. */
+  const add = async (absolute: string, relative: string, name: string, copied: string) => {
     const stat = await fs.lstat(absolute);
     out.push({ name, stat, ...(stat.isSymbolicLink() ? { linkTarget: await fs.readlink(absolute) } : {}), source: { absolute, relative, stat } });
-    if (stat.isDirectory()) {
-      for (const child of (await fs.readdir(absolute)).sort()) {
-        const childRelative = relative === '.' ? child : `${relative}/${child}`;
-        if (ignored(childRelative)) continue;
-        await add(path.join(absolute, child), childRelative, `${name}/${child}`);
-      }
+    if (stat.isDirectory()) await addChildren(absolute, relative, name, copied);
+  };
+  const addChildren = async (absolute: string, relative: string, name: string, copied: string) => {
+    for (const child of (await fs.readdir(absolute)).sort()) {
+      const childRelative = relative === '.' ? child : `${relative}/${child}`;
+      const childCopied = copied ? `${copied}/${child}` : child;
+      if (ignored(childRelative) || excluded(childCopied)) continue;
+      await add(path.join(absolute, child), childRelative, name ? `${name}/${child}` : child, childCopied);
     }
   };
+  // --parents: the directories between the pivot and a source are copied too, once each.
+  const parentDirs = new Set<string>();
   for (const source of plan.sources) {
-    if (source.stat.isDirectory()) {
-      // A directory source copies its content, not the directory itself.
-      for (const child of (await fs.readdir(source.absolute)).sort()) {
-        const childRelative = source.relative === '.' ? child : `${source.relative}/${child}`;
-        if (ignored(childRelative)) continue;
-        await add(path.join(source.absolute, child), childRelative, path.posix.join(dest, child));
+    const target = source.parents?.target;
+    if (target) {
+      if (excluded(target)) continue;
+      const parts = target.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const dir = parts.slice(0, i).join('/');
+        if (parentDirs.has(dir)) continue;
+        parentDirs.add(dir);
+        const absolute = path.join(source.parents!.pivot, dir);
+        const stat = await fs.stat(absolute);
+        out.push({ name: path.posix.join(dest, dir), stat, source: { absolute, relative: dir, stat } });
+      }
+      const name = path.posix.join(dest, target);
+      if (source.stat.isDirectory()) {
+        parentDirs.add(target);
+        out.push({ name, stat: source.stat, source });
+        await addChildren(source.absolute, source.relative, name, target);
+      } else {
+        out.push({ name, stat: source.stat, source, ...(source.stat.isSymbolicLink() ? { linkTarget: await fs.readlink(source.absolute) } : {}) });
       }
       continue;
     }
+    if (source.stat.isDirectory()) {
+      // A directory source copies its content, not the directory itself.
+      await addChildren(source.absolute, source.relative, dest, '');
+      continue;
+    }
+    if (excluded(path.posix.basename(source.relative))) continue;
     const name = plan.intoDirectory ? path.posix.join(dest, path.posix.basename(source.relative)) : dest;
     out.push({ name, stat: source.stat, source, ...(source.stat.isSymbolicLink() ? { linkTarget: await fs.readlink(source.absolute) } : {}) });
   }
@@ -160,10 +206,12 @@ async function fileDigest(file: string, size: number): Promise<string> {
  */
 export async function planChecksum(plan: CopyPlan, ignored: (relative: string) => boolean, known?: KnownDigests): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ destination: plan.destination, intoDirectory: plan.intoDirectory, owner: plan.owner, mode: plan.mode, extract: plan.extractArchives }));
+  const octal = plan.chmod && /^[0-7]+$/.test(plan.chmod.text) ? parseInt(plan.chmod.text, 8) : undefined;
+  const symbolic = plan.chmod && octal === undefined ? plan.chmod.text : undefined;
+  hash.update(JSON.stringify({ destination: plan.destination, intoDirectory: plan.intoDirectory, owner: plan.owner, mode: octal, symbolicMode: symbolic, exclude: plan.exclude?.patterns, extract: plan.extractArchives }));
   let turn = Date.now();
   for (const entry of await entries(plan, ignored)) {
-    hash.update(`\n${entry.name}\0${entry.stat.mode}\0${plan.owner ? '' : `${entry.stat.uid}:${entry.stat.gid}`}\0${entry.linkTarget ?? ''}\0`);
+    hash.update(`\n${entry.name}\0${entry.stat.mode}\0${plan.owner ? '' : `${entry.stat.uid}:${entry.stat.gid}`}\0${entry.linkTarget ?? ''}\0${entry.source?.inline ? 'inline' : ''}`);
     if (entry.stat.isFile() && entry.source) {
       hash.update(known?.get(entry.source.absolute) ?? (await fileDigest(entry.source.absolute, entry.stat.size)));
       turn = await takeTurn(turn);
@@ -187,10 +235,13 @@ async function isArchive(file: string): Promise<boolean> {
 }
 
 /**
- * The layer tar of a plan. `existingDirs` tells which parent directories the image already has
- * (those keep their owner and mode; missing ones are created 0755 root).
+ * The layer tar of a plan. `existingDir` gives the parent directories the image already has: the
+ * layer repeats them with their owner, mode and time (a layer whose tar lacks a parent would
+ * unpack it as 0755 root, which hides the image's own above it). Missing ones are created 0755,
+ * owned by --chown's user or root, as BuildKit and dockerd create them. COPY --link says none
+ * exists: its layer stands alone.
  */
-export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => boolean, dirExists: (name: string) => Promise<boolean>): Readable {
+export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => boolean, existingDir: (name: string) => Promise<Stats | undefined>): Readable {
   const pack = tarStream.pack();
   const output = new PassThrough();
   void (async () => {
@@ -201,11 +252,13 @@ export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => bool
         const dir = parts.slice(0, i).join('/');
         if (created.has(dir)) continue;
         created.add(dir);
-        if (!(await dirExists(dir))) pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(0) });
+        const existing = await existingDir(dir);
+        if (existing) pack.entry({ name: `${dir}/`, type: 'directory', mode: existing.mode & 0o7777, uid: existing.uid, gid: existing.gid, mtime: existing.mtime });
+        else pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, uid: plan.owner?.uid ?? 0, gid: plan.owner?.gid ?? 0, mtime: new Date(0) });
       }
     };
-    const owner = (stat: Stats) => plan.owner ?? { uid: 0, gid: 0 };
-    const mode = (stat: Stats) => (plan.mode !== undefined ? plan.mode : stat.mode & 0o7777);
+    const owner = (_stat: Stats) => plan.owner ?? { uid: 0, gid: 0 };
+    const mode = (stat: Stats) => (plan.chmod ? plan.chmod.apply(stat.mode & 0o7777, stat.isDirectory()) : stat.mode & 0o7777);
     let turn = Date.now();
     for (const entry of await entries(plan, ignored)) {
       await ensureParents(entry.name);
@@ -217,7 +270,7 @@ export function copyLayerTar(plan: CopyPlan, ignored: (relative: string) => bool
       } else if (entry.stat.isSymbolicLink()) {
         pack.entry({ ...common, type: 'symlink', linkname: entry.linkTarget ?? '' });
       } else if (entry.stat.isFile() && entry.source) {
-        if (plan.extractArchives && (await isArchive(entry.source.absolute))) {
+        if (plan.extractArchives && !entry.source.inline && (await isArchive(entry.source.absolute))) {
           await appendArchive(pack, entry.source.absolute, plan.destination.replace(/^\/+/, ''), ensureParents);
           continue;
         }

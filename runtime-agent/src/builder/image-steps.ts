@@ -11,6 +11,7 @@ import type { ImageRecord, LayerRecord } from '../vocabulary/image-record.js';
 import { MediaType, type ContainerConfig, type ImageConfig } from '../vocabulary/media-types.js';
 import { chainIds } from '../snapshots/chain-id.js';
 import { runCommand } from '../util/command.js';
+import { decompress } from '../util/compression.js';
 import { sha256Digest } from '../util/digest.js';
 
 /** Where a stage stands: its image so far (none for scratch before the first layer) and config. */
@@ -95,6 +96,47 @@ export async function commitLayer(images: ImageService, state: BuildState, tar: 
   const layers = [...state.layers, { diffId, chainId, blob: { mediaType: MediaType.OciLayer, digest: diffId, size: blob.size } }];
   await images.leases.with([diffId, chainId], async () => {
     await images.snapshots.create(chainId, chains[chains.length - 2], diffId, () => images.content.openRead(diffId));
+  });
+  return saveStep(images, state, config, layers, cacheKey);
+}
+
+/**
+ * COPY --link: the layer a step with this (parent-independent) cache key made before, on whatever
+ * parent, when its blob is still in the content store. The step records are the index: each keeps
+ * its key, and its last layer is the one the step made.
+ */
+export async function layerOfLinkStep(images: ImageService, cacheKey: string): Promise<LayerRecord | undefined> {
+  for (const record of images.images.all()) {
+    if (record.buildCache !== cacheKey) continue;
+    const layer = record.layers[record.layers.length - 1];
+    if (layer?.blob && (await images.content.has(layer.blob.digest))) return layer;
+  }
+  return undefined;
+}
+
+/**
+ * COPY --link reused: the same layer (same diff ID and blob, nothing copied again) committed on a
+ * new parent, as BuildKit's merge puts a linked layer on a changed base. The snapshot for the new
+ * chain is unpacked from the stored blob; the image is a step record like any other (parent and
+ * cache key), so the rest of the build cache finds it.
+ */
+export async function commitExistingLayer(images: ImageService, state: BuildState, layer: LayerRecord, createdBy: string, containerConfig: ContainerConfig, cacheKey: string): Promise<BuildState> {
+  const blob = layer.blob;
+  if (!blob) throw new Error(`layer ${layer.diffId} has no blob to commit again`);
+  const diffIds = [...state.config.rootfs.diff_ids, layer.diffId];
+  const chains = chainIds(diffIds);
+  const chainId = chains[chains.length - 1] ?? layer.diffId;
+  const created = new Date().toISOString();
+  const config: ImageConfig = {
+    ...state.config,
+    created,
+    config: containerConfig,
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [...(state.config.history ?? []), { created, created_by: createdBy }],
+  };
+  const layers = [...state.layers, { diffId: layer.diffId, chainId, blob }];
+  await images.leases.with([layer.diffId, blob.digest, chainId], async () => {
+    await images.snapshots.create(chainId, chains[chains.length - 2], layer.diffId, () => decompress(images.content.openRead(blob.digest)));
   });
   return saveStep(images, state, config, layers, cacheKey);
 }
