@@ -209,7 +209,8 @@ export class BuildKitService {
     if (frontend !== 'dockerfile.v0') throw new GrpcError(Code.INVALID_ARGUMENT, `frontend "${frontend}" is not supported by berthd (it runs dockerfile.v0)`);
     // Names only: build args can hold credentials.
     log.debug('buildkit solve', { ref: job.ref, frontend, options: Object.keys(attrs ?? {}).join(' ') });
-    const session = await this.sessions.get(job.session, signal);
+    // A Solve refused before the frontend ran has ended the job: its client has closed the session.
+    const session = await this.sessions.get(job.session, AbortSignal.any([signal, job.over.signal]));
     return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
   }
 }

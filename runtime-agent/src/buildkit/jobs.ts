@@ -41,6 +41,8 @@ export class BuildJob {
   entitlements: string[] = [];
   /** Its Solve has come (a Status or a gateway call may open the job before). */
   started = false;
+  /** Aborted when the build is over: a gateway call still waiting for something of it gives up. */
+  readonly over = new AbortController();
   private readonly solveCame = deferred<void>();
 
   /** The Solve has come: the gateway's calls that waited for it go on. */
@@ -122,6 +124,7 @@ export class BuildJobs {
   /** The build is over: its status ends, and the job goes once a late listener had its chance. */
   finish(job: BuildJob): void {
     job.progress.end();
+    job.over.abort();
     setTimeout(() => {
       if (this.jobs.get(job.ref) === job) this.jobs.delete(job.ref);
     }, LINGER_MS).unref();
