@@ -64,10 +64,11 @@ export async function copyStep(stage: StageRun, instruction: Instruction, state:
   const link = buildkit && boolFlag(instruction, 'link');
   const parents = boolFlag(instruction, 'parents');
   const excludes = instruction.flagValues.exclude ?? [];
+  const chmodText = flags.chmod !== undefined ? stage.expand(flags.chmod, state) : undefined;
   if (!buildkit) {
     if (parents) fail(`the --parents option requires BuildKit. ${REQUIRES_BUILDKIT}`);
     if (excludes.length) fail(`the --exclude option requires BuildKit. ${REQUIRES_BUILDKIT}`);
-    if (flags.chmod !== undefined && !isOctalMode(flags.chmod)) fail(`${k} --chmod=${flags.chmod}: a symbolic mode requires BuildKit (the classic builder takes octal modes only). ${REQUIRES_BUILDKIT}`);
+    if (chmodText !== undefined && !isOctalMode(chmodText)) fail(`${k} --chmod=${chmodText}: a symbolic mode requires BuildKit (the classic builder takes octal modes only). ${REQUIRES_BUILDKIT}`);
   }
   if (excludes.some((p) => p.trim() === '')) fail(`${k} --exclude: a pattern must not be empty`);
 
@@ -87,9 +88,9 @@ export async function copyStep(stage: StageRun, instruction: Instruction, state:
   }
 
   let chmod: ModeChange | undefined;
-  if (flags.chmod !== undefined) {
+  if (chmodText !== undefined) {
     try {
-      chmod = parseChmod(stage.expand(flags.chmod, state));
+      chmod = parseChmod(chmodText);
     } catch (err) {
       if (err instanceof ChmodError) fail(`${k} --chmod: ${err.message}`);
       throw err;
