@@ -11,7 +11,8 @@ import { ChmodError, checkChecksum, excludeMatcher, isGitSource, isOctalMode, is
 import { copyLayerTar, planChecksum, resolveSources, type CopyPlan, type CopySource } from './copy-layer.js';
 import { DockerfileError, splitWords, type Heredoc, type Instruction } from './dockerfile.js';
 import { commitExistingLayer, commitLayer, kindInLayers, layerOfLinkStep, withStateFs, withStateView, type BuildState } from './image-steps.js';
-import { NOP, shortId, type StageRun } from './stage-run.js';
+import type { StageRun } from './stage-run.js';
+import { NOP, shortId } from './step-text.js';
 
 const REQUIRES_BUILDKIT = 'Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled';
 const HEREDOC_WORD = /^<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/;
