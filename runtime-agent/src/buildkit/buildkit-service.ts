@@ -209,9 +209,12 @@ export class BuildKitService {
     if (frontend !== 'dockerfile.v0') throw new GrpcError(Code.INVALID_ARGUMENT, `frontend "${frontend}" is not supported by berthd (it runs dockerfile.v0)`);
     // Names only: build args can hold credentials.
     log.debug('buildkit solve', { ref: job.ref, frontend, options: Object.keys(attrs ?? {}).join(' ') });
-    // A Solve refused before the frontend ran has ended the job: its client has closed the session.
-    const session = await this.sessions.get(job.session, AbortSignal.any([signal, job.over.signal]));
-    return solveDockerfile(this.deps, job, session, attrs ?? {}, signal);
+    // A Solve refused before (or while) the frontend runs ends the job, and the frontend with it:
+    // its client has given up on the build.
+    const running = AbortSignal.any([signal, job.over.signal]);
+    if (running.aborted) throw new GrpcError(Code.CANCELLED, 'the build has ended');
+    const session = await this.sessions.get(job.session, running);
+    return solveDockerfile(this.deps, job, session, attrs ?? {}, running);
   }
 }
 

@@ -59,6 +59,7 @@ export class SessionManager {
   /** The session `id`, once it has connected. */
   async get(id: string, signal?: AbortSignal): Promise<Session> {
     if (!id) throw new GrpcError(Code.INVALID_ARGUMENT, 'the build names no session');
+    if (signal?.aborted) throw new GrpcError(Code.CANCELLED, 'the build was cancelled');
     const connected = this.sessions.get(id);
     if (connected) return connected;
     return new Promise<Session>((resolve, reject) => {
