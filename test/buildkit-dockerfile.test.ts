@@ -266,6 +266,7 @@ RUN ls /extra && cat /extra/note.txt
       ['RUN --mount=type=bind,target=/x,colour=blue true', /unexpected key 'colour'/],
       ['RUN --network=bridge true', /RUN --network=bridge: unsupported network mode/],
       ['RUN <<EOF\necho never ends', /line 3: unterminated heredoc EOF/],
+      ['RUN --mount=type=bind,source=../../../etc,target=/x cat /x/passwd', /line 3: RUN --mount failed: forbidden path outside the build context: \.\.\/\.\.\/\.\.\/etc/],
     ];
     for (const [instruction, expected] of cases) {
       const dir = await context(`bad-${cases.findIndex((c) => c[0] === instruction)}`, { Dockerfile: `${SYNTAX}FROM busybox\n${instruction}\n` });

@@ -129,11 +129,11 @@ function parseSize(text: string, spec: string, line: number): number {
 }
 
 /** A mount as the step's cache key sees it: a bind's content, never a secret's or a cache's. */
-export async function mountKey(stage: StageRun, mount: RunMount, state: BuildState, line: number): Promise<string> {
+export async function mountKey(stage: StageRun, mount: RunMount, line: number): Promise<string> {
   const { spec: _spec, ...shape } = mount;
   if (mount.type !== 'bind') return JSON.stringify(shape);
   if (mount.from) {
-    const source = await stage.mountSource(mount.from, line, state);
+    const source = await stage.mountSource(mount.from, line);
     if (source.kind === 'state') return JSON.stringify({ ...shape, image: source.state.imageId ?? 'scratch' });
     return JSON.stringify({ ...shape, content: await contentChecksum(source.dir, mount, line, source.ignored) });
   }
@@ -156,7 +156,7 @@ export interface PreparedMounts {
 }
 
 /** Sets up every mount of a step; on failure, what was set up is undone. */
-export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], state: BuildState, lowerDirs: string[], line: number, description: string): Promise<PreparedMounts> {
+export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], lowerDirs: string[], line: number, description: string): Promise<PreparedMounts> {
   const undo: (() => Promise<void> | void)[] = [];
   const prepared: PreparedMounts = {
     mounts: [],
@@ -176,7 +176,7 @@ export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], stat
           prepared.mounts.push({ Type: 'tmpfs', Target: mount.target, ReadOnly: mount.readonly, ...(mount.size ? { TmpfsOptions: { SizeBytes: mount.size } } : {}) });
           break;
         case 'bind': {
-          const { root, release } = await holdSource(stage, mount, state, line);
+          const { root, release } = await holdSource(stage, mount, line);
           undo.push(release);
           const source = await resolveInRoot(root, mount.source);
           if (!(await fs.lstat(source).catch(() => undefined))) throw new DockerfileError(line, `RUN --mount=${mount.spec}: ${mount.source} not found in ${mount.from ?? 'the build context'}`);
@@ -194,7 +194,7 @@ export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], stat
         case 'cache': {
           let seed: string | undefined;
           if (mount.from) {
-            const held = await holdSource(stage, mount, state, line);
+            const held = await holdSource(stage, mount, line);
             undo.push(held.release);
             seed = await resolveInRoot(held.root, mount.source);
           }
@@ -267,9 +267,9 @@ async function privateFile(undo: (() => Promise<void> | void)[], name: string, c
 }
 
 /** The filesystem a bind or a cache's seed comes from, readable until release(). */
-async function holdSource(stage: StageRun, mount: RunMount, state: BuildState, line: number): Promise<{ root: string; release(): Promise<void> }> {
+async function holdSource(stage: StageRun, mount: RunMount, line: number): Promise<{ root: string; release(): Promise<void> }> {
   if (!mount.from) return { root: stage.options.contextDir, release: async () => undefined };
-  const source = await stage.mountSource(mount.from, line, state);
+  const source = await stage.mountSource(mount.from, line);
   if (source.kind === 'directory') return { root: source.dir, release: async () => undefined };
   return holdStateFs(stage, source.state);
 }

@@ -89,7 +89,7 @@ export async function runStep(stage: StageRun, instruction: Instruction, state: 
   const argPrefix = args.length ? `|${args.length} ${args.map(([n, v]) => `${n}=${v}`).join(' ')} ` : '';
   const createdBy = `${argPrefix}${command.join(' ')}`;
   // Only what BuildKit's flags add joins the key, so a plain RUN keeps the key it always had.
-  const extra = buildkitFlags ? [await Promise.all(mounts.map((m) => mountKey(stage, m, state, instruction.line))), instruction.flags.network ?? '', insecure, script ?? ''] : script ? [[], '', false, script] : [];
+  const extra = buildkitFlags ? [await Promise.all(mounts.map((m) => mountKey(stage, m, instruction.line))), instruction.flags.network ?? '', insecure, script ?? ''] : script ? [[], '', false, script] : [];
   const key = `run:${JSON.stringify([createdBy, options.networkMode ?? '', options.extraHosts, ...extra])}`;
   const cached = await stage.cached(state, { createdBy, makesLayer: true, config, cacheKey: key });
   if (cached) return stage.reuse(cached);
@@ -100,7 +100,7 @@ export async function runStep(stage: StageRun, instruction: Instruction, state: 
   for (const name of PROXY_ARGS) if (name in options.buildArgs && options.buildArgs[name] !== null) env.push(`${name}=${options.buildArgs[name]}`);
 
   const lowerDirs = await withStateView(stage.images, state, async (view) => view.lowerDirs);
-  const prepared = await prepareRunMounts(stage, mounts, state, lowerDirs, instruction.line, quoteCommand(command));
+  const prepared = await prepareRunMounts(stage, mounts, lowerDirs, instruction.line, quoteCommand(command));
   let scriptDir: string | undefined;
   try {
     if (script) {

@@ -109,9 +109,9 @@ export class StageRun {
   }
 
   /** An earlier stage's result, once it is built (stages may run side by side). */
-  stageResult(stage: Stage, instruction: Instruction): Promise<BuildState> {
+  stageResult(stage: Stage, line: number): Promise<BuildState> {
     const result = this.build.stageResult(stage.index);
-    if (!result) throw new DockerfileError(instruction.line, `stage ${stage.name ?? stage.index} was not built`);
+    if (!result) throw new DockerfileError(line, `stage ${stage.name ?? stage.index} was not built`);
     return result;
   }
 
@@ -192,7 +192,7 @@ export class StageRun {
     if (named?.kind === 'directory') throw new DockerfileError(this.stage.from.line, `FROM ${name}: the build context ${name} is a directory, which COPY --from=${name} can use but FROM cannot`);
     if (named?.kind === 'image') state = await this.builder.baseImage(named.ref, this.options.pull, this.progress, () => this.options.registryAuth?.(parseNormalizedNamed(named.ref).domain));
     else if (name.toLowerCase() === 'scratch') state = scratchState();
-    else if (previous) state = await this.stageResult(previous, this.stage.from);
+    else if (previous) state = await this.stageResult(previous, this.stage.from.line);
     else state = await this.builder.baseImage(name, this.options.pull, this.progress, () => this.options.registryAuth?.(parseNormalizedNamed(name).domain));
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length) {
@@ -319,14 +319,14 @@ export class StageRun {
    * What COPY --from and RUN --mount from= name: a named build context (a directory or an
    * image), an earlier stage (by name or index), or an image.
    */
-  async mountSource(from: string, line: number, _state?: BuildState): Promise<StepSource> {
+  async mountSource(from: string, line: number): Promise<StepSource> {
     const named = this.options.namedContexts?.get(from.toLowerCase()) ?? this.options.namedContexts?.get(from);
     if (named?.kind === 'directory') return { kind: 'directory', dir: named.dir, ignored: named.ignored, ...(named.digests ? { digests: named.digests } : {}) };
     if (named?.kind === 'image') return { kind: 'state', state: await this.image(named.ref, line, `--from=${from}`) };
     const stage = /^\d+$/.test(from) ? this.build.stages[Number(from)] : this.build.stages.find((s) => s.name === from.toLowerCase());
     if (stage) {
       if (stage.index >= this.stage.index) throw new DockerfileError(line, `invalid from flag value ${from}: refers to current or later build stage`);
-      return { kind: 'state', state: await this.stageResult(stage, { line } as Instruction) };
+      return { kind: 'state', state: await this.stageResult(stage, line) };
     }
     return { kind: 'state', state: await this.image(from, line, `invalid from flag value ${from}`) };
   }
