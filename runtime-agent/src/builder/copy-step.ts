@@ -7,12 +7,35 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import type { ImageService } from '../images/image-service.js';
+import type { ContainerConfig } from '../vocabulary/media-types.js';
+import type { BuildOptions } from './build-types.js';
 import { ChmodError, checkChecksum, excludeMatcher, isGitSource, isOctalMode, isUrlSource, parseChmod, type ModeChange } from './copy-flags.js';
-import { copyLayerTar, planChecksum, resolveSources, type CopyPlan, type CopySource } from './copy-layer.js';
+import { copyLayerTar, planChecksum, resolveSources, type CopyPlan, type CopySource, type KnownDigests } from './copy-layer.js';
 import { DockerfileError, splitWords, type Heredoc, type Instruction } from './dockerfile.js';
 import { commitExistingLayer, commitLayer, kindInLayers, layerOfLinkStep, withStateFs, withStateView, type BuildState } from './image-steps.js';
-import type { StageRun } from './stage-run.js';
 import { NOP, shortId } from './step-text.js';
+
+/**
+ * What COPY and ADD need of the stage they run in. StageRun (stage-run.ts) is one; naming it here
+ * rather than importing it keeps this module from importing the one that imports it.
+ */
+export interface CopyStage {
+  readonly options: BuildOptions;
+  readonly images: ImageService;
+  readonly escape: string;
+  readonly stage: { name?: string };
+  words(instruction: Instruction, state: BuildState): string[];
+  expand(text: string, state: BuildState): string;
+  checkDeclared(instruction: Instruction, text: string): void;
+  /** What --from names: a stage's or image's state, or a named context's directory. */
+  mountSource(from: string, line: number): Promise<{ kind: 'state'; state: BuildState } | { kind: 'directory'; dir: string; ignored: (relative: string) => boolean; digests?: KnownDigests }>;
+  owner(spec: string, state: BuildState, root: () => Promise<string>, instruction: Instruction): Promise<{ uid: number; gid: number }>;
+  cached(state: BuildState, step: { createdBy: string; makesLayer: boolean; config: ContainerConfig; cacheKey: string }): Promise<BuildState | undefined>;
+  /** Reports a step whose result came from the cache (CACHED). */
+  reuse(cached: BuildState): BuildState;
+  say(line: string): void;
+}
 
 const REQUIRES_BUILDKIT = 'Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled';
 const HEREDOC_WORD = /^<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/;
@@ -30,13 +53,13 @@ function boolFlag(instruction: Instruction, name: string): boolean {
  * A heredoc's content with the stage's variables expanded, as BuildKit expands COPY's heredocs: a
  * word whose quotes are kept as written, while `$VAR`, `${VAR...}` and the escape work as in a word.
  */
-function expandHeredoc(stage: StageRun, instruction: Instruction, heredoc: Heredoc, state: BuildState): string {
+function expandHeredoc(stage: CopyStage, instruction: Instruction, heredoc: Heredoc, state: BuildState): string {
   if (heredoc.quoted) return heredoc.content;
   stage.checkDeclared(instruction, heredoc.content);
   return stage.expand(heredoc.content.replace(/["']/g, (quote) => stage.escape + quote), state);
 }
 
-export async function copyStep(stage: StageRun, instruction: Instruction, state: BuildState): Promise<BuildState> {
+export async function copyStep(stage: CopyStage, instruction: Instruction, state: BuildState): Promise<BuildState> {
   const k = instruction.keyword;
   const line = instruction.line;
   const flags = instruction.flags;
