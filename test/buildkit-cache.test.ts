@@ -195,7 +195,7 @@ describe('BuildKit cache export and import (buildx 0.13)', () => {
         const layer = cache.config.layers.find((l) => l.digest === l.diffId)!; // a built layer (a plain tar)
         const file = blobPath(c, layer.digest);
         const bytes = await fs.readFile(file);
-        bytes[bytes.length - 1024] ^= 0xff;
+        bytes[bytes.length - 1024] = bytes[bytes.length - 1024]! ^ 0xff;
         await fs.writeFile(file, bytes);
       });
       await refusedImport(copy, /cache local:.*: layer sha256:[a-f0-9]{64}: digest mismatch/);

@@ -296,7 +296,7 @@ async function tarHolds(archive: Buffer, text: string): Promise<boolean> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (_header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         let body = Buffer.concat(chunks);
         if (body[0] === 0x1f && body[1] === 0x8b) body = gunzipSync(body);

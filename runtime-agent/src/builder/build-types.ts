@@ -5,6 +5,13 @@ import type { Reference } from '../vocabulary/reference.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
 import type { KnownDigests } from './copy-layer.js';
 
+/** ARGs every build knows without a declaration, and keeps out of the image's history. */
+export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
+/** The shell of RUN's shell form when the image sets none (SHELL). */
+export const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** The PATH a step gets when the image sets no environment. */
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** What a build's session can hand a step and never keeps in an image: secrets and ssh agents. */
 export interface BuildSecrets {
   /** The secret's bytes; undefined when the client has no secret by that id. */

@@ -12,10 +12,12 @@ import type { AuthConfig } from '../registry/auth-config.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
 import { parseNormalizedNamed } from '../vocabulary/reference.js';
 import { MAX_DOCKERFILE } from './build-context.js';
-import { BuildCancelledError, FILE_STEPS, type BuildOptions, type BuildOutput, type StepHandle } from './build-types.js';
+import { BuildCancelledError, FILE_STEPS, PROXY_ARGS, type BuildOptions, type BuildOutput, type StepHandle } from './build-types.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords } from './dockerfile.js';
 import { commitConfig, stateOf, type BuildState } from './image-steps.js';
-import { checkStagePlatform, NOP, PROXY_ARGS, shortId, StageRun, type BuildRun, type Stage } from './stage-run.js';
+import { checkStagePlatform, StageRun, type BuildRun } from './stage-run.js';
+import type { BuildEngine, Stage } from './step-context.js';
+import { NOP, shortId } from './step-text.js';
 import { expandWord } from './variables.js';
 
 export * from './build-types.js';
@@ -41,7 +43,7 @@ function checkSyntax(syntax: string): void {
 /** A step handle for a build whose output is lines, not steps. */
 const NO_HANDLE: StepHandle = { cached: () => undefined, output: () => undefined, done: () => undefined, failed: () => undefined };
 
-export class Builder {
+export class Builder implements BuildEngine {
   constructor(
     private readonly images: ImageService,
     private readonly containers: ContainerService,

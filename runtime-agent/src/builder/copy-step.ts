@@ -14,6 +14,7 @@ import { ChmodError, checkChecksum, excludeMatcher, isGitSource, isOctalMode, is
 import { copyLayerTar, planChecksum, resolveSources, type CopyPlan, type CopySource, type KnownDigests } from './copy-layer.js';
 import { DockerfileError, splitWords, type Heredoc, type Instruction } from './dockerfile.js';
 import { commitExistingLayer, commitLayer, kindInLayers, layerOfLinkStep, withStateFs, withStateView, type BuildState } from './image-steps.js';
+import type { StepSource } from './step-context.js';
 import { NOP, shortId } from './step-text.js';
 
 /**
@@ -29,7 +30,7 @@ export interface CopyStage {
   expand(text: string, state: BuildState): string;
   checkDeclared(instruction: Instruction, text: string): void;
   /** What --from names: a stage's or image's state, or a named context's directory. */
-  mountSource(from: string, line: number): Promise<{ kind: 'state'; state: BuildState } | { kind: 'directory'; dir: string; ignored: (relative: string) => boolean; digests?: KnownDigests }>;
+  mountSource(from: string, line: number): Promise<StepSource>;
   owner(spec: string, state: BuildState, root: () => Promise<string>, instruction: Instruction): Promise<{ uid: number; gid: number }>;
   cached(state: BuildState, step: { createdBy: string; makesLayer: boolean; config: ContainerConfig; cacheKey: string }): Promise<BuildState | undefined>;
   /** Reports a step whose result came from the cache (CACHED). */

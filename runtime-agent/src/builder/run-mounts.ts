@@ -10,7 +10,7 @@ import { CacheMounts, type Sharing } from './cache-mounts.js';
 import { planChecksum, resolveSources } from './copy-layer.js';
 import { DockerfileError } from './dockerfile.js';
 import { kindInLayers, withStateFs, type BuildState } from './image-steps.js';
-import type { StageRun } from './stage-run.js';
+import type { StepContext } from './step-context.js';
 
 export type MountType = 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
 
@@ -129,7 +129,7 @@ function parseSize(text: string, spec: string, line: number): number {
 }
 
 /** A mount as the step's cache key sees it: a bind's content, never a secret's or a cache's. */
-export async function mountKey(stage: StageRun, mount: RunMount, line: number): Promise<string> {
+export async function mountKey(stage: StepContext, mount: RunMount, line: number): Promise<string> {
   const { spec: _spec, ...shape } = mount;
   if (mount.type !== 'bind') return JSON.stringify(shape);
   if (mount.from) {
@@ -156,7 +156,7 @@ export interface PreparedMounts {
 }
 
 /** Sets up every mount of a step; on failure, what was set up is undone. */
-export async function prepareRunMounts(stage: StageRun, mounts: RunMount[], lowerDirs: string[], line: number, description: string): Promise<PreparedMounts> {
+export async function prepareRunMounts(stage: StepContext, mounts: RunMount[], lowerDirs: string[], line: number, description: string): Promise<PreparedMounts> {
   const undo: (() => Promise<void> | void)[] = [];
   const prepared: PreparedMounts = {
     mounts: [],
@@ -267,7 +267,7 @@ async function privateFile(undo: (() => Promise<void> | void)[], name: string, c
 }
 
 /** The filesystem a bind or a cache's seed comes from, readable until release(). */
-async function holdSource(stage: StageRun, mount: RunMount, line: number): Promise<{ root: string; release(): Promise<void> }> {
+async function holdSource(stage: StepContext, mount: RunMount, line: number): Promise<{ root: string; release(): Promise<void> }> {
   if (!mount.from) return { root: stage.options.contextDir, release: async () => undefined };
   const source = await stage.mountSource(mount.from, line);
   if (source.kind === 'directory') return { root: source.dir, release: async () => undefined };
@@ -275,7 +275,7 @@ async function holdSource(stage: StageRun, mount: RunMount, line: number): Promi
 }
 
 /** withStateFs, held open across the step's run instead of one callback. */
-function holdStateFs(stage: StageRun, state: BuildState): Promise<{ root: string; release(): Promise<void> }> {
+function holdStateFs(stage: StepContext, state: BuildState): Promise<{ root: string; release(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     let letGo!: () => void;
     const held = new Promise<void>((r) => (letGo = r));

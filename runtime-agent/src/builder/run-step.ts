@@ -9,11 +9,12 @@ import { changesTar } from '../containers/changes.js';
 import { readJsonLog } from '../containers/json-log.js';
 import { ContainerRootfs } from '../containers/rootfs.js';
 import type { ContainerConfig } from '../vocabulary/media-types.js';
-import { BuildCancelledError, quoteCommand, StepFailedError } from './build-types.js';
+import { BuildCancelledError, DEFAULT_PATH, DEFAULT_SHELL, PROXY_ARGS, quoteCommand, StepFailedError } from './build-types.js';
 import { DockerfileError, type Instruction } from './dockerfile.js';
 import { commitLayer, withStateView, type BuildState } from './image-steps.js';
 import { mountKey, parseRunMount, prepareRunMounts, type PreparedMounts, type RunMount } from './run-mounts.js';
-import { DEFAULT_PATH, DEFAULT_SHELL, PROXY_ARGS, shortId, type StageRun } from './stage-run.js';
+import type { StepContext } from './step-context.js';
+import { shortId } from './step-text.js';
 
 /** Where a heredoc with an interpreter line (`#!/usr/bin/env python3`) is put to be run. */
 const HEREDOC_DIR = '/dev/pipes';
@@ -44,7 +45,7 @@ function runCommand(instruction: Instruction, shell: string[]): RunCommand {
 }
 
 /** --network=default|none|host (host only when the build was granted network.host). */
-function networkMode(stage: StageRun, instruction: Instruction): string {
+function networkMode(stage: StepContext, instruction: Instruction): string {
   const wanted = instruction.flags.network;
   if (wanted === undefined || wanted === 'default') return stage.options.networkMode || 'default';
   if (wanted === 'none') return 'none';
@@ -56,7 +57,7 @@ function networkMode(stage: StageRun, instruction: Instruction): string {
 }
 
 /** --security=sandbox|insecure (insecure, a privileged step, only when granted security.insecure). */
-function privileged(stage: StageRun, instruction: Instruction): boolean {
+function privileged(stage: StepContext, instruction: Instruction): boolean {
   const wanted = instruction.flags.security;
   if (wanted === undefined || wanted === 'sandbox') return false;
   if (wanted !== 'insecure') throw new DockerfileError(instruction.line, `RUN --security=${wanted}: unsupported security mode (it is sandbox or insecure)`);
@@ -64,7 +65,7 @@ function privileged(stage: StageRun, instruction: Instruction): boolean {
   return true;
 }
 
-export async function runStep(stage: StageRun, instruction: Instruction, state: BuildState): Promise<BuildState> {
+export async function runStep(stage: StepContext, instruction: Instruction, state: BuildState): Promise<BuildState> {
   const options = stage.options;
   const config: ContainerConfig = state.config.config ?? {};
   const { command, script } = runCommand(instruction, config.Shell ?? DEFAULT_SHELL);
@@ -116,9 +117,9 @@ export async function runStep(stage: StageRun, instruction: Instruction, state: 
   }
 }
 
-async function runContainer(stage: StageRun, state: BuildState, run: { command: string[]; env: string[]; config: ContainerConfig; network: string; insecure: boolean; prepared: PreparedMounts; createdBy: string; key: string }): Promise<BuildState> {
+async function runContainer(stage: StepContext, state: BuildState, run: { command: string[]; env: string[]; config: ContainerConfig; network: string; insecure: boolean; prepared: PreparedMounts; createdBy: string; key: string }): Promise<BuildState> {
   const options = stage.options;
-  const containers = stage.builder.containerService;
+  const containers = stage.containers;
   const { Id } = await containers.create(
     {
       Image: state.imageId,

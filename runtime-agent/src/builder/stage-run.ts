@@ -3,33 +3,22 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
+import type { ContainerService } from '../containers/container-service.js';
 import type { ImageService } from '../images/image-service.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../images/platform.js';
 import type { ImageRecord } from '../vocabulary/image-record.js';
 import type { ContainerConfig } from '../vocabulary/media-types.js';
-import { parseNormalizedNamed } from '../vocabulary/reference.js';
-import type { Builder } from './builder.js';
-import type { BuildOptions, BuildOutput, StepHandle } from './build-types.js';
-import type { KnownDigests } from './copy-layer.js';
 import type { ProgressReporter } from '../vocabulary/progress.js';
+import { parseNormalizedNamed } from '../vocabulary/reference.js';
+import { DEFAULT_SHELL, PROXY_ARGS, type BuildOptions, type BuildOutput, type StepHandle } from './build-types.js';
 import { copyStep } from './copy-step.js';
 import { DockerfileError, parseDockerfile, parseKeyValues, splitWords, type Instruction } from './dockerfile.js';
 import { cachedStep, commitConfig, scratchState, stateOf, stepFromCacheSource, type BuildState } from './image-steps.js';
 import { runStep } from './run-step.js';
+import type { BuildEngine, Stage, StepContext, StepSource } from './step-context.js';
+import { NOP, shortId } from './step-text.js';
 import { expandWord, referencedVariables, SubstitutionError, type Lookup } from './variables.js';
 
-/** ARGs every build knows without a declaration, and keeps out of the image's history. */
-export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
-export const DEFAULT_SHELL = ['/bin/sh', '-c'];
-export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-export const NOP = '/bin/sh -c #(nop) ';
-
-export interface Stage {
-  index: number;
-  name?: string;
-  from: Instruction;
-  instructions: Instruction[];
-}
 
 /**
  * FROM --platform: only the engine's own platform can run here (no emulator is registered for
@@ -49,12 +38,10 @@ export function checkStagePlatform(stage: Stage, globalArgs: Map<string, string 
   if (asked !== host) throw new DockerfileError(stage.from.line, `FROM --platform=${wanted}: berthd builds for ${host} only (no emulator runs ${asked} binaries here)`);
 }
 
-/** What a step reads files from: an image's or stage's filesystem, or a directory (a named context). */
-export type StepSource = { kind: 'state'; state: BuildState } | { kind: 'directory'; dir: string; ignored: (relative: string) => boolean; digests?: KnownDigests };
 
 /** What the stages of one build share. */
 export interface BuildRun {
-  builder: Builder;
+  builder: BuildEngine;
   options: BuildOptions;
   out: BuildOutput;
   say(line: string): void;
@@ -70,7 +57,7 @@ export interface BuildRun {
 }
 
 /** One stage being built: its variables and the execution of each instruction. */
-export class StageRun {
+export class StageRun implements StepContext {
   private readonly args = new Map<string, string | undefined>();
   /** The step running now, for its cache hit, output and end. */
   handle: StepHandle | undefined;
@@ -80,8 +67,12 @@ export class StageRun {
     readonly stage: Stage,
   ) {}
 
-  get builder(): Builder {
+  get builder(): BuildEngine {
     return this.build.builder;
+  }
+
+  get containers(): ContainerService {
+    return this.build.builder.containerService;
   }
 
   get options(): BuildOptions {
@@ -366,9 +357,6 @@ export function quoteForExpand(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/'/g, "\\'");
 }
 
-export function shortId(id: string | undefined): string {
-  return id ? id.replace(/^sha256:/, '').slice(0, 12) : 'scratch';
-}
 
 /** "8000-8002/tcp" -> ["8000/tcp", "8001/tcp", "8002/tcp"] */
 function expandPortRange(spec: string, line: number): string[] {
