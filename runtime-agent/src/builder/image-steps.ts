@@ -81,23 +81,8 @@ export async function commitConfig(images: ImageService, state: BuildState, crea
 /** A step that adds a layer (RUN, COPY, ADD): the tar is stored, unpacked as a snapshot, recorded. */
 export async function commitLayer(images: ImageService, state: BuildState, tar: Readable, createdBy: string, containerConfig: ContainerConfig, cacheKey: string): Promise<BuildState> {
   const blob = await images.content.ingest(tar);
-  const diffId = blob.digest;
-  const diffIds = [...state.config.rootfs.diff_ids, diffId];
-  const chains = chainIds(diffIds);
-  const chainId = chains[chains.length - 1] ?? diffId;
-  const created = new Date().toISOString();
-  const config: ImageConfig = {
-    ...state.config,
-    created,
-    config: containerConfig,
-    rootfs: { type: 'layers', diff_ids: diffIds },
-    history: [...(state.config.history ?? []), { created, created_by: createdBy }],
-  };
-  const layers = [...state.layers, { diffId, chainId, blob: { mediaType: MediaType.OciLayer, digest: diffId, size: blob.size } }];
-  await images.leases.with([diffId, chainId], async () => {
-    await images.snapshots.create(chainId, chains[chains.length - 2], diffId, () => images.content.openRead(diffId));
-  });
-  return saveStep(images, state, config, layers, cacheKey);
+  const layer: LayerRecord = { diffId: blob.digest, chainId: '', blob: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size } };
+  return commitExistingLayer(images, state, layer, createdBy, containerConfig, cacheKey);
 }
 
 /**
@@ -115,10 +100,10 @@ export async function layerOfLinkStep(images: ImageService, cacheKey: string): P
 }
 
 /**
- * COPY --link reused: the same layer (same diff ID and blob, nothing copied again) committed on a
- * new parent, as BuildKit's merge puts a linked layer on a changed base. The snapshot for the new
- * chain is unpacked from the stored blob; the image is a step record like any other (parent and
- * cache key), so the rest of the build cache finds it.
+ * A layer already in the content store committed on `state` as a step: a new one (commitLayer), or
+ * a COPY --link step's layer reused on a new parent (same diff ID and blob, nothing copied again,
+ * as BuildKit's merge puts a linked layer on a changed base). The snapshot for the new chain is
+ * unpacked from the stored blob; the image is a step record like any other (parent and cache key).
  */
 export async function commitExistingLayer(images: ImageService, state: BuildState, layer: LayerRecord, createdBy: string, containerConfig: ContainerConfig, cacheKey: string): Promise<BuildState> {
   const blob = layer.blob;
