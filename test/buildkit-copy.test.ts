@@ -9,30 +9,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { DOCKER, TestEngine, registry, run, type RunResult } from './support/berthd.js';
-import { trixieClients } from './support/trixie-clients.js';
+import { buildxClient, writeContext, type BuildxClient, type DockerOptions } from './support/buildx-client.js';
 
 describe('BuildKit COPY and ADD: heredocs, --link, --chmod, --chown, --exclude, --parents, remote sources', () => {
   let engine: TestEngine;
-  const clients = trixieClients();
   const work = mkdtempSync(path.join(tmpdir(), 'berth-buildkit-copy-'));
-  let env: NodeJS.ProcessEnv;
-  const docker = (args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> => run(clients.docker, args, { env, ...options });
-  const dockerOk = async (args: string[]): Promise<RunResult> => {
-    const res = await docker(args);
-    assert.equal(res.code, 0, `docker ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
-    return res;
-  };
+  let client: BuildxClient;
+  const docker = (args: string[], options?: DockerOptions): Promise<RunResult> => client.docker(args, options);
+  const dockerOk = (args: string[]): Promise<RunResult> => client.dockerOk(args);
   /** A context directory; a file name ending in `@0600` (say) gets that mode. */
-  const context = async (name: string, files: Record<string, string>): Promise<string> => {
-    const dir = path.join(work, name);
-    for (const [spec, content] of Object.entries(files)) {
-      const [file, mode] = spec.split('@') as [string, string | undefined];
-      await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await fs.writeFile(path.join(dir, file), content);
-      if (mode) await fs.chmod(path.join(dir, file), parseInt(mode, 8));
-    }
-    return dir;
-  };
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeContext(path.join(work, name), files);
   const build = (dir: string, tag: string, extra: string[] = []) => dockerOk(['build', '--progress=plain', '-t', tag, ...extra, dir]);
   const output = async (image: string, script: string) => (await dockerOk(['run', '--rm', image, 'sh', '-c', script])).stdout;
   /** A build that must fail: its one ERROR line. */
@@ -47,7 +33,7 @@ describe('BuildKit COPY and ADD: heredocs, --link, --chmod, --chown, --exclude, 
 
   before(async () => {
     engine = await TestEngine.start();
-    env = clients.env(`unix://${engine.socket}`, path.join(work, 'docker-config'));
+    client = buildxClient(engine, path.join(work, 'docker-config'));
     await dockerOk(['pull', '-q', `${registry()}/library/busybox`]);
     await dockerOk(['tag', `${registry()}/library/busybox`, 'busybox']);
   });
@@ -244,7 +230,7 @@ describe('BuildKit COPY and ADD: heredocs, --link, --chmod, --chown, --exclude, 
   });
 
   it('the classic builder (CLI 28, no buildx) copies heredocs and octal --chmod, ignores --link as dockerd does, and refuses what needs BuildKit', async () => {
-    const classic = { ...env, DOCKER_CONFIG: path.join(work, 'classic-config') };
+    const classic = { ...client.env, DOCKER_CONFIG: path.join(work, 'classic-config') };
     await fs.mkdir(classic.DOCKER_CONFIG!, { recursive: true });
     const dir = await context('classic', {
       Dockerfile: 'FROM busybox\nARG WHO=classic\nCOPY --link --chmod=0700 <<EOF /hello.sh\necho hello $WHO\nEOF\nCMD ["sh", "/hello.sh"]\n',

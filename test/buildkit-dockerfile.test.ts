@@ -14,30 +14,17 @@ import { gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 
 import { TestEngine, registry, run, type RunResult } from './support/berthd.js';
-import { trixieClients } from './support/trixie-clients.js';
+import { buildxClient, writeContext, type BuildxClient, type DockerOptions } from './support/buildx-client.js';
 
 const SYNTAX = '# syntax=docker/dockerfile:1\n';
 
 describe('BuildKit Dockerfiles: RUN --mount, heredocs, parallel stages, named contexts', () => {
   let engine: TestEngine;
-  const clients = trixieClients();
   const work = mkdtempSync(path.join(tmpdir(), 'berth-bk-dockerfile-'));
-  const config = path.join(work, 'docker-config');
-  let env: NodeJS.ProcessEnv;
-  const docker = (args: string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> => run(clients.docker, args, { env: { ...env, ...options.env }, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.input !== undefined ? { input: options.input } : {}) });
-  const dockerOk = async (args: string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> => {
-    const res = await docker(args, options);
-    assert.equal(res.code, 0, `docker ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
-    return res;
-  };
-  const context = async (name: string, files: Record<string, string>): Promise<string> => {
-    const dir = path.join(work, name);
-    for (const [file, content] of Object.entries(files)) {
-      await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await fs.writeFile(path.join(dir, file), content);
-    }
-    return dir;
-  };
+  let client: BuildxClient;
+  const docker = (args: string[], options?: DockerOptions): Promise<RunResult> => client.docker(args, options);
+  const dockerOk = (args: string[], options?: DockerOptions): Promise<RunResult> => client.dockerOk(args, options);
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeContext(path.join(work, name), files);
   const build = (dir: string, extra: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}) => docker(['build', '--progress=plain', ...extra, dir], options);
   const buildOk = async (dir: string, extra: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}) => {
     const res = await build(dir, extra, options);
@@ -47,7 +34,7 @@ describe('BuildKit Dockerfiles: RUN --mount, heredocs, parallel stages, named co
 
   before(async () => {
     engine = await TestEngine.start();
-    env = clients.env(`unix://${engine.socket}`, config);
+    client = buildxClient(engine, path.join(work, 'docker-config'));
     for (const image of ['busybox', 'debian']) {
       await dockerOk(['pull', '-q', `${registry()}/library/${image}`]);
       await dockerOk(['tag', `${registry()}/library/${image}`, image]);

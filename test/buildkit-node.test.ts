@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 
 import { TestEngine, registry, run, type RunResult } from './support/berthd.js';
-import { trixieClients } from './support/trixie-clients.js';
+import { buildxClient, type BuildxClient } from './support/buildx-client.js';
 
 const NPM_CLI = 'node /usr/local/lib/npm/bin/npm-cli.js';
 const LIST_CACHE = '(cd /root/.npm && find . -mindepth 1 | sort)';
@@ -74,17 +74,12 @@ async function savedLayerEntries(archive: string): Promise<string[]> {
 
 describe('BuildKit: a Node app with RUN --mount=type=cache,target=/root/.npm (real node and npm)', () => {
   let engine: TestEngine;
-  const clients = trixieClients();
   const work = mkdtempSync(path.join(tmpdir(), 'berth-bk-node-'));
   const config = path.join(work, 'docker-config');
   const app = path.join(work, 'app');
-  let env: NodeJS.ProcessEnv;
-  const docker = (args: string[]): Promise<RunResult> => run(clients.docker, args, { env });
-  const dockerOk = async (args: string[]): Promise<RunResult> => {
-    const res = await docker(args);
-    assert.equal(res.code, 0, `docker ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
-    return res;
-  };
+  let client: BuildxClient;
+  const docker = (args: string[]): Promise<RunResult> => client.docker(args);
+  const dockerOk = (args: string[]): Promise<RunResult> => client.dockerOk(args);
   const buildOk = async (tag: string): Promise<string> => {
     const res = await docker(['build', '--progress=plain', '-t', tag, app]);
     assert.equal(res.code, 0, `build failed:\n${res.stderr}`);
@@ -95,7 +90,7 @@ describe('BuildKit: a Node app with RUN --mount=type=cache,target=/root/.npm (re
 
   before(async () => {
     engine = await TestEngine.start();
-    env = clients.env(`unix://${engine.socket}`, config);
+    client = buildxClient(engine, config);
     await dockerOk(['pull', '-q', `${registry()}/library/node`]);
     await dockerOk(['tag', `${registry()}/library/node`, 'node']);
 

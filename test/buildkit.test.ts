@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { TestEngine, authRegistry, registry, run, type RunResult } from './support/berthd.js';
+import { buildxClient, writeContext, type BuildxClient, type DockerOptions } from './support/buildx-client.js';
 import { trixieClients } from './support/trixie-clients.js';
 
 const MULTI_STAGE = `FROM busybox AS build
@@ -29,26 +30,15 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
   const clients = trixieClients();
   const work = mkdtempSync(path.join(tmpdir(), 'berth-buildkit-'));
   const config = path.join(work, 'docker-config');
-  let env: NodeJS.ProcessEnv;
+  let client: BuildxClient;
   /** trixie's docker, with buildx and compose v2 as plugins. */
-  const docker = (args: string[], options: { cwd?: string; input?: string | Buffer } = {}): Promise<RunResult> => run(clients.docker, args, { env, ...options });
-  const dockerOk = async (args: string[], options: { cwd?: string; input?: string | Buffer } = {}): Promise<RunResult> => {
-    const res = await docker(args, options);
-    assert.equal(res.code, 0, `docker ${args.join(' ')} failed:\n${res.stdout}\n${res.stderr}`);
-    return res;
-  };
-  const context = async (name: string, files: Record<string, string>): Promise<string> => {
-    const dir = path.join(work, name);
-    for (const [file, content] of Object.entries(files)) {
-      await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await fs.writeFile(path.join(dir, file), content);
-    }
-    return dir;
-  };
+  const docker = (args: string[], options?: DockerOptions): Promise<RunResult> => client.docker(args, options);
+  const dockerOk = (args: string[], options?: DockerOptions): Promise<RunResult> => client.dockerOk(args, options);
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeContext(path.join(work, name), files);
 
   before(async () => {
     engine = await TestEngine.start();
-    env = clients.env(`unix://${engine.socket}`, config);
+    client = buildxClient(engine, config);
     await dockerOk(['pull', '-q', `${registry()}/library/busybox`]);
     await dockerOk(['tag', `${registry()}/library/busybox`, 'busybox']);
   });
@@ -135,7 +125,7 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
     assert.equal((await dockerOk(['run', '--rm', 'links:1', 'cat', '/ctx/original', '/ctx/linked'])).stdout, 'shared\nshared\n');
 
     const slow = await context('cancelled', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 60\n' });
-    const child = spawn(clients.docker, ['build', '--progress=plain', '-t', 'cancelled:1', slow], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(clients.docker, ['build', '--progress=plain', '-t', 'cancelled:1', slow], { env: client.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let output = '';
     await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
       output += d.toString();
@@ -186,7 +176,7 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
     const load = await dockerOk(['load', '-i', archive]);
     assert.match(load.stdout, /Loaded image: exported:1/);
     const files = await dockerOk(['create', 'exported:1', 'none']);
-    const copied = await run(clients.docker, ['cp', `${files.stdout.trim()}:/sub/deep.txt`, '-'], { env });
+    const copied = await run(clients.docker, ['cp', `${files.stdout.trim()}:/sub/deep.txt`, '-'], { env: client.env });
     assert.match(copied.stdout, /deep/);
   });
 
@@ -261,7 +251,7 @@ describe('BuildKit clients: buildx 0.13 and compose v2', () => {
 
   it('keeps the classic builder for DOCKER_BUILDKIT=0', async () => {
     const dir = await context('classic', { Dockerfile: 'FROM busybox\nRUN echo classic > /c\n' });
-    const res = await run(clients.docker, ['build', '-t', 'classic:1', dir], { env: { ...env, DOCKER_BUILDKIT: '0' } });
+    const res = await run(clients.docker, ['build', '-t', 'classic:1', dir], { env: { ...client.env, DOCKER_BUILDKIT: '0' } });
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /Step 2\/2 : RUN echo classic > \/c/);
     assert.match(res.stdout, /Successfully tagged classic:1/);
