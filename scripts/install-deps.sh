@@ -41,6 +41,8 @@ declare -A PROVIDES=(
   # the GUI's browser tests (playwright-core drives Debian's chromium)
   [chromium]=/usr/bin/chromium
   [gzip]=/bin/gzip
+  # RUN --mount=type=ssh: an ssh agent to forward into a build (test/buildkit-dockerfile.test.ts)
+  [openssh-client]=/usr/bin/ssh-agent
 )
 
 missing=()
