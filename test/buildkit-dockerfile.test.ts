@@ -166,6 +166,12 @@ RUN --mount=type=bind,source=src,target=/mnt/rw,rw touch /mnt/rw/written && echo
     const refusedInsecure = await build(insecure);
     assert.notEqual(refusedInsecure.code, 0);
     assert.match(refusedInsecure.stderr, /RUN --security=insecure: security\.insecure is not allowed/);
+    // Granted, the step runs privileged: every capability, where a sandboxed step has Docker's default set.
+    const capabilities = (out: string) => /CapEff:\s+([0-9a-f]+)/.exec(out)?.[1];
+    const sandboxed = capabilities(await buildOk(await context('sandboxed', { Dockerfile: `${SYNTAX}FROM busybox\nRUN cat /proc/self/status | grep CapEff\n` }), ['--no-cache']));
+    const privileged = capabilities(await buildOk(insecure, ['--allow', 'security.insecure', '--no-cache']));
+    assert.ok(sandboxed && privileged, 'both steps printed their capabilities');
+    assert.ok(BigInt(`0x${privileged}`) > BigInt(`0x${sandboxed}`), `insecure ${privileged} has more capabilities than sandboxed ${sandboxed}`);
   });
 
   it('runs heredocs (a script, one with #!, several in a command) and prints the platform ARGs', async () => {
