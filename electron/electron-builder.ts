@@ -68,7 +68,8 @@ const config: Configuration = {
     { from: '../renderer/dist', to: 'renderer', filter: ['**/*', '!**/*.map'] },
     // main.ts sets BERTH_IMAGE_DIR to process.resourcesPath/vm-image when app.isPackaged. Outside
     // app.asar because QEMU opens the kernel, initramfs and root filesystem itself.
-    { from: imageDist, to: 'vm-image', filter: ['**/*'] },
+    // The manifest's artifacts only: vm-image/dist also holds arm64's guest in a folder of its own.
+    { from: imageDist, to: 'vm-image', filter: ['manifest.json', ...Object.keys(manifest.artifacts ?? {})] },
   ],
   // One invocation ships one guest image, so an app for another architecture is refused rather
   // than packaged with a guest it cannot run (docs/packaging.md: one architecture per run).

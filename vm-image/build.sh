@@ -1,87 +1,95 @@
 #!/usr/bin/env bash
-# Builds the Berth guest from Debian packages into vm-image/dist/:
-#   vmlinux          Debian's generic kernel, uncompressed (QEMU microvm boots it through PVH)
+# Builds the Berth guest from Debian trixie's packages for ARCH (vm-image/debian-root.sh), not from
+# this machine's files:
+#   vmlinux          (amd64) Debian's generic kernel, uncompressed: QEMU microvm boots it through PVH
+#   Image            (arm64) Debian's generic kernel as QEMU's virt machine and Apple's
+#                    Virtualization framework boot it (uncompressed)
 #   initramfs.cpio.gz  busybox and the modules that mount the root: its /init finds the disks
 #   rootfs.squashfs  read-only root: Node, berthd in one file, crun, runc, conmon, iptables/nft,
 #                    iproute2, e2fsprogs, kernel modules, and /sbin/berth-init
-#   manifest.json    versions, sizes and sha256 of every artifact
-# Same inputs (the Debian packages installed here, this checkout), same artifacts: file times are
-# pinned to SOURCE_DATE_EPOCH and archives are written in sorted order.
-#   npm run vm-image            (ARCH=arm64 selects Debian's arm64 packages where they can be had)
+#   manifest.json    versions of every package, sizes and sha256 of every artifact
+# amd64 goes to vm-image/dist, arm64 to vm-image/dist/arm64. Same inputs (the packages, this
+# checkout), same artifacts: file times are pinned to SOURCE_DATE_EPOCH, archives written sorted.
+#   npm run vm-image            ARCH=arm64 npm run vm-image
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH="${ARCH:-amd64}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1764288000}"
-OUT=vm-image/dist
-WORK=vm-image/.work
-DEB_ARCH="$ARCH"
-case "$ARCH" in amd64) TRIPLET=x86_64-linux-gnu ;; arm64) TRIPLET=aarch64-linux-gnu ;; *) echo "vm-image: unknown ARCH $ARCH" >&2; exit 2 ;; esac
-if [ "$(dpkg --print-architecture)" != "$ARCH" ]; then
-  echo "vm-image: building for $ARCH needs an $ARCH host (the guest takes this host's binaries); see vm-image/README.md" >&2
-  exit 2
-fi
+WORK=vm-image/.work/$ARCH
+case "$ARCH" in
+  amd64) TRIPLET=x86_64-linux-gnu OUT=vm-image/dist UNSOCKET=node-unix-socket-linux-x64-gnu ;;
+  arm64) TRIPLET=aarch64-linux-gnu OUT=vm-image/dist/arm64 UNSOCKET=node-unix-socket-linux-arm64-gnu ;;
+  *) echo "vm-image: unknown ARCH $ARCH (amd64 or arm64)" >&2; exit 2 ;;
+esac
 
 bash vm-image/install-deps.sh
-rm -rf "$WORK" "$OUT"
+rm -rf "$WORK"
+# Only this architecture's artifacts go: dist/ holds amd64's files and arm64's folder side by side.
+rm -f "$OUT"/{vmlinux,Image,initramfs.cpio.gz,rootfs.squashfs,manifest.json}
 mkdir -p "$WORK" "$OUT"
-ROOT="$WORK/rootfs"
 INITRD="$WORK/initramfs"
-mkdir -p "$ROOT" "$INITRD"
+mkdir -p "$INITRD"
 
-# ---- kernel: Debian's generic image (the cloud one has no 9p), modules indexed with depmod ----
-KPKG=$(apt-cache depends "linux-image-$DEB_ARCH" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-(cd "$WORK" && apt-get download "$KPKG:$DEB_ARCH" >/dev/null 2>&1)
-mkdir -p "$WORK/kernel"
-dpkg-deb -x "$WORK"/linux-image-*.deb "$WORK/kernel"
-KVER=$(ls "$WORK/kernel/lib/modules")
-KDEB_VERSION=$(dpkg-deb -f "$WORK"/linux-image-*.deb Version)
-VMLINUZ="$WORK/kernel/boot/vmlinuz-$KVER"
-# PVH needs the ELF kernel: the xz payload inside the bzImage, decompressed.
-offset=$(grep -abo $'\xfd7zXZ\x00' "$VMLINUZ" | head -1 | cut -d: -f1)
-tail -c +"$((offset + 1))" "$VMLINUZ" | xz -dc --single-stream >"$OUT/vmlinux" 2>/dev/null || true
-[ -s "$OUT/vmlinux" ] || { echo "vm-image: could not extract vmlinux from $VMLINUZ" >&2; exit 1; }
-cp "$VMLINUZ" "$WORK/vmlinuz"
+# ---- the packages, unpacked: the root starts as them ----
+bash vm-image/debian-root.sh "$ARCH" "$WORK/debian"
+ROOT="$WORK/debian/root"
+
+# ---- kernel: Debian's generic image (the cloud one has no 9p) ----
+KVER=$(ls "$ROOT/usr/lib/modules")
+KPKG=$(awk -F'\t' '$1 ~ /^linux-image-[0-9]/ { print $1 " " $2; exit }' "$WORK/debian/packages.tsv")
+VMLINUZ="$ROOT/boot/vmlinuz-$KVER"
+if [ "$ARCH" = amd64 ]; then
+  # PVH needs the ELF kernel: the payload inside the bzImage (zstd in trixie, xz before), decompressed.
+  offset=$(grep -abo $'\x28\xb5\x2f\xfd' "$VMLINUZ" | head -1 | cut -d: -f1)
+  if [ -n "$offset" ]; then tail -c +"$((offset + 1))" "$VMLINUZ" | zstd -dc 2>/dev/null >"$OUT/vmlinux" || true
+  else
+    offset=$(grep -abo $'\xfd7zXZ\x00' "$VMLINUZ" | head -1 | cut -d: -f1)
+    tail -c +"$((offset + 1))" "$VMLINUZ" | xz -dc --single-stream >"$OUT/vmlinux" 2>/dev/null || true
+  fi
+  [ -s "$OUT/vmlinux" ] && head -c 4 "$OUT/vmlinux" | grep -q ELF || { echo "vm-image: could not extract vmlinux from $VMLINUZ" >&2; exit 1; }
+else
+  # arm64's vmlinuz is the Image (trixie's plain, older ones gzipped): Apple's framework takes the plain one.
+  if [ "$(head -c 2 "$VMLINUZ" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$VMLINUZ" >"$OUT/Image"; else cp "$VMLINUZ" "$OUT/Image"; fi
+  head -c 64 "$OUT/Image" | tail -c 8 | grep -q ARMd || { echo "vm-image: $VMLINUZ is not an arm64 Image" >&2; exit 1; }
+fi
 
 # The modules the guest may need (the kernel loads them on demand through modprobe).
-KMOD_SRC="$WORK/kernel/lib/modules/$KVER"
-KMOD_DST="$ROOT/lib/modules/$KVER"
+# The package's tree moves aside; the chosen directories come back, decompressed (.ko.xz in trixie:
+# busybox's modprobe in the initramfs reads plain .ko), and depmod indexes them.
+KMOD_SRC="$WORK/modules/$KVER"
+KMOD_DST="$ROOT/usr/lib/modules/$KVER"
+mkdir -p "$WORK/modules"
+mv "$KMOD_DST" "$KMOD_SRC"
 mkdir -p "$KMOD_DST/kernel"
 for dir in fs/9p fs/netfs fs/fscache fs/overlayfs fs/squashfs fs/ext4 fs/jbd2 fs/fuse fs/mbcache.ko net/9p net/bridge net/netfilter net/ipv4 net/ipv6 \
   net/sched net/core net/llc net/802 net/vmw_vsock drivers/virtio drivers/block/virtio_blk.ko drivers/net/virtio_net.ko \
   drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/dummy.ko drivers/char/hw_random drivers/net/tun.ko lib crypto arch; do
+  # A single module is NAME.ko, or NAME.ko.xz where the kernel package compresses them.
+  [ -e "$KMOD_SRC/kernel/$dir" ] || [ ! -e "$KMOD_SRC/kernel/$dir.xz" ] || dir="$dir.xz"
   [ -e "$KMOD_SRC/kernel/$dir" ] || continue
   mkdir -p "$KMOD_DST/kernel/$(dirname "$dir")"
   cp -a "$KMOD_SRC/kernel/$dir" "$KMOD_DST/kernel/$(dirname "$dir")/"
 done
 cp "$KMOD_SRC"/modules.order "$KMOD_SRC"/modules.builtin* "$KMOD_DST/" 2>/dev/null || true
+# Nested virtualization and the kernel's self-tests have no use in the guest.
+rm -rf "$KMOD_DST/kernel/arch/x86/kvm" "$KMOD_DST"/kernel/lib/test_*.ko*
+find "$KMOD_DST" -name '*.ko.xz' -exec xz -d {} +
+sed -i 's/\.ko\.xz$/.ko/' "$KMOD_DST/modules.order"
 depmod -b "$ROOT" "$KVER"
+rm -rf "$ROOT/boot" "$WORK/modules"
 
-# ---- the root filesystem ----
-copy_with_libs() {
-  # A binary and the shared libraries it loads, at the same paths as on this machine.
-  local bin="$1" target="${2:-$1}"
-  mkdir -p "$ROOT$(dirname "$target")"
-  cp -L "$bin" "$ROOT$target"
-  { ldd "$bin" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-    [ -e "$ROOT$lib" ] && continue
-    mkdir -p "$ROOT$(dirname "$lib")"
-    cp -L "$lib" "$ROOT$lib"
-  done
-}
-for bin in /usr/bin/node /usr/bin/crun /usr/sbin/runc /usr/bin/conmon /usr/bin/tini-static /usr/sbin/xtables-nft-multi \
-  /usr/sbin/nft /sbin/ip /usr/bin/nsenter /sbin/mkfs.ext4 /sbin/e2fsck /sbin/resize2fs /sbin/blkid /bin/tar /usr/bin/zstd /usr/bin/setfattr \
-  /usr/bin/getfattr /bin/kmod /usr/bin/igzip /bin/ps; do
-  [ -e "$bin" ] && copy_with_libs "$bin"
-done
-# iptables loads its matches and targets as plugins (libxt_conntrack.so...), which ldd does not see.
-mkdir -p "$ROOT/usr/lib/$TRIPLET"
-cp -a "/usr/lib/$TRIPLET/xtables" "$ROOT/usr/lib/$TRIPLET/"
+# ---- the root filesystem: what the packages' maintainer scripts would have set up ----
+# What the guest never uses: headers, static and pkg-config files, iconv's charsets, TypeScript's
+# declarations and corepack of Node, debconf.
+rm -rf "$ROOT/usr/include" "$ROOT/usr/lib/$TRIPLET/pkgconfig" "$ROOT/usr/lib/$TRIPLET/gconv" "$ROOT/usr/share/nodejs/@types" \
+  "$ROOT/usr/share/nodejs/corepack" "$ROOT/usr/bin/corepack" "$ROOT/usr/share/debconf" "$ROOT/usr/share/perl5" "$ROOT/usr/bin/debconf"*
+find "$ROOT/usr/lib" -name '*.a' -delete
+# iptables through nft (Debian's alternatives would point these at xtables-nft-multi).
 for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do ln -sf xtables-nft-multi "$ROOT/usr/sbin/$name"; done
-mkdir -p "$ROOT/sbin"
-for name in modprobe insmod rmmod lsmod depmod; do ln -sf /bin/kmod "$ROOT/sbin/$name"; done
-cp /bin/busybox "$ROOT/bin/busybox"
-for applet in $("$ROOT/bin/busybox" --list); do
-  [ -e "$ROOT/bin/$applet" ] || [ -e "$ROOT/sbin/$applet" ] || [ -e "$ROOT/usr/bin/$applet" ] || [ -e "$ROOT/usr/sbin/$applet" ] || ln -s busybox "$ROOT/bin/$applet"
+for name in modprobe insmod rmmod lsmod depmod; do ln -sf /usr/bin/kmod "$ROOT/usr/sbin/$name"; done
+# busybox for the rest of what berth-init and berthd call (the packages' own tools come first).
+for applet in $("$ROOT/usr/bin/busybox" --list 2>/dev/null || busybox --list); do
+  [ -e "$ROOT/usr/bin/$applet" ] || [ -e "$ROOT/usr/sbin/$applet" ] || ln -s busybox "$ROOT/usr/bin/$applet"
 done
 mkdir -p "$ROOT/usr/share/berth/seccomp"
 cp /usr/share/berth/seccomp/docker-default.json "$ROOT/usr/share/berth/seccomp/"
@@ -94,9 +102,22 @@ npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format
   --outfile="$ROOT/opt/berth/berthd.mjs" --log-level=warning
 # BuildKit's .proto files, which berthd parses when a BuildKit client first calls (proto/ beside the bundle).
 cp -r runtime-agent/src/buildkit/proto "$ROOT/opt/berth/proto"
-for pkg in node-unix-socket "node-unix-socket-linux-x64-gnu" "node-unix-socket-linux-arm64-gnu"; do
-  [ -d "node_modules/$pkg" ] && cp -a "node_modules/$pkg" "$ROOT/opt/berth/node_modules/"
-done
+cp -a node_modules/node-unix-socket "$ROOT/opt/berth/node_modules/"
+ATTACH=addon
+if [ -d "node_modules/$UNSOCKET" ]; then cp -a "node_modules/$UNSOCKET" "$ROOT/opt/berth/node_modules/"
+else
+  # Another architecture's prebuilt addon: npm installs only this machine's, so it is fetched. The
+  # npm registry here has no linux-arm64-gnu build of it: that guest is built without attach
+  # sockets (docker attach, run -it), and its manifest says so.
+  version=$(node -p "require('./node_modules/node-unix-socket/package.json').version")
+  if (cd "$WORK" && npm pack --silent "$UNSOCKET@$version" >/dev/null 2>&1); then
+    mkdir -p "$ROOT/opt/berth/node_modules/$UNSOCKET"
+    tar -xzf "$WORK/$UNSOCKET-$version.tgz" -C "$ROOT/opt/berth/node_modules/$UNSOCKET" --strip-components=1
+  else
+    ATTACH=missing
+    echo "vm-image: WARNING: no $UNSOCKET@$version in the npm registry: this $ARCH guest cannot attach to containers (docker attach, run -it)" >&2
+  fi
+fi
 
 # /etc, the mount points, and the init.
 mkdir -p "$ROOT"/{etc,proc,sys,dev,run,tmp,var/lib/berth,root,mnt}
@@ -110,12 +131,12 @@ install -m 0755 vm-image/rootfs/berth-init "$ROOT/sbin/berth-init"
 
 # ---- initramfs: busybox, the modules that mount the disks, /init ----
 mkdir -p "$INITRD"/{bin,dev,proc,sys,newroot,lib/modules/"$KVER"}
-cp /bin/busybox "$INITRD/bin/busybox"
+cp "$ROOT/usr/bin/busybox" "$INITRD/bin/busybox"
 install -m 0755 vm-image/initramfs/init "$INITRD/init"
 BOOT_MODULES="virtio_mmio virtio_pci virtio_blk squashfs overlay ext4 crc32c_generic"
 deps_of() { # a module and everything it depends on, from modules.dep
   local mod="$1"
-  local line; line=$(grep -E "/${mod}\.ko(\.[a-z]+)?:" "$KMOD_DST/modules.dep" | head -1)
+  local line; line=$(grep -aE "/${mod}\.ko(\.[a-z]+)?:" "$KMOD_DST/modules.dep" | head -1 || true)  # none: built in
   [ -n "$line" ] || return 0
   echo "${line%%:*}"
   for dep in ${line#*:}; do deps_of "$(basename "$dep" | sed 's/\.ko.*//')"; done
@@ -133,12 +154,12 @@ SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" mksquashfs "$ROOT" "$OUT/rootfs.squashfs"
   -quiet -no-progress >/dev/null
 (cd "$INITRD" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --reproducible --quiet | gzip -n -9) >"$OUT/initramfs.cpio.gz"
 
-# ---- manifest ----
-pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo unknown; }
-node vm-image/write-manifest.mjs "$OUT" \
-  "arch=$ARCH" "kernel=$KPKG $KDEB_VERSION" "kernel_release=$KVER" "node=$(node --version)" "crun=$(pkgver crun)" "runc=$(pkgver runc)" \
-  "conmon=$(pkgver conmon)" "iptables=$(pkgver iptables)" "nftables=$(pkgver nftables)" "iproute2=$(pkgver iproute2)" \
+# ---- manifest: the main versions, and every package that went in ----
+pkgver() { awk -F'\t' -v p="$1" '$1 == p { print $2; exit }' "$WORK/debian/packages.tsv"; }
+node vm-image/write-manifest.mjs "$OUT" "$WORK/debian/packages.tsv" \
+  "arch=$ARCH" "suite=${BERTH_GUEST_SUITE:-trixie}" "kernel=$KPKG" "kernel_release=$KVER" "node=$(pkgver nodejs)" "crun=$(pkgver crun)" \
+  "runc=$(pkgver runc)" "conmon=$(pkgver conmon)" "iptables=$(pkgver iptables)" "nftables=$(pkgver nftables)" "iproute2=$(pkgver iproute2)" \
   "e2fsprogs=$(pkgver e2fsprogs)" "busybox=$(pkgver busybox-static)" "berth=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  "source_date_epoch=$SOURCE_DATE_EPOCH"
+  "source_date_epoch=$SOURCE_DATE_EPOCH" "attach_sockets=$ATTACH"
 echo "vm-image: wrote $OUT" >&2
 ls -la "$OUT" >&2
