@@ -28,6 +28,8 @@ declare -A PROVIDES=(
   [git]=/usr/bin/git
   # the guest image (vm-image/build.sh) and booting it
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+  # the arm64 guest, under TCG on an amd64 machine (vm-image/README.md)
+  [qemu-system-arm]=/usr/bin/qemu-system-aarch64
   [qemu-utils]=/usr/bin/qemu-img
   [cpio]=/usr/bin/cpio
   [kmod]=/bin/kmod

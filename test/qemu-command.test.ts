@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { GUEST_SSH_PORT, parseBootArguments } from '../electron/src/node/vm/guest-contract.js';
-import { defaultAccel, kernelCommandLine, qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
+import { defaultAccel, hostGuestArch, kernelCommandLine, qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 
 const settings: VmSettings = {
   cpus: 4,
@@ -14,6 +14,7 @@ const settings: VmSettings = {
   authorizedKey: 'ssh-ed25519 AAAAC3Nza host',
   consoleLog: '/tmp/console.log',
   sharedFolders: { users: '/Users' },
+  arch: 'amd64',
 };
 
 describe('qemu command', () => {
@@ -52,6 +53,29 @@ describe('qemu command', () => {
     assert.match(line, /tsc_early_khz=2000000 tsc=reliable/);
     assert.deepEqual(parseBootArguments(line), { arguments: { authorizedKey: settings.authorizedKey, shares: [{ tag: 'users', kind: '9p', path: '/Users' }], debugShell: false }, problems: [] });
     assert.equal(parseBootArguments(kernelCommandLine({ ...settings, debugShell: true })).arguments.debugShell, true);
+  });
+
+  it('boots an arm64 guest on the virt machine: the kernel Image, virtio over PCI, GICv3 under TCG, the PL011 console', () => {
+    const arm64 = { ...settings, arch: 'arm64' as const, imageDir: '/opt/berth/image/arm64' };
+    const { binary, args } = qemuCommand(arm64, 'tcg');
+    assert.equal(binary, 'qemu-system-aarch64');
+    const joined = args.join(' ');
+    assert.match(joined, /-M virt,highmem=on,gic-version=3 -accel tcg -cpu max -smp 4 -m 2048/);
+    assert.match(joined, /-kernel \/opt\/berth\/image\/arm64\/Image -initrd \/opt\/berth\/image\/arm64\/initramfs\.cpio\.gz/);
+    assert.match(joined, /-device virtio-blk-pci,drive=root .* -device virtio-blk-pci,drive=data/);
+    assert.match(joined, /-device virtio-net-pci,netdev=net0 -device virtio-rng-pci/);
+    assert.match(joined, /-device virtio-9p-pci,fsdev=fs-users,mount_tag=users/);
+    assert.doesNotMatch(joined, /-device virtio-[a-z0-9]+-device|microvm/);
+    assert.match(qemuCommand(arm64, 'hvf').args.join(' '), /-M virt,highmem=on,gic-version=max -accel hvf -cpu host/);
+    const line = kernelCommandLine(arm64);
+    assert.match(line, /^console=ttyAMA0 /);
+    assert.doesNotMatch(line, /tsc/);
+    const virtiofs = qemuCommand({ ...arm64, sharing: 'virtiofs', runDir: '/run/berth' }, 'tcg').args.join(' ');
+    assert.match(virtiofs, /-M virt,highmem=on,gic-version=3,memory-backend=mem/);
+    assert.match(virtiofs, /-device vhost-user-fs-pci,chardev=vfs-users,tag=users/);
+    assert.doesNotMatch(virtiofs, /force-legacy/);
+    assert.equal(hostGuestArch('arm64'), 'arm64');
+    assert.equal(hostGuestArch('x64'), 'amd64');
   });
 
   it('doubles commas in paths inside QEMU options, and refuses a share the guest could not mount', () => {

@@ -7,11 +7,21 @@ import { GUEST_SSH_PORT, formatBootArguments, type GuestShare } from './guest-co
 
 export type Accel = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 
+/** The guest's architecture, named the Debian way as the image's manifest names it. */
+export type GuestArch = 'amd64' | 'arm64';
+
+/** The guest that runs natively here: arm64 on Apple Silicon and other arm64 hosts, amd64 elsewhere. */
+export function hostGuestArch(arch: string = process.arch): GuestArch {
+  return arch === 'arm64' ? 'arm64' : 'amd64';
+}
+
 export interface VmSettings {
   cpus: number;
   memoryMiB: number;
-  /** vm-image/dist (vmlinux, initramfs.cpio.gz, rootfs.squashfs). */
+  /** The guest image of `arch`: vm-image/dist (vmlinux, ...) or vm-image/dist/arm64 (Image, ...). */
   imageDir: string;
+  /** The guest's architecture (default: the host's); another one runs under TCG. */
+  arch?: GuestArch;
   /** The persistent data disk (qcow2, created on first start). */
   dataDisk: string;
   /** Host port forwarded to the guest's SSH server. */
@@ -67,11 +77,12 @@ const KERNEL_COMMAND_LINE_MAX = 2047;
 
 /** The kernel's own options, then what the guest reads (guest-contract.ts); throws on a share the guest would refuse. */
 export function kernelCommandLine(settings: VmSettings): string {
+  const arm64 = (settings.arch ?? hostGuestArch()) === 'arm64';
   const line = [
-    'console=ttyS0',
+    // The virt machine's console is a PL011 UART; microvm's the 16550.
+    arm64 ? 'console=ttyAMA0' : 'console=ttyS0',
     // microvm under TCG hangs in about two of three boots without these (vm-on-this-machine.md).
-    'tsc_early_khz=2000000',
-    'tsc=reliable',
+    ...(arm64 ? [] : ['tsc_early_khz=2000000', 'tsc=reliable']),
     'quiet',
     'panic=-1',
     ...formatBootArguments({ authorizedKey: settings.authorizedKey, shares: guestShares(settings), debugShell: Boolean(settings.debugShell) }),
@@ -91,44 +102,53 @@ export interface HelperCommand {
   socket: string;
 }
 
+/**
+ * The QEMU command line for the settings. amd64: `microvm` with virtio-mmio devices, the ELF
+ * kernel booted through PVH. arm64: `virt` with virtio over PCI, the kernel `Image`, GICv3 under
+ * TCG and the host's best (`max`) with hvf or kvm.
+ */
 export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel()): { binary: string; args: string[]; helpers: HelperCommand[] } {
+  const arm64 = (settings.arch ?? hostGuestArch()) === 'arm64';
+  // The same devices on either machine: virtio-mmio ("-device") on microvm, PCI on virt.
+  const device = (name: string) => `${name}-${arm64 ? 'pci' : 'device'}`;
+  const machine = arm64 ? `virt,highmem=on,gic-version=${accel === 'tcg' ? '3' : 'max'}` : 'microvm,rtc=on';
   const dir = settings.imageDir;
   const args = [
-    '-M', 'microvm,rtc=on',
+    '-M', machine,
     '-accel', accel,
     '-cpu', accel === 'tcg' ? 'max' : 'host',
     '-smp', String(settings.cpus),
     '-m', String(settings.memoryMiB),
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-serial', `file:${settings.consoleLog}`,
-    '-kernel', `${dir}/vmlinux`,
+    '-kernel', `${dir}/${arm64 ? 'Image' : 'vmlinux'}`,
     '-initrd', `${dir}/initramfs.cpio.gz`,
     '-append', kernelCommandLine(settings),
     '-drive', `id=root,file=${qemuOptionValue(`${dir}/rootfs.squashfs`)},format=raw,if=none,read-only=on`,
-    '-device', 'virtio-blk-device,drive=root',
+    '-device', `${device('virtio-blk')},drive=root`,
     '-drive', `id=data,file=${qemuOptionValue(settings.dataDisk)},format=qcow2,if=none,discard=unmap,detect-zeroes=unmap`,
-    '-device', 'virtio-blk-device,drive=data',
+    '-device', `${device('virtio-blk')},drive=data`,
     // User networking: the guest reaches the host as 10.0.2.2 (host.docker.internal).
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${settings.sshPort}-:${GUEST_SSH_PORT}`,
-    '-device', 'virtio-net-device,netdev=net0',
-    '-device', 'virtio-rng-device',
+    '-device', `${device('virtio-net')},netdev=net0`,
+    '-device', device('virtio-rng'),
   ];
   const helpers: HelperCommand[] = [];
   const shares = Object.entries(settings.sharedFolders ?? {});
   if (settings.sharing === 'virtiofs' && shares.length) {
-    // vhost-user needs the guest's memory shared with virtiofsd, and modern virtio-mmio.
-    const machine = args.indexOf('microvm,rtc=on');
-    args[machine] = 'microvm,rtc=on,memory-backend=mem';
-    args.push('-object', `memory-backend-memfd,id=mem,size=${settings.memoryMiB}M,share=on`, '-global', 'virtio-mmio.force-legacy=false');
+    // vhost-user needs the guest's memory shared with virtiofsd (and, on microvm, modern virtio-mmio).
+    args[args.indexOf(machine)] = `${machine},memory-backend=mem`;
+    args.push('-object', `memory-backend-memfd,id=mem,size=${settings.memoryMiB}M,share=on`);
+    if (!arm64) args.push('-global', 'virtio-mmio.force-legacy=false');
     for (const [tag, hostPath] of shares) {
       const socket = `${settings.runDir ?? '/tmp'}/virtiofs-${tag}.sock`;
       helpers.push({ binary: '/usr/lib/qemu/virtiofsd', args: [`--socket-path=${socket}`, '-o', `source=${hostPath}`, '-o', 'cache=auto'], socket });
-      args.push('-chardev', `socket,id=vfs-${tag},path=${qemuOptionValue(socket)}`, '-device', `vhost-user-fs-device,chardev=vfs-${tag},tag=${tag}`);
+      args.push('-chardev', `socket,id=vfs-${tag},path=${qemuOptionValue(socket)}`, '-device', `${device('vhost-user-fs')},chardev=vfs-${tag},tag=${tag}`);
     }
   } else {
     for (const [tag, hostPath] of shares) {
-      args.push('-fsdev', `local,id=fs-${tag},path=${qemuOptionValue(hostPath)},security_model=none`, '-device', `virtio-9p-device,fsdev=fs-${tag},mount_tag=${tag}`);
+      args.push('-fsdev', `local,id=fs-${tag},path=${qemuOptionValue(hostPath)},security_model=none`, '-device', `${device('virtio-9p')},fsdev=fs-${tag},mount_tag=${tag}`);
     }
   }
-  return { binary: 'qemu-system-x86_64', args, helpers };
+  return { binary: arm64 ? 'qemu-system-aarch64' : 'qemu-system-x86_64', args, helpers };
 }
