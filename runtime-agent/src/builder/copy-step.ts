@@ -25,7 +25,8 @@ export interface CopyStage {
   readonly options: BuildOptions;
   readonly images: ImageService;
   readonly escape: string;
-  readonly stage: { name?: string };
+  /** Whether the stage's steps may come from the cache (--no-cache, --no-cache-filter). */
+  readonly cacheAllowed: boolean;
   words(instruction: Instruction, state: BuildState): string[];
   expand(text: string, state: BuildState): string;
   checkDeclared(instruction: Instruction, text: string): void;
@@ -131,7 +132,6 @@ export async function copyStep(stage: CopyStage, instruction: Instruction, state
   const sourceState = source?.kind === 'state' ? source.state : undefined;
   const ignored = source?.kind === 'directory' ? source.ignored : source ? () => false : stage.options.ignored;
   const knownDigests = source?.kind === 'directory' ? source.digests : source ? undefined : stage.options.contextDigests;
-  const cacheAllowed = !stage.options.noCache && !(stage.stage.name && stage.options.noCacheStages?.includes(stage.stage.name));
 
   // Heredocs become files of their own for the step (mode 0644, as BuildKit writes them).
   const inlineDir = heredocs.length ? await fs.mkdtemp(path.join(os.tmpdir(), 'berth-heredoc-')) : undefined;
@@ -171,7 +171,7 @@ export async function copyStep(stage: CopyStage, instruction: Instruction, state
     const step = { createdBy, makesLayer: true, config: state.config.config ?? {}, cacheKey: key };
     const cached = await stage.cached(state, step);
     if (cached) return stage.reuse(cached);
-    if (link && cacheAllowed) {
+    if (link && stage.cacheAllowed) {
       const layer = await layerOfLinkStep(stage.images, key);
       if (layer) return stage.reuse(await commitExistingLayer(stage.images, state, layer, createdBy, step.config, key));
     }

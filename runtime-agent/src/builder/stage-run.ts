@@ -114,10 +114,14 @@ export class StageRun implements StepContext {
     return cached;
   }
 
+  /** Whether this stage's steps may come from the cache (not with --no-cache, nor a --no-cache-filter naming it). */
+  get cacheAllowed(): boolean {
+    return !this.options.noCache && !(this.stage.name && this.options.noCacheStages?.includes(this.stage.name));
+  }
+
   /** A previous result for this step: the local build cache first, then the --cache-from images. */
   async cached(state: BuildState, step: { createdBy: string; makesLayer: boolean; config: ContainerConfig; cacheKey: string }): Promise<BuildState | undefined> {
-    if (this.options.noCache) return undefined;
-    if (this.stage.name && this.options.noCacheStages?.includes(this.stage.name)) return undefined;
+    if (!this.cacheAllowed) return undefined;
     const local = cachedStep(this.images, state.imageId, step.cacheKey);
     if (local) return stateOf(this.images, local);
     const sources = (this.options.cacheFrom ?? []).map((name) => this.images.images.find(name)).filter((i): i is ImageRecord => Boolean(i));

@@ -23,7 +23,6 @@ import { service } from './protos.js';
 import { FRONTEND_CAPS, LLB_CAPS } from './caps.js';
 import { SessionManager, type SessionHeaders } from './sessions.js';
 import { exportLocalCache } from './remote-cache/export.js';
-import { useCacheRegistry } from './remote-cache/import.js';
 import { cacheEntries, checkCacheExport, checkCacheImport, type CacheEntry } from './remote-cache/options.js';
 
 export interface BuildKitDeps {
@@ -46,9 +45,7 @@ export class BuildKitService {
   private readonly jobs = new BuildJobs();
   private server?: GrpcServer;
 
-  constructor(private readonly deps: BuildKitDeps) {
-    if (deps.registry) useCacheRegistry(deps.images, deps.registry);
-  }
+  constructor(private readonly deps: BuildKitDeps) {}
 
   /** A hijacked `/grpc` connection (h2c): the Control and LLBBridge services. */
   serveControl(socket: Duplex): void {

@@ -9,6 +9,7 @@ import type { Builder, BuildSecrets, NamedContext, StepHandle, StepInfo, StepObs
 import { BuildCancelledError, StepFailedError } from '../builder/builder.js';
 import { DockerfileError } from '../builder/dockerfile.js';
 import type { ImageService } from '../images/image-service.js';
+import type { RegistryClient } from '../registry/client.js';
 import { removeTree } from '../util/remove-tree.js';
 import { parseNormalizedNamed, referenceString } from '../vocabulary/reference.js';
 import { ProgressReporter, type JsonMessage } from '../vocabulary/progress.js';
@@ -30,6 +31,8 @@ export interface FrontendDeps {
   images: ImageService;
   /** Where contexts are received (one private directory per build). */
   workRoot: string;
+  /** For `--cache-from type=registry` (an image's inline cache). */
+  registry?: RegistryClient;
 }
 
 /** .dockerignore's lines as fsutil's exclude patterns. */
@@ -55,25 +58,19 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await Promise.all([dockerfileDir, ignoreDir, contextDir].map((d) => fs.mkdir(d)));
   try {
-    const transfer = async (vertexName: string, what: string, name: string, into: string, patterns: { include?: string[]; exclude?: string[] }) => {
-      const vertex = progress.vertex(vertexName).start();
-      // A status every 100 ms at most: a context of 10,000 files would otherwise make 10,000.
-      let shown = 0;
-      const onProgress = (bytes: number) => {
-        if (Date.now() - shown < 100) return;
-        shown = Date.now();
-        vertex.status(`transferring ${what}:`, { current: bytes });
-      };
-      try {
+    const transfer = (vertexName: string, what: string, name: string, into: string, patterns: { include?: string[]; exclude?: string[] }) =>
+      progress.run(vertexName, async (vertex) => {
+        // A status every 100 ms at most: a context of 10,000 files would otherwise make 10,000.
+        let shown = 0;
+        const onProgress = (bytes: number) => {
+          if (Date.now() - shown < 100) return;
+          shown = Date.now();
+          vertex.status(`transferring ${what}:`, { current: bytes });
+        };
         const received = await receiveDirectory(session, into, { name, ...(patterns.include ? { includePatterns: patterns.include } : {}), ...(patterns.exclude ? { excludePatterns: patterns.exclude } : {}), signal, onProgress });
         vertex.status(`transferring ${what}:`, { current: received.bytes, done: true });
-        vertex.complete();
         return received;
-      } catch (err) {
-        vertex.complete(err instanceof Error ? err.message : String(err));
-        throw err;
-      }
-    };
+      });
     const basename = path.posix.basename(options.filename);
     const loadDockerfile = async (): Promise<void> => {
       await transfer(`[internal] load build definition from ${basename}`, 'dockerfile', options.dockerfileName, dockerfileDir, { include: [options.filename, `${options.filename}.dockerignore`] });
@@ -88,15 +85,10 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       // A Git or http(s) URL, or a tar from the client's stdin: the Dockerfile and .dockerignore
       // are in it, unless the client sends the Dockerfile apart (-f with a remote context).
       const remote = options.remoteContext;
-      const vertex = progress.vertex(isSessionUpload(remote) ? '[internal] load remote build context' : `[internal] load git source ${remote}`).start();
-      try {
+      await progress.run(isSessionUpload(remote) ? '[internal] load remote build context' : `[internal] load git source ${remote}`, async () => {
         if (isSessionUpload(remote)) await receiveContext(uploadStream(session, remote, signal), contextDir);
         else await fetchRemoteContext(remote, contextDir);
-        vertex.complete();
-      } catch (err) {
-        vertex.complete(err instanceof Error ? err.message : String(err));
-        throw err;
-      }
+      });
       if (options.dockerfileFromClient) await loadDockerfile();
       else dockerfileFrom = contextDir;
       ignored = await ignoreRules(contextDir, options.filename);
@@ -132,7 +124,7 @@ export async function solveDockerfile(deps: FrontendDeps, job: BuildJob, session
       namedContexts.set(name, { kind: 'directory', dir: namedDir, ignored: () => false, digests });
     }
 
-    await importBuildCaches(deps.images, session, options.cacheImports, signal, progress);
+    await importBuildCaches(deps.images, deps.registry, session, options.cacheImports, signal, progress);
     const steps = new VertexSteps(job);
     const stageImages: string[] = [];
     const reporter = new ProgressReporter(() => undefined);

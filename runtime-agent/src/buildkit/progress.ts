@@ -113,6 +113,19 @@ export class BuildProgress {
     return new Vertex(this, digest, name, inputs);
   }
 
+  /** Runs `fn` as the vertex `name`: started now, completed when it ends, with its error if it fails. */
+  async run<T>(name: string, fn: (vertex: Vertex) => Promise<T>): Promise<T> {
+    const vertex = this.vertex(name).start();
+    try {
+      const result = await fn(vertex);
+      vertex.complete();
+      return result;
+    } catch (err) {
+      vertex.complete(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
   publish(message: Message): void {
     if (this.ended) return;
     if (this.listener) this.listener(message);

@@ -33,13 +33,6 @@ import { SessionContentStore } from './session-content.js';
 /** Manifests, indexes and cache configs are small; a larger one is refused, not read. */
 const SMALL_BLOB_LIMIT = 16 * 1024 * 1024;
 
-const registries = new WeakMap<ImageService, RegistryClient>();
-
-/** The registry client `--cache-from type=registry` of builds on `images` uses (set by the BuildKit service). */
-export function useCacheRegistry(images: ImageService, registry: RegistryClient): void {
-  registries.set(images, registry);
-}
-
 /** A step image to record: its config bytes (their digest is its ID) and its layers. */
 interface PlannedRecord {
   id: string;
@@ -52,23 +45,12 @@ interface PlannedRecord {
 /** Where a layer blob that is not in the content store yet comes from. */
 type BlobSource = (layer: CacheLayer) => Promise<Readable>;
 
-export async function importBuildCaches(images: ImageService, session: Session, imports: CacheImport[], signal: AbortSignal, progress: BuildProgress): Promise<void> {
+/** `registry` is what `--cache-from type=registry` reads an image's inline cache with. */
+export async function importBuildCaches(images: ImageService, registry: RegistryClient | undefined, session: Session, imports: CacheImport[], signal: AbortSignal, progress: BuildProgress): Promise<void> {
   for (const entry of imports) checkCacheImport(entry);
   for (const entry of imports) {
     if (entry.type === 'local') await importLocal(images, session, entry, signal, progress);
-    else await importRegistry(images, session, entry, signal, progress);
-  }
-}
-
-async function withVertex<T>(progress: BuildProgress, name: string, fn: (vertex: Vertex) => Promise<T>): Promise<T> {
-  const vertex = progress.vertex(name).start();
-  try {
-    const result = await fn(vertex);
-    vertex.complete();
-    return result;
-  } catch (err) {
-    vertex.complete(errorMessage(err));
-    throw err;
+    else await importRegistry(images, registry, session, entry, signal, progress);
   }
 }
 
@@ -100,7 +82,7 @@ function layerRecords(diffIds: string[], layers: Map<string, CacheLayer>, id: st
 async function importLocal(images: ImageService, session: Session, entry: CacheImport, signal: AbortSignal, progress: BuildProgress): Promise<void> {
   const storeId = `local:${entry.attrs.src}`;
   const digest = entry.attrs.digest ?? '';
-  await withVertex(progress, `importing cache manifest from ${storeId}`, async (vertex) => {
+  await progress.run(`importing cache manifest from ${storeId}`, async (vertex) => {
     if (!isDigest(digest)) throw invalid(storeId, `the manifest digest ${JSON.stringify(digest)} is not a sha256 digest`);
     const store = SessionContentStore.open(session, storeId, signal, ['Info', 'Read']);
     const readSmall = async (blob: string, what: string): Promise<Buffer> => {
@@ -129,10 +111,9 @@ async function importLocal(images: ImageService, session: Session, entry: CacheI
   });
 }
 
-async function importRegistry(images: ImageService, session: Session, entry: CacheImport, signal: AbortSignal, progress: BuildProgress): Promise<void> {
+async function importRegistry(images: ImageService, registry: RegistryClient | undefined, session: Session, entry: CacheImport, signal: AbortSignal, progress: BuildProgress): Promise<void> {
   const name = entry.attrs.ref ?? '';
-  await withVertex(progress, `importing cache manifest from ${name}`, async (vertex) => {
-    const registry = registries.get(images);
+  await progress.run(`importing cache manifest from ${name}`, async (vertex) => {
     if (!registry) throw new GrpcError(Code.UNIMPLEMENTED, '--cache-from type=registry: this engine has no registry client for build caches');
     let ref;
     try {
