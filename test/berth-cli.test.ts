@@ -19,7 +19,7 @@ import { fixtureLayout } from './support/fixtures.js';
 import { OrdinaryUser } from './support/ordinary-user.js';
 import { Terminal } from './support/terminal.js';
 
-const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
+const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist/amd64');
 const ARTIFACTS = path.resolve(import.meta.dirname, '.artifacts');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

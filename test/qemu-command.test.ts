@@ -18,11 +18,15 @@ const settings: VmSettings = {
 };
 
 describe('qemu command', () => {
-  it('picks the accelerator per platform', () => {
-    assert.equal(defaultAccel('darwin', false), 'hvf');
-    assert.equal(defaultAccel('win32', false), 'whpx');
-    assert.equal(defaultAccel('linux', true), 'kvm');
-    assert.equal(defaultAccel('linux', false), 'tcg');
+  it('picks the accelerator per platform, and TCG for a guest of the other architecture', () => {
+    const native = hostGuestArch();
+    const foreign = native === 'amd64' ? 'arm64' : 'amd64';
+    assert.equal(defaultAccel(native, 'darwin', false), 'hvf');
+    assert.equal(defaultAccel(native, 'win32', false), 'whpx');
+    assert.equal(defaultAccel(native, 'linux', true), 'kvm');
+    assert.equal(defaultAccel(native, 'linux', false), 'tcg');
+    assert.equal(defaultAccel(foreign, 'darwin', false), 'tcg');
+    assert.equal(defaultAccel(foreign, 'linux', true), 'tcg');
   });
 
   it('builds a microvm with the root, the data disk, user networking with the SSH port, rng and 9p shares', () => {

@@ -20,7 +20,7 @@ import { fixtureLayout } from './support/fixtures.js';
 import { DOCKER, registry, run } from './support/berthd.js';
 import { trixieClients } from './support/trixie-clients.js';
 
-const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist');
+const IMAGE_DIR = path.resolve(import.meta.dirname, '../vm-image/dist/amd64');
 const BOOT_TIMEOUT_MS = 120_000;
 
 function freePort(): Promise<number> {

@@ -8,7 +8,7 @@
 #   rootfs.squashfs  read-only root: Node, berthd in one file, crun, runc, conmon, iptables/nft,
 #                    iproute2, e2fsprogs, kernel modules, and /sbin/berth-init
 #   manifest.json    versions of every package, sizes and sha256 of every artifact
-# amd64 goes to vm-image/dist, arm64 to vm-image/dist/arm64. Same inputs (the packages, this
+# Each architecture to its own folder: vm-image/dist/amd64, vm-image/dist/arm64. Same inputs (the packages, this
 # checkout), same artifacts: file times are pinned to SOURCE_DATE_EPOCH, archives written sorted.
 #   npm run vm-image            ARCH=arm64 npm run vm-image
 set -euo pipefail
@@ -17,15 +17,16 @@ ARCH="${ARCH:-amd64}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1764288000}"
 WORK=vm-image/.work/$ARCH
 case "$ARCH" in
-  amd64) TRIPLET=x86_64-linux-gnu OUT=vm-image/dist UNSOCKET=node-unix-socket-linux-x64-gnu ;;
-  arm64) TRIPLET=aarch64-linux-gnu OUT=vm-image/dist/arm64 UNSOCKET=node-unix-socket-linux-arm64-gnu ;;
+  amd64) TRIPLET=x86_64-linux-gnu UNSOCKET=node-unix-socket-linux-x64-gnu ;;
+  arm64) TRIPLET=aarch64-linux-gnu UNSOCKET=node-unix-socket-linux-arm64-gnu ;;
   *) echo "vm-image: unknown ARCH $ARCH (amd64 or arm64)" >&2; exit 2 ;;
 esac
 
 bash vm-image/install-deps.sh
-rm -rf "$WORK"
-# Only this architecture's artifacts go: dist/ holds amd64's files and arm64's folder side by side.
-rm -f "$OUT"/{vmlinux,Image,initramfs.cpio.gz,rootfs.squashfs,manifest.json}
+OUT=vm-image/dist/$ARCH
+rm -rf "$WORK" "$OUT"
+# Checkouts from before the per-architecture folders kept amd64's guest in dist/ itself.
+rm -f vm-image/dist/{vmlinux,initramfs.cpio.gz,rootfs.squashfs,manifest.json}
 mkdir -p "$WORK" "$OUT"
 INITRD="$WORK/initramfs"
 mkdir -p "$INITRD"

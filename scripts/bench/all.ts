@@ -72,7 +72,7 @@ function fail(message: string): never {
 
 interface Suite {
   id: string;
-  /** Boots the VM (skipped by --quick, and needs vm-image/dist). */
+  /** Boots the VM (skipped by --quick, and needs vm-image/dist/amd64). */
   vm: boolean;
   command: string[];
 }
@@ -97,7 +97,7 @@ const selected = SUITES.filter((s) => (!only || only.includes(s.id)) && !skip.in
 if (!selected.length) fail('no suite left to run');
 
 if (process.getuid?.() !== 0) fail('the benchmarks need root (engines, bridges, iptables, apt)');
-if (selected.some((s) => s.vm) && !existsSync('vm-image/dist/manifest.json')) {
+if (selected.some((s) => s.vm) && !existsSync('vm-image/dist/amd64/manifest.json')) {
   fail('host and vm-boot need the guest image: run `npm run vm-image` first, or pass --quick');
 }
 

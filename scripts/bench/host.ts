@@ -3,7 +3,7 @@
 // cost of the link); `docker cp` of 100 MB through the forward; the host agent's CPU and RSS while
 // the VM idles. Each session gets a fresh BERTH_HOME; one untimed start and stop goes first (so
 // the first timed boot does not also pay for reading the guest image from disk), and each
-// session's first pings are not counted. Needs vm-image/dist (npm run vm-image).
+// session's first pings are not counted. Needs vm-image/dist/amd64 (npm run vm-image).
 //   node --import tsx scripts/bench/host.ts [sessions]      (default 1)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -20,7 +20,7 @@ import { defaultAccel, qemuCommand } from '../../electron/src/node/vm/qemu-comma
 import { cleanupOnSignal, record } from './results.js';
 
 const boots = Number(process.argv[2] ?? 3);
-const imageDir = path.resolve(import.meta.dirname, '../../vm-image/dist');
+const imageDir = path.resolve(import.meta.dirname, '../../vm-image/dist/amd64');
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-vm-bench-'));
 const keys = ssh2.utils.generateKeyPairSync('ed25519');
 const accel = defaultAccel() === 'kvm' ? 'tcg' : defaultAccel(); // /dev/kvm here is not usable (vm-on-this-machine.md)

@@ -40,6 +40,8 @@ export interface HostSettings {
   diskGiB: number;
   sharedFolders: string[];
   autoStart: boolean;
+  /** The guest's architecture; the one that is not the host's runs under emulation. */
+  arch: 'amd64' | 'arm64';
 }
 
 export interface Check {

@@ -52,7 +52,7 @@ async function startVm(): Promise<void> {
   vmState = 'starting';
   refreshTray();
   const settings = await loadSettings(paths.settings);
-  agent = new HostAgent(paths, settings, new QemuProvider(), imageDir(), log, () => {
+  agent = new HostAgent(paths, settings, new QemuProvider(), imageDir(settings.arch), log, () => {
     agent = undefined;
     vmState = 'stopped';
     refreshTray();

@@ -1,4 +1,4 @@
-// Settings: the VM's CPUs, memory, disk and shared folders, and starting at login. The host
+// Settings: the VM's CPUs, memory, disk, architecture and shared folders, and starting at login. The host
 // validates (the messages shown are its own); a change the running VM cannot take says so and
 // offers "Apply & restart". The form does not use the browser's own validation: the host's
 // messages say what is allowed and why.
@@ -73,6 +73,14 @@ export function Settings() {
           {number('cpus', 'CPUs', 1, view.limits.cpus, `1 to ${view.limits.cpus} (this computer's CPUs)`)}
           {number('memoryMiB', 'Memory (MiB)', 512, view.limits.memoryMiB, `512 to ${view.limits.memoryMiB} MiB`)}
           {number('diskGiB', 'Disk (GiB)', 8, 4096, 'The VM’s disk grows up to this size; it does not shrink.')}
+          <label className="field">
+            <span>Architecture</span>
+            <select value={draft.arch} onChange={(e) => change('arch', e.target.value as HostSettings['arch'])} aria-describedby="arch-hint">
+              <option value="arm64">arm64 (Apple Silicon, ARM)</option>
+              <option value="amd64">amd64 (Intel, AMD)</option>
+            </select>
+            <small id="arch-hint" className="muted">The guest Linux runs images of this architecture natively; the other one’s run under emulation, much slower. The guest of another architecture than this computer’s boots under emulation too.</small>
+          </label>
         </fieldset>
         <fieldset>
           <legend>Shared folders</legend>

@@ -29,7 +29,7 @@ Commands:
   dashboard [--host unix:///PATH.sock] [--port N]
                        Serve the dashboard on 127.0.0.1 (prints its URL, with the access token, first)
 
-Environment: BERTH_HOME (default ~/.berth), BERTH_IMAGE_DIR (the guest image, default vm-image/dist)
+Environment: BERTH_HOME (default ~/.berth), BERTH_IMAGE_DIR (the guest images, default vm-image/dist: ARCH/ in it, or the folder itself)
 `;
 
 function out(line: string): void {
@@ -174,7 +174,7 @@ async function agent(paths: BerthPaths): Promise<void> {
   const logStream = createWriteStream(paths.agentLog, { flags: 'a' });
   const log = (line: string) => logStream.write(`${new Date().toISOString()} ${line}\n`);
   const provider = providerFor(process.env.BERTH_PROVIDER ?? 'qemu', { qemu: () => new QemuProvider() }) as QemuProvider;
-  const host = new HostAgent(paths, settings, provider, imageDir(), log);
+  const host = new HostAgent(paths, settings, provider, imageDir(settings.arch), log);
   process.on('SIGTERM', () => void host.stop().then(() => process.exit(0)));
   try {
     await host.run();

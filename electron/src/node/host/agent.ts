@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import { GUEST_ENGINE_SOCKET, sharePathProblem } from '../vm/guest-contract.js';
 import { GuestLink } from '../vm/guest-link.js';
+import { checkGuestImage } from '../vm/guest-image.js';
 import type { VmProvider } from '../vm/provider.js';
 import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
 import { serveEngineSocket } from './forwarding.js';
@@ -62,6 +63,7 @@ export class HostAgent {
     await fs.mkdir(this.paths.runDir, { recursive: true, mode: 0o700 });
     await fs.writeFile(this.paths.agentPid, String(process.pid));
     this.control = await this.serveControl();
+    checkGuestImage(this.imageDir, this.settings.arch);
     const keys = await ensureKeyPair(this.paths.privateKey, this.paths.publicKey);
     this.privateKey = keys.privateKey;
     await fs.mkdir(path.dirname(this.paths.dataDisk), { recursive: true });
@@ -71,6 +73,7 @@ export class HostAgent {
       cpus: this.settings.cpus,
       memoryMiB: this.settings.memoryMiB,
       imageDir: this.imageDir,
+      arch: this.settings.arch,
       dataDisk: this.paths.dataDisk,
       sshPort: this.sshPort,
       authorizedKey: keys.publicKey,
@@ -82,7 +85,7 @@ export class HostAgent {
     await fs.rm(this.paths.consoleLog, { force: true });
     this.provider.on('exit', (code: number | null, stderr: string) => void this.onVmExit(code, stderr));
     await this.provider.start(vm);
-    this.log(`VM started (${this.provider.name}, accel ${defaultAccel()}), SSH forwarded on 127.0.0.1:${this.sshPort}`);
+    this.log(`VM started (${this.provider.name}, ${this.settings.arch}, accel ${defaultAccel(this.settings.arch)}), SSH forwarded on 127.0.0.1:${this.sshPort}`);
     this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: BOOT_TIMEOUT_MS });
     this.watchLink();
     this.engine = await serveEngineSocket(this.paths.dockerSocket, GUEST_ENGINE_SOCKET, () => this.link);
@@ -133,7 +136,7 @@ export class HostAgent {
   status = async (): Promise<AgentStatus> => ({
     state: this.state,
     provider: this.provider.name,
-    accel: defaultAccel(),
+    accel: defaultAccel(this.settings.arch),
     ...(this.provider.pid?.() ? { vmPid: this.provider.pid() } : {}),
     sshPort: this.sshPort,
     socket: this.paths.dockerSocket,

@@ -4,8 +4,10 @@
 //   vm/data.qcow2          the guest's data disk; vm/console.log its serial console
 //   run/docker.sock        the engine socket as the docker CLI sees it (0600)
 //   run/agent.sock         the host agent's control socket; run/agent.pid its PID
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { GuestArch } from '../vm/qemu-command.js';
 
 export function berthHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.BERTH_HOME || path.join(os.homedir(), '.berth');
@@ -35,7 +37,13 @@ export function dockerHost(socket: string): string {
   return socket.startsWith('//./pipe/') ? `npipe://${socket}` : `unix://${socket}`;
 }
 
-/** The guest image: $BERTH_IMAGE_DIR, else vm-image/dist of this checkout. */
-export function imageDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.BERTH_IMAGE_DIR || path.resolve(import.meta.dirname, '../../../../vm-image/dist');
+/**
+ * The guest image of `arch`: $BERTH_IMAGE_DIR/ARCH when that folder exists, else $BERTH_IMAGE_DIR
+ * itself (an installer ships only its own architecture's guest there; the manifest says which),
+ * else vm-image/dist/ARCH of this checkout.
+ */
+export function imageDir(arch: GuestArch, env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.BERTH_IMAGE_DIR;
+  if (!base) return path.resolve(import.meta.dirname, '../../../../vm-image/dist', arch);
+  return existsSync(path.join(base, arch, 'manifest.json')) ? path.join(base, arch) : base;
 }

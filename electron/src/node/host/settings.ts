@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { hostGuestArch, type GuestArch } from '../vm/qemu-command.js';
 
 export interface Settings {
   cpus: number;
@@ -11,6 +12,8 @@ export interface Settings {
   /** Host folders that appear in the guest at the same path. */
   sharedFolders: string[];
   autoStart: boolean;
+  /** The guest's architecture: the host's own by default; the other one boots under emulation (TCG). */
+  arch: GuestArch;
 }
 
 export function defaultSettings(): Settings {
@@ -20,10 +23,11 @@ export function defaultSettings(): Settings {
     diskGiB: 64,
     sharedFolders: [os.homedir()],
     autoStart: false,
+    arch: hostGuestArch(),
   };
 }
 
-const RESTART_NEEDED: (keyof Settings)[] = ['cpus', 'memoryMiB', 'diskGiB', 'sharedFolders'];
+const RESTART_NEEDED: (keyof Settings)[] = ['cpus', 'memoryMiB', 'diskGiB', 'sharedFolders', 'arch'];
 
 export class SettingsError extends Error {}
 
@@ -42,6 +46,7 @@ export function validateSettings(value: unknown): Settings {
     throw new SettingsError('sharedFolders must be a list of absolute paths without spaces');
   }
   if (typeof s.autoStart !== 'boolean') throw new SettingsError('autoStart must be true or false');
+  if (s.arch !== 'amd64' && s.arch !== 'arm64') throw new SettingsError(`arch must be amd64 or arm64, got ${JSON.stringify(s.arch)}`);
   return s;
 }
 

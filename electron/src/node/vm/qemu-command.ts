@@ -18,7 +18,7 @@ export function hostGuestArch(arch: string = process.arch): GuestArch {
 export interface VmSettings {
   cpus: number;
   memoryMiB: number;
-  /** The guest image of `arch`: vm-image/dist (vmlinux, ...) or vm-image/dist/arm64 (Image, ...). */
+  /** The guest image of `arch`: vm-image/dist/amd64 (vmlinux, ...) or vm-image/dist/arm64 (Image, ...). */
   imageDir: string;
   /** The guest's architecture (default: the host's); another one runs under TCG. */
   arch?: GuestArch;
@@ -53,10 +53,15 @@ export function kvmUsable(): boolean {
   }
 }
 
-/** The fastest accelerator this host offers: KVM on Linux (when it works), HVF on macOS, WHPX on Windows, else TCG; BERTH_ACCEL overrides. */
-export function defaultAccel(platform: NodeJS.Platform = process.platform, kvm = kvmUsable()): Accel {
+/**
+ * The fastest accelerator this host offers for a guest of `arch`: KVM on Linux (when it works), HVF
+ * on macOS, WHPX on Windows, else TCG. A guest of another architecture than the host's always runs
+ * under TCG. BERTH_ACCEL overrides.
+ */
+export function defaultAccel(arch: GuestArch = hostGuestArch(), platform: NodeJS.Platform = process.platform, kvm = kvmUsable()): Accel {
   const forced = process.env.BERTH_ACCEL;
   if (forced === 'kvm' || forced === 'hvf' || forced === 'whpx' || forced === 'tcg') return forced;
+  if (arch !== hostGuestArch()) return 'tcg';
   const kvmUsable = kvm;
   if (platform === 'darwin') return 'hvf';
   if (platform === 'win32') return 'whpx';
@@ -107,7 +112,7 @@ export interface HelperCommand {
  * kernel booted through PVH. arm64: `virt` with virtio over PCI, the kernel `Image`, GICv3 under
  * TCG and the host's best (`max`) with hvf or kvm.
  */
-export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel()): { binary: string; args: string[]; helpers: HelperCommand[] } {
+export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel(settings.arch)): { binary: string; args: string[]; helpers: HelperCommand[] } {
   const arm64 = (settings.arch ?? hostGuestArch()) === 'arm64';
   // The same devices on either machine: virtio-mmio ("-device") on microvm, PCI on virt.
   const device = (name: string) => `${name}-${arm64 ? 'pci' : 'device'}`;
