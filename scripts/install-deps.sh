@@ -45,7 +45,15 @@ declare -A PROVIDES=(
   [gzip]=/bin/gzip
   # RUN --mount=type=ssh: an ssh agent to forward into a build (test/buildkit-dockerfile.test.ts)
   [openssh-client]=/usr/bin/ssh-agent
+  # berthd's attach relay (runtime-agent/native), built for this machine and for the guests
+  [gcc]=/usr/bin/gcc
+  [libc6-dev]=/usr/include/stdio.h
 )
+# The other architecture's guest gets its relay from Debian's cross compiler.
+case "$(dpkg --print-architecture)" in
+  amd64) PROVIDES[gcc-aarch64-linux-gnu]=/usr/bin/aarch64-linux-gnu-gcc PROVIDES[libc6-dev-arm64-cross]=/usr/aarch64-linux-gnu/include/stdio.h ;;
+  arm64) PROVIDES[gcc-x86-64-linux-gnu]=/usr/bin/x86_64-linux-gnu-gcc PROVIDES[libc6-dev-amd64-cross]=/usr/x86_64-linux-gnu/include/stdio.h ;;
+esac
 
 missing=()
 for pkg in "${!PROVIDES[@]}"; do
@@ -81,6 +89,17 @@ if [ ! -s "$SECCOMP_PROFILE" ]; then
   ( cd "$tmp" && apt-get download golang-github-docker-docker-dev >/dev/null 2>&1 || { as_root apt-get update -qq >&2 && apt-get download golang-github-docker-docker-dev >/dev/null; } )
   dpkg-deb -x "$tmp"/golang-github-docker-docker-dev_*.deb "$tmp/x"
   as_root install -D -m 0644 "$tmp/x/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json" "$SECCOMP_PROFILE"
+  rm -rf "$tmp"
+fi
+# The relay between berthd and conmon's attach sockets (SOCK_SEQPACKET, which Node cannot open),
+# rebuilt when its source changed. vm-image/build.sh builds the guest's own.
+RELAY=/usr/libexec/berth/attach-relay
+RELAY_SOURCE="$(dirname "$0")/../runtime-agent/native/attach-relay.c"
+if [ ! -x "$RELAY" ] || [ "$RELAY_SOURCE" -nt "$RELAY" ]; then
+  echo "install-deps: building $RELAY" >&2
+  tmp=$(mktemp -d)
+  bash "$(dirname "$0")/../runtime-agent/native/build.sh" "$(dpkg --print-architecture)" "$tmp/attach-relay"
+  as_root install -D -m 0755 "$tmp/attach-relay" "$RELAY"
   rm -rf "$tmp"
 fi
 echo "install-deps: system packages present" >&2

@@ -1,6 +1,7 @@
 // The first slice of containers (issue 3) with the real CLI: run, exit codes, logs, ps, inspect,
 // stop/kill/rm, names, --rm, and containers that outlive berthd.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
@@ -45,6 +46,15 @@ describe('containers: run and lifecycle', () => {
   it('pipes stdin with -i and ends it on half-close', async () => {
     const out = await engine.dockerOk(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo "[eof]"'], { input: 'line one\nline two\n' });
     assert.equal(out, 'line one\nline two\n[eof]\n');
+  });
+
+  it('keeps stdout and stderr apart and passes large input whole through the attach socket', async () => {
+    // 1 MiB of input is many of conmon's packets each way; every byte must arrive, in order.
+    const input = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => 97 + (i % 26)));
+    const res = await engine.docker(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'md5sum; echo to-stderr >&2; echo to-stdout'], { input });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, `${createHash('md5').update(input).digest('hex')}  -\nto-stdout\n`);
+    assert.equal(res.stderr, 'to-stderr\n');
   });
 
   it('runs -it in a real terminal: size, resize, Ctrl-C and exit code', async () => {

@@ -17,8 +17,8 @@ ARCH="${ARCH:-amd64}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1764288000}"
 WORK=vm-image/.work/$ARCH
 case "$ARCH" in
-  amd64) TRIPLET=x86_64-linux-gnu UNSOCKET=node-unix-socket-linux-x64-gnu ;;
-  arm64) TRIPLET=aarch64-linux-gnu UNSOCKET=node-unix-socket-linux-arm64-gnu ;;
+  amd64) TRIPLET=x86_64-linux-gnu FOREIGN=aarch64 ;;
+  arm64) TRIPLET=aarch64-linux-gnu FOREIGN=x86_64 ;;
   *) echo "vm-image: unknown ARCH $ARCH (amd64 or arm64)" >&2; exit 2 ;;
 esac
 
@@ -62,7 +62,7 @@ KMOD_DST="$ROOT/usr/lib/modules/$KVER"
 mkdir -p "$WORK/modules"
 mv "$KMOD_DST" "$KMOD_SRC"
 mkdir -p "$KMOD_DST/kernel"
-for dir in fs/9p fs/netfs fs/fscache fs/overlayfs fs/squashfs fs/ext4 fs/jbd2 fs/fuse fs/mbcache.ko net/9p net/bridge net/netfilter net/ipv4 net/ipv6 \
+for dir in fs/binfmt_misc.ko fs/9p fs/netfs fs/fscache fs/overlayfs fs/squashfs fs/ext4 fs/jbd2 fs/fuse fs/mbcache.ko net/9p net/bridge net/netfilter net/ipv4 net/ipv6 \
   net/sched net/core net/llc net/802 net/vmw_vsock drivers/virtio drivers/block/virtio_blk.ko drivers/net/virtio_net.ko \
   drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/dummy.ko drivers/char/hw_random drivers/net/tun.ko lib crypto arch; do
   # A single module is NAME.ko, or NAME.ko.xz where the kernel package compresses them.
@@ -85,6 +85,12 @@ rm -rf "$ROOT/boot" "$WORK/modules"
 rm -rf "$ROOT/usr/include" "$ROOT/usr/lib/$TRIPLET/pkgconfig" "$ROOT/usr/lib/$TRIPLET/gconv" "$ROOT/usr/share/nodejs/@types" \
   "$ROOT/usr/share/nodejs/corepack" "$ROOT/usr/bin/corepack" "$ROOT/usr/share/debconf" "$ROOT/usr/share/perl5" "$ROOT/usr/bin/debconf"*
 find "$ROOT/usr/lib" -name '*.a' -delete
+# Of qemu-user's emulators, the other architecture's (FOREIGN) alone, with its binfmt line, which
+# berth-init registers: docker run --platform of that architecture works.
+find "$ROOT/usr/bin" -name 'qemu-*' ! -name "qemu-$FOREIGN" -delete
+find "$ROOT/usr/libexec/qemu-binfmt" -mindepth 1 ! -name "$FOREIGN-binfmt-P" -delete
+find "$ROOT/usr/lib/binfmt.d" "$ROOT/usr/share/qemu/binfmt.d" -name 'qemu-*.conf' ! -name "qemu-$FOREIGN.conf" -delete
+[ -x "$ROOT/usr/bin/qemu-$FOREIGN" ] && [ -e "$ROOT/usr/lib/binfmt.d/qemu-$FOREIGN.conf" ] || { echo "vm-image: qemu-user has no $FOREIGN emulator" >&2; exit 1; }
 # iptables through nft (Debian's alternatives would point these at xtables-nft-multi).
 for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do ln -sf xtables-nft-multi "$ROOT/usr/sbin/$name"; done
 for name in modprobe insmod rmmod lsmod depmod; do ln -sf /usr/bin/kmod "$ROOT/usr/sbin/$name"; done
@@ -95,30 +101,15 @@ done
 mkdir -p "$ROOT/usr/share/berth/seccomp"
 cp /usr/share/berth/seccomp/docker-default.json "$ROOT/usr/share/berth/seccomp/"
 
-# berthd in one file (esbuild), plus the one native addon it loads (attach sockets).
-mkdir -p "$ROOT/opt/berth/node_modules"
+# berthd in one file (esbuild), and its attach relay built for ARCH (runtime-agent/native).
+mkdir -p "$ROOT/opt/berth"
 npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format=esm --target=node20 \
-  --external:node-unix-socket --external:'*.node' --legal-comments=none \
+  --external:'*.node' --legal-comments=none \
   --banner:js="import { createRequire as __berthRequire } from 'node:module'; import { fileURLToPath as __berthPath } from 'node:url'; import { dirname as __berthDirname } from 'node:path'; const require = __berthRequire(import.meta.url); const __filename = __berthPath(import.meta.url); const __dirname = __berthDirname(__filename);" \
   --outfile="$ROOT/opt/berth/berthd.mjs" --log-level=warning
 # BuildKit's .proto files, which berthd parses when a BuildKit client first calls (proto/ beside the bundle).
 cp -r runtime-agent/src/buildkit/proto "$ROOT/opt/berth/proto"
-cp -a node_modules/node-unix-socket "$ROOT/opt/berth/node_modules/"
-ATTACH=addon
-if [ -d "node_modules/$UNSOCKET" ]; then cp -a "node_modules/$UNSOCKET" "$ROOT/opt/berth/node_modules/"
-else
-  # Another architecture's prebuilt addon: npm installs only this machine's, so it is fetched. The
-  # npm registry here has no linux-arm64-gnu build of it: that guest is built without attach
-  # sockets (docker attach, run -it), and its manifest says so.
-  version=$(node -p "require('./node_modules/node-unix-socket/package.json').version")
-  if (cd "$WORK" && npm pack --silent "$UNSOCKET@$version" >/dev/null 2>&1); then
-    mkdir -p "$ROOT/opt/berth/node_modules/$UNSOCKET"
-    tar -xzf "$WORK/$UNSOCKET-$version.tgz" -C "$ROOT/opt/berth/node_modules/$UNSOCKET" --strip-components=1
-  else
-    ATTACH=missing
-    echo "vm-image: WARNING: no $UNSOCKET@$version in the npm registry: this $ARCH guest cannot attach to containers (docker attach, run -it)" >&2
-  fi
-fi
+bash runtime-agent/native/build.sh "$ARCH" "$ROOT/usr/libexec/berth/attach-relay"
 
 # /etc, the mount points, and the init.
 mkdir -p "$ROOT"/{etc,proc,sys,dev,run,tmp,var/lib/berth,root,mnt}
@@ -159,8 +150,8 @@ SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" mksquashfs "$ROOT" "$OUT/rootfs.squashfs"
 pkgver() { awk -F'\t' -v p="$1" '$1 == p { print $2; exit }' "$WORK/debian/packages.tsv"; }
 node vm-image/write-manifest.mjs "$OUT" "$WORK/debian/packages.tsv" \
   "arch=$ARCH" "suite=${BERTH_GUEST_SUITE:-trixie}" "kernel=$KPKG" "kernel_release=$KVER" "node=$(pkgver nodejs)" "crun=$(pkgver crun)" \
-  "runc=$(pkgver runc)" "conmon=$(pkgver conmon)" "iptables=$(pkgver iptables)" "nftables=$(pkgver nftables)" "iproute2=$(pkgver iproute2)" \
+  "runc=$(pkgver runc)" "conmon=$(pkgver conmon)" "qemu_user=$(pkgver qemu-user) $FOREIGN" "iptables=$(pkgver iptables)" "nftables=$(pkgver nftables)" "iproute2=$(pkgver iproute2)" \
   "e2fsprogs=$(pkgver e2fsprogs)" "busybox=$(pkgver busybox-static)" "berth=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  "source_date_epoch=$SOURCE_DATE_EPOCH" "attach_sockets=$ATTACH"
+  "source_date_epoch=$SOURCE_DATE_EPOCH"
 echo "vm-image: wrote $OUT" >&2
 ls -la "$OUT" >&2

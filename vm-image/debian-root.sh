@@ -17,9 +17,10 @@ case "$ARCH" in amd64 | arm64) ;; *) echo "debian-root: unknown ARCH $ARCH (amd6
 source "$(dirname "$0")/../scripts/debian-archive.sh"
 
 # What the guest runs: the engine's Node and runtimes, the network and disk tools berth-init and
-# berthd call, and the kernel. Their dependencies come with them.
+# berthd call, qemu-user for the other architecture's images (build.sh keeps one emulator of it),
+# and the kernel. Their dependencies come with them.
 PACKAGES=(nodejs crun runc conmon tini iptables nftables iproute2 e2fsprogs tar zstd isal kmod attr
-  procps util-linux busybox-static ca-certificates)
+  procps util-linux busybox-static ca-certificates qemu-user qemu-user-binfmt)
 
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 APT="$OUT/apt"
