@@ -1,32 +1,47 @@
 // electron-builder configuration for the Berth desktop app (docs/packaging.md explains how to use it).
-// A TypeScript file rather than YAML so the guest image's location can be overridden from the
-// environment with a default (YAML macros like ${env.X} fail when X is unset), and so a missing
-// image stops the build with a message instead of producing an app that cannot boot its VM.
+// A TypeScript file rather than YAML because packaging picks and checks the guest image per target
+// architecture in hooks, and because the image's location has a default that YAML's ${env.X}
+// macros cannot express.
 //
 // Run from electron/ after `npm run build` at the root:  npx electron-builder --linux dir
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { Arch, type Configuration } from 'electron-builder';
+import { Arch, type AfterPackContext, type Configuration } from 'electron-builder';
 
-// The guest image to ship: vm-image/dist of this checkout (`npm run vm-image`), or another build of
-// it, e.g. one per target architecture. The packaging test points this at a small stand-in.
-const imageDist = path.resolve(import.meta.dirname, process.env.BERTH_PACKAGE_IMAGE_DIR || '../vm-image/dist');
-if (!existsSync(path.join(imageDist, 'manifest.json'))) {
-  // manifest.json is written last by vm-image/build.sh, so its presence means the image is complete.
-  throw new Error(`no guest image at ${imageDist} (manifest.json missing): run \`npm run vm-image\` or set BERTH_PACKAGE_IMAGE_DIR`);
+import { copyGuestImage, guestArchFor, guestImageFolder, verifyGuestImage, type VerifiedGuestImage } from '../scripts/package-guest-image.js';
+
+// Where the guests come from: vm-image/dist of this checkout, which `npm run vm-image` and
+// `ARCH=arm64 npm run vm-image` fill with amd64/ and arm64/, or another folder laid out the same
+// way or holding a single guest. The packaging test points this at stand-ins.
+const imageRoot = path.resolve(import.meta.dirname, process.env.BERTH_PACKAGE_IMAGE_DIR || '../vm-image/dist');
+
+// Each app gets only the guest of its own architecture (an x64 dmg the amd64 guest, an arm64 dmg
+// the arm64 one), checked against its manifest before anything is packaged. extraResources cannot
+// do this: its ${arch} macro gives electron-builder's names (x64), not the folders' (amd64), and it
+// copies without looking. beforePack checks, afterPack copies and checks the copy; one run may
+// package several architectures in turn, hence the map.
+const verifiedGuests = new Map<Arch, VerifiedGuestImage>();
+// beforePack gets the same context as afterPack; electron-builder exports it under this one name.
+type PackContext = AfterPackContext;
+
+async function checkGuestImage(context: PackContext): Promise<void> {
+  const arch = guestArchFor(Arch[context.arch]);
+  verifiedGuests.set(context.arch, await verifyGuestImage(guestImageFolder(imageRoot, arch), arch));
 }
-const manifest = JSON.parse(readFileSync(path.join(imageDist, 'manifest.json'), 'utf8')) as { versions?: { arch?: string }; artifacts?: Record<string, { size: number }> };
-for (const [name, { size }] of Object.entries(manifest.artifacts ?? {})) {
-  // A file changed or truncated since the build would make a VM that fails to boot, not a packaging error.
-  if (!existsSync(path.join(imageDist, name)) || statSync(path.join(imageDist, name)).size !== size) {
-    throw new Error(`the guest image at ${imageDist} does not match its manifest.json (${name}): rebuild it with \`npm run vm-image\``);
-  }
+
+// Into resources/vm-image itself (not vm-image/ARCH): main.ts sets BERTH_IMAGE_DIR to that folder
+// when packaged, imageDir() uses it as it is when it has no per-architecture subfolder, and the
+// app's start-up check then reads this manifest's arch. Outside app.asar because QEMU opens the
+// kernel, initramfs and root filesystem itself.
+async function shipGuestImage(context: PackContext): Promise<void> {
+  // A universal mac app gets an afterPack of its own but no beforePack (its x64 and arm64 halves had
+  // theirs, and @electron/universal should already have balked at their different guests): it is
+  // refused here by name rather than as "not checked".
+  guestArchFor(Arch[context.arch]);
+  const image = verifiedGuests.get(context.arch);
+  if (!image) throw new Error(`no guest image was checked for ${Arch[context.arch]} before packaging`);
+  await copyGuestImage(image, path.join(context.packager.getResourcesDir(context.appOutDir), 'vm-image'));
 }
-// The guest runs on the host's CPU (KVM, HVF, WHPX): an amd64 image in an arm64 app would only
-// boot under emulation, if at all. The manifest names the image's architecture the Debian way.
-const guestArch = manifest.versions?.arch;
-const debianArch: Partial<Record<Arch, string>> = { [Arch.x64]: 'amd64', [Arch.arm64]: 'arm64' };
 
 const config: Configuration = {
   appId: 'dev.berth.desktop',
@@ -66,20 +81,10 @@ const config: Configuration = {
   extraResources: [
     // main.ts loads the dashboard from process.resourcesPath/renderer when app.isPackaged.
     { from: '../renderer/dist', to: 'renderer', filter: ['**/*', '!**/*.map'] },
-    // main.ts sets BERTH_IMAGE_DIR to process.resourcesPath/vm-image when app.isPackaged. Outside
-    // app.asar because QEMU opens the kernel, initramfs and root filesystem itself.
-    // The manifest's artifacts only: vm-image/dist also holds arm64's guest in a folder of its own.
-    { from: imageDist, to: 'vm-image', filter: ['manifest.json', ...Object.keys(manifest.artifacts ?? {})] },
   ],
-  // One invocation ships one guest image, so an app for another architecture is refused rather
-  // than packaged with a guest it cannot run (docs/packaging.md: one architecture per run).
-  beforePack: (context) => {
-    const wanted = debianArch[context.arch];
-    if (guestArch !== wanted) {
-      throw new Error(`the guest image at ${imageDist} is ${guestArch ?? 'of unknown architecture'}, but this app is for ${Arch[context.arch]}: `
-        + `build the image on ${wanted ?? Arch[context.arch]} Debian (ARCH=${wanted ?? Arch[context.arch]} npm run vm-image) and set BERTH_PACKAGE_IMAGE_DIR to it`);
-    }
-  },
+  // The guest image goes in resources/vm-image from these hooks, per architecture (see above).
+  beforePack: checkGuestImage,
+  afterPack: shipGuestImage,
   asar: true,
   // node-pty's addon (pty.node) and, on macOS, its spawn-helper executable must be real files: a
   // .node file or an executable cannot be loaded from inside an asar archive. node-pty already maps
