@@ -2,7 +2,8 @@
 // through the forwarded engine socket, split by the guest's own milestones (kernel, init, Node,
 // engine), and the guest's memory in use once idle. Runs as many boots as asked (default 3), after
 // one that is not counted (it reads the guest image from disk into the page cache for the others).
-//   node --import tsx scripts/bench/vm-boot.ts [boots]
+//   node --import tsx scripts/bench/vm-boot.ts [boots]            the amd64 guest
+//   ARCH=arm64 node --import tsx scripts/bench/vm-boot.ts [boots]  the arm64 guest (TCG on amd64)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -15,15 +16,16 @@ import ssh2 from 'ssh2';
 import { serveEngineSocket } from '../../electron/src/node/host/forwarding.js';
 import { GUEST_ENGINE_SOCKET, milestoneUptime, type BootMilestone } from '../../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../../electron/src/node/vm/guest-link.js';
-import { defaultAccel, qemuCommand } from '../../electron/src/node/vm/qemu-command.js';
+import { defaultAccel, qemuCommand, type GuestArch } from '../../electron/src/node/vm/qemu-command.js';
 
 import { cleanupOnSignal, record } from './results.js';
 
 const boots = Number(process.argv[2] ?? 3);
-const imageDir = path.resolve(import.meta.dirname, '../../vm-image/dist/amd64');
+const arch: GuestArch = process.env.ARCH === 'arm64' ? 'arm64' : 'amd64';
+const imageDir = path.resolve(import.meta.dirname, '../../vm-image/dist', arch);
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-vm-bench-'));
 const keys = ssh2.utils.generateKeyPairSync('ed25519');
-const accel = defaultAccel() === 'kvm' ? 'tcg' : defaultAccel(); // /dev/kvm here is not usable (vm-on-this-machine.md)
+const accel = defaultAccel(arch) === 'kvm' ? 'tcg' : defaultAccel(arch); // /dev/kvm here is not usable (vm-on-this-machine.md)
 
 const ping = (socket: string) =>
   new Promise<boolean>((resolve) => {
@@ -72,7 +74,7 @@ const cleanup = cleanupOnSignal(async () => {
 async function boot(i: number): Promise<void> {
   const dataDisk = path.join(dir, `data${i}.qcow2`);
   await new Promise((r) => spawn('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G']).on('exit', r));
-  const settings = { cpus: 2, memoryMiB: 1024, imageDir, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, `console${i}.log`), debugShell: true };
+  const settings = { cpus: 2, memoryMiB: 1024, arch, imageDir, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, `console${i}.log`), debugShell: true };
   const { binary, args } = qemuCommand(settings, accel);
   const start = Date.now();
   const vm = (qemu = spawn(binary, args, { stdio: 'ignore' }));
@@ -90,13 +92,15 @@ async function boot(i: number): Promise<void> {
   const readyAt = milestone('engineReady');
   await new Promise((r) => setTimeout(r, 3000));
   const memory = (await guestExec(settings.sshPort, 'free -m | awk \'/Mem:/ {print $3}\'')).trim();
-  console.log(`${i ? `boot ${i}` : 'warm-up boot (not counted)'} (${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, boot arguments applied ${configuredAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB`);
+  const hostRss = (await fs.readFile(`/proc/${vm.pid}/status`, 'utf8')).match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+  console.log(`${i ? `boot ${i}` : 'warm-up boot (not counted)'} (${arch}, ${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, boot arguments applied ${configuredAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB, QEMU's RSS ${Math.round(Number(hostRss) / 1024)} MiB`);
   if (i > 0) {
     samples.ping.push(pingMs);
     samples.ssh.push(sshMs);
     // A milestone missing from the console log is left out rather than counted as zero.
     for (const [key, at] of [['init', initAt], ['berthd', berthdAt], ['configured', configuredAt], ['ready', readyAt]] as const) if (at !== '?') samples[key].push(Math.round(Number(at) * 1000));
     if (memory) samples.memory.push(Number(memory));
+    if (hostRss) samples.rss.push(Math.round(Number(hostRss) / 1024));
   }
   await link.control('shutdown');
   await new Promise((r) => vm.once('exit', r));
@@ -104,17 +108,18 @@ async function boot(i: number): Promise<void> {
   link.close();
 }
 
-const samples = { ping: [] as number[], ssh: [] as number[], init: [] as number[], berthd: [] as number[], configured: [] as number[], ready: [] as number[], memory: [] as number[] };
+const samples = { ping: [] as number[], ssh: [] as number[], init: [] as number[], berthd: [] as number[], configured: [] as number[], ready: [] as number[], memory: [] as number[], rss: [] as number[] };
 try {
   for (let i = 0; i <= boots; i++) await boot(i);
-  const common = { suite: 'vm-boot', engine: 'berthd', goal: '', warmups: 1 };
-  record({ ...common, name: `QEMU start → /_ping through the forward (${accel})`, unit: 'ms', goal: '≤ 2 s with KVM/HVF', samples: samples.ping });
+  const common = { suite: arch === 'amd64' ? 'vm-boot' : `vm-boot-${arch}`, engine: 'berthd', goal: '', warmups: 1 };
+  record({ ...common, name: `QEMU start → /_ping through the forward (${arch}, ${accel})`, unit: 'ms', goal: '≤ 2 s with KVM/HVF', samples: samples.ping });
   record({ ...common, name: 'QEMU start → guest SSH answers', unit: 'ms', samples: samples.ssh });
   record({ ...common, name: 'guest uptime at init', unit: 'ms', samples: samples.init });
   record({ ...common, name: 'guest uptime at berthd start', unit: 'ms', samples: samples.berthd });
   record({ ...common, name: 'guest uptime at boot arguments applied', unit: 'ms', samples: samples.configured });
   record({ ...common, name: 'guest uptime at engine ready', unit: 'ms', samples: samples.ready });
   record({ ...common, name: 'guest memory in use when idle', unit: 'MiB', samples: samples.memory });
+  record({ ...common, name: 'QEMU process RSS when idle', unit: 'MiB', samples: samples.rss });
 } finally {
   await cleanup();
 }
