@@ -7,14 +7,15 @@ import { decompress, detectFileCompression } from '../util/compression.js';
 import { sha256Digest, sha256OfStream } from '../util/digest.js';
 import { InvalidParameterError } from '../util/errors.js';
 import type { ImageService } from './image-service.js';
-import { MediaType, type ContainerConfig, type ImageConfig } from '../vocabulary/media-types.js';
-import { hostPlatform, parsePlatform } from './platform.js';
+import { MediaType, type ContainerConfig, type ImageConfig, type Platform } from '../vocabulary/media-types.js';
+import { hostPlatform } from './platform.js';
 import type { Reference } from '../vocabulary/reference.js';
 
 export interface ImportOptions {
   changes: string[];
   message: string;
-  platform?: string;
+  /** The image's platform, as the request named it (`--platform`); the engine's by default. */
+  platform?: Platform;
 }
 
 export async function importImage(images: ImageService, source: Readable, tag: Reference | undefined, options: ImportOptions): Promise<string> {
@@ -29,7 +30,7 @@ export async function importImage(images: ImageService, source: Readable, tag: R
     const [chainId = ''] = chainIds([unpackedDiffId]);
     extend([chainId]);
     await images.snapshots.create(chainId, undefined, unpackedDiffId, () => decompress(images.content.openRead(blob.digest)));
-    const platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
+    const platform = options.platform ?? hostPlatform();
     const created = new Date().toISOString();
     const config: ImageConfig = {
       architecture: platform.architecture,

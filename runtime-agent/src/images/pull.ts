@@ -64,7 +64,7 @@ export class Puller {
     let manifestFetched = top;
     if (isIndexMediaType(top.mediaType)) {
       const index = JSON.parse(top.body.toString('utf8')) as ImageIndex;
-      const chosen = selectManifest(index.manifests ?? [], options.platform ?? hostPlatform(), familiarString(ref));
+      const chosen = selectManifest(index.manifests ?? [], options.platform ?? hostPlatform());
       manifestFetched = await session.getManifest(chosen.digest);
       if (manifestFetched.digest !== chosen.digest) throw new SystemError(`manifest verification failed for digest ${chosen.digest}`);
     } else if (!isManifestMediaType(top.mediaType)) {

@@ -14,6 +14,8 @@ import type { ContainerRecord, HostConfig } from '../../vocabulary/container-rec
 import { containerInspect } from '../../containers/container-views.js';
 import type { CreateRequest } from '../../containers/create-request.js';
 import type { Engine } from '../../engine.js';
+import { checkImagePlatform } from '../../images/image-platform.js';
+import { parsePlatformSpecifier } from '../../images/platform.js';
 import { InvalidParameterError } from '../../util/errors.js';
 import { Filters } from '../../util/filters.js';
 import { Shapes } from '../../util/json-shapes.js';
@@ -63,7 +65,12 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   router.post('/containers/create', async (ctx) => {
     const body = await ctx.jsonObject<CreateRequest>(Shapes.containerCreate);
     const name = ctx.query.get('name') || undefined;
-    ctx.send(201, await containers.create(forApiVersion(body, ctx.apiVersion), name));
+    // `platform` came with API 1.41; an older client's request is read without it, as dockerd does.
+    const platformParam = compareVersions(ctx.apiVersion, '1.41') >= 0 ? ctx.query.get('platform') : null;
+    const platform = platformParam ? parsePlatformSpecifier(platformParam) : undefined;
+    const warnings = typeof body.Image === 'string' && body.Image ? await checkImagePlatform(engine.images, body.Image, platform) : [];
+    const created = await containers.create(forApiVersion(body, ctx.apiVersion), name);
+    ctx.send(201, { ...created, Warnings: [...created.Warnings, ...warnings] });
   });
 
   router.get('/containers/json', async (ctx) => {

@@ -5,12 +5,12 @@ import tarStream from 'tar-stream';
 
 import { commitContainer } from '../../containers/commit.js';
 import type { Engine } from '../../engine.js';
-import type { ContainerConfig } from '../../vocabulary/media-types.js';
+import type { ContainerConfig, Platform } from '../../vocabulary/media-types.js';
 import { importImage } from '../../images/import.js';
 import { IMAGE_PRUNE_FILTERS, listImages, pruneKeeps } from '../../images/image-queries.js';
 import { distributionInspect } from '../../images/distribution.js';
 import { imageHistory, imageInspect, withoutPlaceholders } from '../../images/image-views.js';
-import { parsePlatform } from '../../images/platform.js';
+import { parsePlatformSpecifier } from '../../images/platform.js';
 import { familiarString, parseNormalizedNamed, parseReference, parseRepositoryName, withTagOrDigest, type Reference } from '../../vocabulary/reference.js';
 import { decodeRegistryAuthHeader } from '../../registry/auth-config.js';
 import { searchImages } from '../../registry/search.js';
@@ -158,6 +158,12 @@ function repoAndTag(ctx: RequestContext): Reference | undefined {
   return tag ? withTagOrDigest({ domain: ref.domain, path: ref.path }, tag) : ref;
 }
 
+/** `platform` of a pull or an import (API 1.32 and later): a bad specifier is a 400 before any work. */
+function platformParam(ctx: RequestContext): Platform | undefined {
+  const value = compareVersions(ctx.apiVersion, '1.32') >= 0 ? ctx.query.get('platform') : null;
+  return value ? parsePlatformSpecifier(value) : undefined;
+}
+
 async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string): Promise<void> {
   const auth = decodeRegistryAuthHeader(ctx.header('x-registry-auth'));
   const tag = ctx.query.get('tag') ?? '';
@@ -170,8 +176,7 @@ async function pullRoute(ctx: RequestContext, engine: Engine, fromImage: string)
       throw new InvalidParameterError('invalid tag format');
     }
   }
-  const platformParam = ctx.query.get('platform');
-  const platform = platformParam ? parsePlatform(platformParam) : undefined;
+  const platform = platformParam(ctx);
   const options = { ...(auth ? { auth } : {}), ...(platform ? { platform } : {}) };
   await streamed(ctx, async (stream, signal) => {
     const progress = stream.reporter;
@@ -184,7 +189,7 @@ async function importRoute(ctx: RequestContext, engine: Engine, fromSrc: string)
   if (fromSrc !== '-') throw new EngineError(501, 'importing from a URL is not supported: pipe the archive on stdin (docker import - or cat file | docker import -)');
   const target = repoAndTag(ctx);
   const changes = ctx.query.getAll('changes');
-  const platform = ctx.query.get('platform') ?? undefined;
+  const platform = platformParam(ctx);
   await streamed(ctx, async (stream) => {
     const id = await importImage(engine.images, ctx.req, target, { changes, message: ctx.query.get('message') ?? '', ...(platform ? { platform } : {}) });
     stream.write({ status: id });
