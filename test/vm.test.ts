@@ -1,7 +1,8 @@
-// The Berth guest under real QEMU (TCG on these machines; booted three times for the whole file):
-// the host reaches berthd over SSH, the engine socket is forwarded, images load and run, the host's
-// registry is reachable as host.docker.internal, a wrong key is refused, shutdown is clean and
-// what the data disk holds survives it, and so does QEMU killed in the middle of a pull.
+// The amd64 Berth guest under real QEMU (TCG on these machines; booted three times for the whole
+// file): the host reaches berthd over SSH, the engine socket is forwarded, images load and run, the
+// host's registry is reachable as host.docker.internal, an arm64 image runs through binfmt, a wrong
+// key is refused, shutdown is clean and what the data disk holds survives it, and so does QEMU
+// killed in the middle of a pull. The arm64 guest: vm-arm64.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
@@ -161,6 +162,16 @@ describe('the Berth guest (QEMU, TCG)', () => {
     const pulled = await docker(['pull', '-q', `host.docker.internal:${port}/library/busybox:latest`]);
     assert.equal(pulled.code, 0, pulled.stderr);
     assert.match(pulled.stdout, /host\.docker\.internal/);
+  });
+
+  it('runs the other architecture\'s image through binfmt (qemu-user): --platform linux/arm64', async () => {
+    // The fixture index has linux/amd64 and linux/arm64 (scripts/fixtures), as Docker Hub's busybox does.
+    const reference = `host.docker.internal:${registry().split(':')[1]}/library/busybox-multiarch:latest`;
+    const native = await docker(['run', '--rm', reference, 'uname', '-m']);
+    assert.equal(native.stdout, 'x86_64\n', native.stderr);
+    // The local image is amd64: the CLI pulls the arm64 variant, and the guest's qemu-aarch64 runs it.
+    const emulated = await docker(['run', '--rm', '--platform', 'linux/arm64', reference, 'uname', '-m']);
+    assert.equal(emulated.stdout, 'aarch64\n', emulated.stderr);
   });
 
   it('restarts berthd when it crashes', async () => {
