@@ -10,8 +10,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
-/** Debian's names, as vm-image/build.sh writes them into the manifest (`versions.arch`). */
-export type GuestArch = 'amd64' | 'arm64';
+import { guestBuildCommand as buildCommand, guestImageFolder } from '../electron/src/node/vm/guest-image.js';
+import type { GuestArch } from '../electron/src/node/vm/qemu-command.js';
+
+export { guestImageFolder, type GuestArch };
 
 /** electron-builder's architecture names (its `Arch` enum) for the guests there are. */
 const GUEST_FOR_APP_ARCH: Readonly<Record<string, GuestArch>> = { x64: 'amd64', arm64: 'arm64' };
@@ -31,11 +33,6 @@ export interface VerifiedGuestImage {
 
 export class GuestImageRefused extends Error {}
 
-/** How to build the guest for `arch` (vm-image/README.md). */
-export function buildCommand(arch: GuestArch): string {
-  return arch === 'amd64' ? 'npm run vm-image' : `ARCH=${arch} npm run vm-image`;
-}
-
 /** The guest an app for electron-builder's `appArch` (x64, arm64, ...) needs; refuses the others. */
 export function guestArchFor(appArch: string): GuestArch {
   const arch = GUEST_FOR_APP_ARCH[appArch];
@@ -45,16 +42,6 @@ export function guestArchFor(appArch: string): GuestArch {
     throw new GuestImageRefused(`no guest image exists for ${appArch} apps: package x64 or arm64 (one architecture per run)`);
   }
   return arch;
-}
-
-/**
- * The folder holding `arch`'s guest under `root`: `root/ARCH` when it has a manifest.json
- * (vm-image/dist as `npm run vm-image` writes it), else `root` itself (a folder with one guest).
- * The same rule as the app's imageDir(), so a folder that works for one works for the other.
- */
-export function guestImageFolder(root: string, arch: GuestArch): string {
-  const perArch = path.join(root, arch);
-  return existsSync(path.join(perArch, 'manifest.json')) ? perArch : root;
 }
 
 async function sha256Of(file: string): Promise<string> {

@@ -4,9 +4,10 @@
 //   vm/data.qcow2          the guest's data disk; vm/console.log its serial console
 //   run/docker.sock        the engine socket as the docker CLI sees it (0600)
 //   run/agent.sock         the host agent's control socket; run/agent.pid its PID
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import { guestImageFolder } from '../vm/guest-image.js';
 import type { GuestArch } from '../vm/qemu-command.js';
 
 export function berthHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -45,5 +46,5 @@ export function dockerHost(socket: string): string {
 export function imageDir(arch: GuestArch, env: NodeJS.ProcessEnv = process.env): string {
   const base = env.BERTH_IMAGE_DIR;
   if (!base) return path.resolve(import.meta.dirname, '../../../../vm-image/dist', arch);
-  return existsSync(path.join(base, arch, 'manifest.json')) ? path.join(base, arch) : base;
+  return guestImageFolder(base, arch);
 }

@@ -15,10 +15,25 @@ export interface GuestImage {
 
 export class GuestImageError extends Error {}
 
+/** How to build the guest for `arch` (vm-image/README.md). */
+export function guestBuildCommand(arch: GuestArch): string {
+  return arch === 'amd64' ? 'npm run vm-image' : `ARCH=${arch} npm run vm-image`;
+}
+
+/**
+ * The folder holding `arch`'s guest under `root`: `root/ARCH` when it has a manifest.json
+ * (vm-image/dist as `npm run vm-image` writes it), else `root` itself (a folder with one guest, as
+ * an installer ships it). The app and the packaging both find the guest this way.
+ */
+export function guestImageFolder(root: string, arch: GuestArch): string {
+  const perArch = path.join(root, arch);
+  return existsSync(path.join(perArch, 'manifest.json')) ? perArch : root;
+}
+
 /** Reads `dir`'s manifest and checks it is a guest for `arch` with every artifact present. */
 export function checkGuestImage(dir: string, arch: GuestArch): GuestImage {
   const manifestFile = path.join(dir, 'manifest.json');
-  const build = arch === 'amd64' ? 'npm run vm-image' : `ARCH=${arch} npm run vm-image`;
+  const build = guestBuildCommand(arch);
   if (!existsSync(manifestFile)) throw new GuestImageError(`no ${arch} guest image in ${dir} (build it with \`${build}\`)`);
   let manifest: Record<string, unknown>;
   try {
