@@ -146,6 +146,38 @@ describe('berth CLI and the host side, as an ordinary user', () => {
     await dockerOk(['rm', '-f', 'web2']);
   });
 
+  it('answers within seconds of the VM running again after a minute paused, with the guest clock set again', async () => {
+    await dockerOk(['run', '-d', '--name', 'napper', '-p', '127.0.0.1:18446:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo awake > /www/index.html && exec httpd -f -p 80 -h /www']);
+    const page = async () => (await run('curl', ['-s', '--max-time', '1', 'http://127.0.0.1:18446/'])).stdout;
+    for (let i = 0; i < 50 && (await page()) !== 'awake\n'; i++) await new Promise((r) => setTimeout(r, 100));
+    const { vmPid } = JSON.parse((await berth(['status', '--json'])).stdout) as { vmPid: number };
+    // A minute with the whole VM stopped, as a laptop's sleep leaves it (longer than the link's keep-alives' interval).
+    process.kill(vmPid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 60_000));
+    process.kill(vmPid, 'SIGCONT');
+    const woke = Date.now();
+    let psAfter = -1;
+    let portAfter = -1;
+    while (Date.now() - woke < 30_000 && (psAfter < 0 || portAfter < 0)) {
+      if (psAfter < 0 && (await docker(['ps', '-q'])).code === 0) psAfter = Date.now() - woke;
+      if (portAfter < 0 && (await page()) === 'awake\n') portAfter = Date.now() - woke;
+    }
+    // The guest's clock, by its control channel, against this host's (the midpoint of the round
+    // trip), once the guest had 3 s to notice: it checks against the RTC every second.
+    await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (Date.now() - woke))));
+    const asked = Date.now();
+    const status = JSON.parse((await berth(['status', '--json'])).stdout) as { guest: { time: number } };
+    const answered = Date.now();
+    const skew = status.guest.time - (asked + answered) / 2;
+    const clockAfter = answered - woke;
+    console.log(`after SIGCONT: docker ps answered in ${psAfter} ms, the published port in ${portAfter} ms; guest clock ${Math.round(skew)} ms off the round trip's midpoint (${answered - asked} ms) at ${clockAfter} ms`);
+    assert.ok(psAfter >= 0 && psAfter <= 2000, `docker ps answered ${psAfter} ms after the VM ran again`);
+    assert.ok(portAfter >= 0 && portAfter <= 2000, `the published port answered ${portAfter} ms after the VM ran again`);
+    // The guest read its clock at some moment between asked and answered: within 1 s of the host's then.
+    assert.ok(status.guest.time >= asked - 1000 && status.guest.time <= answered + 1000, `the guest clock is ${Math.round(skew)} ms off the host's (round trip ${answered - asked} ms)`);
+    await dockerOk(['rm', '-f', 'napper']);
+  });
+
   it('notices a killed VM, and the dashboard starts it again with progress', async () => {
     // The dashboard without --host manages Berth's VM: it runs the same agent as `berth start`.
     const dashboard = spawn(...user.command(berthBinary(), ['dashboard']), { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -177,7 +209,12 @@ describe('berth CLI and the host side, as an ordinary user', () => {
       await vm.getByText(/running qemu, (tcg|kvm)/).waitFor();
       await page.getByLabel('Engine', { exact: true }).getByText(/^linux\//).waitFor();
       await page.getByRole('progressbar', { name: 'Memory' }).waitFor();
+      // What the VM holds of this computer's memory, and where its boot went.
+      await page.getByLabel('Memory on this computer').getByText(/^The VM holds [\d.]+ [KMG]i?B of this computer’s memory/).waitFor({ timeout: 15_000 });
+      await page.getByLabel('Boot milestones').getByText(/^Boot, by the guest’s clock: init at [\d.]+ s · berthd at [\d.]+ s · configured at [\d.]+ s · ready at [\d.]+ s$/).waitFor();
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-vm.png') });
+      await page.goto(`${url}#/settings`);
+      await page.getByText(/^The VM’s disk takes [\d.]+ [KMG]i?B of this computer’s disk now/).waitFor();
     } finally {
       await browser.close();
       dashboard.kill();
@@ -191,6 +228,28 @@ describe('berth CLI and the host side, as an ordinary user', () => {
     assert.equal(stopped.code, 0);
     assert.match(stopped.stdout, /Berth stopped/);
     assert.match((await berth(['status'])).stdout, /Berth: stopped/);
+    assert.equal((await berth(['start'])).code, 0);
+    assert.equal(await dockerOk(['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/file']), 'persisted\n');
+  });
+
+  it('shows what the VM holds of this computer, and compacts its disk only with the VM stopped', async () => {
+    const status = JSON.parse((await berth(['status', '--json'])).stdout) as { vmResidentMiB: number; guest: { memory: { totalMiB: number; usedMiB: number } }; dataDisk: { fileBytes: number; limitBytes: number } };
+    assert.ok(status.vmResidentMiB > 32 && status.vmResidentMiB < 4096, `QEMU's resident memory: ${status.vmResidentMiB} MiB`);
+    assert.ok(status.guest.memory.totalMiB > 800 && status.guest.memory.totalMiB <= 1024, JSON.stringify(status.guest.memory));
+    assert.ok(status.guest.memory.usedMiB > 0 && status.guest.memory.usedMiB < status.guest.memory.totalMiB);
+    assert.equal(status.dataDisk.limitBytes, 8 * 1024 ** 3);
+    assert.ok(status.dataDisk.fileBytes > 1024 ** 2, `the data disk holds an image and a volume: ${status.dataDisk.fileBytes} bytes`);
+    const text = (await berth(['status'])).stdout;
+    assert.match(text, /memory: the VM holds \d+ MiB of this computer's memory; the guest uses \d+ of \d+ MiB \(page cache \d+ MiB\)/);
+    assert.match(text, /data disk: \d+ MiB on this computer's disk, of at most 8\.0 GiB/);
+
+    const inUse = await berth(['disk', 'compact']);
+    assert.equal(inUse.code, 1);
+    assert.match(inUse.stderr, /the data disk is in use: stop Berth first/);
+    assert.equal((await berth(['stop'])).code, 0);
+    const compacted = await berth(['disk', 'compact']);
+    assert.equal(compacted.code, 0, compacted.stderr);
+    assert.match(compacted.stdout, /^Data disk compacted: \d+ MiB -> \d+ MiB on this computer's disk\.$/m);
     assert.equal((await berth(['start'])).code, 0);
     assert.equal(await dockerOk(['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/file']), 'persisted\n');
   });

@@ -167,7 +167,7 @@ describe('start at login', () => {
 // login-item calls and loaded URLs on globalThis. loadURL never settles, so main.ts stops after
 // opening its window and never reaches startVm (no VM is booted here).
 const STAND_IN = `
-const state = globalThis.electronStandIn = { handlers: {}, events: {}, loaded: [], opened: [], loginItems: [], appMenu: undefined, tray: undefined };
+const state = globalThis.electronStandIn = { handlers: {}, events: {}, loaded: [], opened: [], loginItems: [], appMenu: undefined, tray: undefined, powerEvents: [] };
 export const app = {
   isPackaged: true,
   requestSingleInstanceLock: () => true,
@@ -184,6 +184,7 @@ export const ipcMain = { handle: (channel, handler) => { state.handlers[channel]
 export const Menu = { buildFromTemplate: (template) => ({ template }), setApplicationMenu: (menu) => { state.appMenu = menu.template; } };
 export class Tray { constructor() { state.tray = this; } setToolTip(text) { this.tooltip = text; } setContextMenu(menu) { this.menu = menu.template; } }
 export const nativeImage = { createEmpty: () => ({}) };
+export const powerMonitor = { on: (event) => { state.powerEvents.push(event); } };
 export const shell = { openExternal: async (url) => { state.opened.push(url); } };
 export class BrowserWindow {
   constructor(options) { this.options = options; this.webContents = { send() {} }; }
@@ -206,7 +207,7 @@ const waitFor = async (what, check) => {
 };
 const box = () => state.tray?.menu?.find((item) => item.label === 'Start Berth at login');
 await waitFor('the dashboard window', () => state.loaded.length > 0 && box());
-const report = { channels: Object.keys(state.handlers).sort(), menus: state.appMenu.map((m) => m.label), imageDir: process.env.BERTH_IMAGE_DIR, checkedAtLaunch: box().checked };
+const report = { channels: Object.keys(state.handlers).sort(), menus: state.appMenu.map((m) => m.label), imageDir: process.env.BERTH_IMAGE_DIR, checkedAtLaunch: box().checked, powerEvents: state.powerEvents };
 box().click();
 await waitFor('the checkbox to turn on', () => box().checked === true);
 report.savedAfterClick = JSON.parse(readFileSync(process.env.TEST_SETTINGS, 'utf8')).autoStart;
@@ -277,6 +278,8 @@ describe('main process with a stand-in for Electron', () => {
     assert.equal(reply.id, 7);
     assert.equal(reply.result.body.settings.autoStart, true);
     assert.deepEqual(report.menus, ['Berth', 'Edit', 'View', 'Window', 'Help']);
+    // Waking from sleep re-checks the link to the guest.
+    assert.deepEqual(report.powerEvents, ['resume']);
     // Packaged: the guest image is looked for in the resources folder.
     assert.equal(report.imageDir, path.join(root, 'resources', 'vm-image'));
     assert.equal(report.checkedAtLaunch, false);

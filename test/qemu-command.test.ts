@@ -38,6 +38,7 @@ describe('qemu command', () => {
     assert.match(joined, /file=\/home\/me\/\.berth\/data\.qcow2,format=qcow2,if=none,discard=unmap/);
     assert.match(joined, new RegExp(`hostfwd=tcp:127\\.0\\.0\\.1:2222-:${GUEST_SSH_PORT}\\b`));
     assert.match(joined, /virtio-rng-device/);
+    assert.match(joined, /-device virtio-balloon-device,free-page-reporting=on/);
     assert.match(joined, /-fsdev local,id=fs-users,path=\/Users,security_model=none -device virtio-9p-device,fsdev=fs-users,mount_tag=users/);
     assert.equal(qemuCommand(settings, 'tcg').args[qemuCommand(settings, 'tcg').args.indexOf('-cpu') + 1], 'max');
   });
@@ -67,7 +68,7 @@ describe('qemu command', () => {
     assert.match(joined, /-M virt,highmem=on,gic-version=3 -accel tcg -cpu max -smp 4 -m 2048/);
     assert.match(joined, /-kernel \/opt\/berth\/image\/arm64\/Image -initrd \/opt\/berth\/image\/arm64\/initramfs\.cpio\.gz/);
     assert.match(joined, /-device virtio-blk-pci,drive=root .* -device virtio-blk-pci,drive=data/);
-    assert.match(joined, /-device virtio-net-pci,netdev=net0 -device virtio-rng-pci/);
+    assert.match(joined, /-device virtio-net-pci,netdev=net0 -device virtio-rng-pci -device virtio-balloon-pci,free-page-reporting=on/);
     assert.match(joined, /-device virtio-9p-pci,fsdev=fs-users,mount_tag=users/);
     assert.doesNotMatch(joined, /-device virtio-[a-z0-9]+-device|microvm/);
     assert.match(qemuCommand(arm64, 'hvf').args.join(' '), /-M virt,highmem=on,gic-version=max -accel hvf -cpu host/);

@@ -107,7 +107,12 @@ describe('the Berth guest (QEMU, TCG)', () => {
     const version = await docker(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
     assert.equal(version.code, 0, version.stderr);
     assert.equal(version.stdout.trim(), 'linux/amd64');
-    assert.deepEqual(Object.keys(await link!.control('status')).sort(), ['containers', 'pid', 'status']);
+    const status = await link!.control('status');
+    assert.deepEqual(Object.keys(status).sort(), ['containers', 'memory', 'pid', 'status', 'time']);
+    // The guest's own memory (`free`'s used and the clean page cache) and its clock, for the host to show and compare.
+    const memory = status.memory as { totalMiB: number; usedMiB: number; cacheMiB: number };
+    assert.ok(memory.totalMiB > 800 && memory.totalMiB <= 1024 && memory.usedMiB > 0 && memory.usedMiB < memory.totalMiB, JSON.stringify(memory));
+    assert.ok(Math.abs((status.time as number) - Date.now()) < 5000, `guest clock ${status.time as number}, host ${Date.now()}`);
   });
 
   it('did what the kernel command line asked, through berthd (the console shows each milestone and no refused argument)', async () => {
@@ -172,6 +177,44 @@ describe('the Berth guest (QEMU, TCG)', () => {
     // The local image is amd64: the CLI pulls the arm64 variant, and the guest's qemu-aarch64 runs it.
     const emulated = await docker(['run', '--rm', '--platform', 'linux/arm64', reference, 'uname', '-m']);
     assert.equal(emulated.stdout, 'aarch64\n', emulated.stderr);
+  });
+
+  it('gives memory back to the host: a container fills 600 MB and exits (virtio-balloon free page reporting)', async () => {
+    const residentMiB = async () => Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(await fs.readFile(`/proc/${qemu!.pid}/status`, 'utf8'))?.[1]) / 1024);
+    const before = await residentMiB();
+    const filled = await docker(['run', '--rm', '--shm-size', '700m', 'busybox', 'sh', '-c', 'head -c 629145600 /dev/zero > /dev/shm/fill && wc -c < /dev/shm/fill']);
+    assert.equal(filled.stdout.trim(), '629145600', filled.stderr);
+    const peak = await residentMiB();
+    let after = peak;
+    for (let i = 0; i < 60 && after > before + 150; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await residentMiB();
+    }
+    console.log(`QEMU's RSS: ${before} MiB before, ${peak} MiB when the 600 MB container exited, ${after} MiB after`);
+    assert.ok(peak > before + 400, `the 600 MB showed in QEMU's memory: ${before} MiB before, ${peak} MiB when the container exited`);
+    assert.ok(after <= before + 150, `QEMU's memory went back within 30 s: ${before} MiB before, ${peak} MiB at the exit, ${after} MiB after`);
+  });
+
+  it('gives disk space back: a 100 MB image made and removed leaves the data disk file as it was', async () => {
+    const allocatedMiB = async () => Math.round(((await fs.stat(settings.dataDisk)).blocks * 512) / 1024 ** 2);
+    const before = await allocatedMiB();
+    // Random bytes: zeros would not take space (the disk is attached with detect-zeroes=unmap).
+    const made = await docker(['run', '--name', 'big', 'busybox', 'sh', '-c', 'head -c 104857600 /dev/urandom > /big']);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((await docker(['commit', 'big', 'big:1'])).code, 0);
+    assert.equal((await docker(['rm', 'big'])).code, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    const grown = await allocatedMiB();
+    assert.ok(grown > before + 80, `the image took space: ${before} MiB before, ${grown} MiB with it`);
+    const removed = await docker(['rmi', 'big:1']);
+    assert.equal(removed.code, 0, removed.stderr);
+    let after = grown;
+    for (let i = 0; i < 120 && after > before + 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await allocatedMiB();
+    }
+    console.log(`data disk file: ${before} MiB before, ${grown} MiB with the 100 MB image, ${after} MiB after rmi`);
+    assert.ok(after <= before + 20, `the space went back within 60 s: ${before} MiB before, ${grown} MiB with the image, ${after} MiB after`);
   });
 
   it('restarts berthd when it crashes', async () => {

@@ -8,7 +8,18 @@ export interface HostStatus {
   /** `vm`: Berth's VM behind the forwarded socket; `socket`: any engine socket given with --host. */
   mode: 'vm' | 'socket';
   engineSocket: string;
-  vm?: { state: 'starting' | 'running' | 'stopping' | 'stopped'; provider?: string; accel?: string; bootMs?: number; startedAt?: string; forwardedPorts?: number };
+  vm?: {
+    state: 'starting' | 'running' | 'stopping' | 'stopped';
+    provider?: string;
+    accel?: string;
+    bootMs?: number;
+    startedAt?: string;
+    forwardedPorts?: number;
+    /** The QEMU process's resident memory on this computer, MiB: what the VM costs the host. */
+    residentMiB?: number;
+    /** The guest's uptime in seconds at each boot milestone (initStarted, berthdStarting, guestConfigured, engineReady). */
+    bootMilestones?: Record<string, number>;
+  };
   engine: { reachable: boolean; version?: string; apiVersion?: string; os?: string; kernel?: string; error?: string };
   usage?: MachineUsage;
   berthVersion: string;
@@ -32,6 +43,8 @@ export interface SettingsView {
   /** Settings changed since the VM started, which take effect after a restart. */
   restartNeeded: string[];
   limits: { cpus: number; memoryMiB: number };
+  /** The data disk's file: what it takes on this computer's disk, against the limit (diskGiB). */
+  dataDisk?: { fileBytes: number; limitBytes: number };
 }
 
 export interface HostSettings {

@@ -6,7 +6,7 @@
 import { createWriteStream, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
-import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, shell, type WebContents } from 'electron';
+import { BrowserWindow, Menu, Tray, app, ipcMain, nativeImage, powerMonitor, shell, type WebContents } from 'electron';
 
 import { startDashboard, type Dashboard } from '../node/dashboard/server.js';
 import { HostAgent, type AgentStatus } from '../node/host/agent.js';
@@ -247,6 +247,9 @@ if (!app.requestSingleInstanceLock()) {
     // Berth was not running (or the installer was run again).
     await syncStartAtLogin(true);
     watchSettings();
+    // Waking from sleep: the link and the port forwards are checked and re-established at once
+    // (the agent also notices the clock jump itself, which is all the CLI's agent has).
+    powerMonitor.on('resume', () => void agent?.resumed());
     await showDashboard();
     await startVm();
   });

@@ -83,6 +83,7 @@ export function Home() {
                 </p>
               )}
               {status.vm?.bootMs !== undefined && <p className="muted">Ready after {(status.vm.bootMs / 1000).toFixed(1)} s; {status.vm.forwardedPorts ?? 0} ports forwarded.</p>}
+              {status.vm?.bootMilestones && <BootMilestones at={status.vm.bootMilestones} />}
             </>
           )}
         </div>
@@ -107,6 +108,9 @@ export function Home() {
             <>
               <Gauge label="CPU" used={usage.cpuPercent} total={100} text={`${usage.cpuPercent.toFixed(0)} % of ${usage.cpus} CPUs`} />
               <Gauge label="Memory" used={usage.memoryUsed} total={usage.memoryTotal} text={`${bytes(usage.memoryUsed)} of ${bytes(usage.memoryTotal)}`} />
+              {status.vm?.residentMiB !== undefined && (
+                <p className="muted" aria-label="Memory on this computer">The VM holds {bytes(status.vm.residentMiB * 1024 * 1024)} of this computer’s memory; memory the guest frees goes back within seconds.</p>
+              )}
               <Gauge label="Disk" used={usage.diskUsed} total={usage.diskTotal} text={`${bytes(usage.diskUsed)} of ${bytes(usage.diskTotal)}`} />
               {usage.engineData && (
                 <p className="muted">Images {bytes(usage.engineData.images)} · containers {bytes(usage.engineData.containers)} · volumes {bytes(usage.engineData.volumes)}</p>
@@ -119,5 +123,21 @@ export function Home() {
       </div>
       <ProgressList lines={progress} />
     </section>
+  );
+}
+
+/**
+ * Where the boot went, by the guest's uptime at each milestone: init starts when the kernel and
+ * initramfs are done, berthd when init is, berthd has applied the boot arguments once Node has
+ * loaded it, and the engine is ready last.
+ */
+const MILESTONE_LABELS: [string, string][] = [['initStarted', 'init'], ['berthdStarting', 'berthd'], ['guestConfigured', 'configured'], ['engineReady', 'ready']];
+
+function BootMilestones({ at }: { at: Record<string, number> }) {
+  const steps = MILESTONE_LABELS.filter(([key]) => at[key] !== undefined);
+  return (
+    <p className="muted" aria-label="Boot milestones">
+      Boot, by the guest’s clock: {steps.map(([key, label]) => `${label} at ${at[key]!.toFixed(1)} s`).join(' · ')}
+    </p>
   );
 }

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 
 import type { HostSettings, SettingsView } from '../../../electron/src/common/host-api';
 import { ProgressList, useVmLifecycle } from '../components/VmLifecycle';
-import { errorText } from '../format';
+import { bytes, errorText } from '../format';
 import { host } from '../host';
 
 export function Settings() {
@@ -72,7 +72,9 @@ export function Settings() {
           <legend>Resources</legend>
           {number('cpus', 'CPUs', 1, view.limits.cpus, `1 to ${view.limits.cpus} (this computer's CPUs)`)}
           {number('memoryMiB', 'Memory (MiB)', 512, view.limits.memoryMiB, `512 to ${view.limits.memoryMiB} MiB`)}
-          {number('diskGiB', 'Disk (GiB)', 8, 4096, 'The VM’s disk grows up to this size; it does not shrink.')}
+          {number('diskGiB', 'Disk (GiB)', 8, 4096, view.dataDisk
+            ? `The VM’s disk takes ${bytes(view.dataDisk.fileBytes)} of this computer’s disk now, and grows up to this size; space freed in Berth goes back.`
+            : 'The VM’s disk grows up to this size; space freed in Berth goes back.')}
           <label className="field">
             <span>Architecture</span>
             <select value={draft.arch} onChange={(e) => change('arch', e.target.value as HostSettings['arch'])} aria-describedby="arch-hint">

@@ -148,6 +148,10 @@ export async function main(argv: string[]): Promise<void> {
   if (values['ssh-listen']) {
     const [sshHost = '0.0.0.0', sshPort = '22'] = values['ssh-listen'].split(/:(?=\d+$)/);
     const { startSshServer } = await import('../vm/ssh-server.js');
+    const { readGuestMemory, startIdleCacheTrim } = await import('../vm/guest-memory.js');
+    const { startClockFollower } = await import('../vm/guest-clock.js');
+    startIdleCacheTrim();
+    startClockFollower();
     await startSshServer({
       host: sshHost,
       port: Number(sshPort),
@@ -155,7 +159,14 @@ export async function main(argv: string[]): Promise<void> {
       authorizedKeysPath: values['ssh-authorized-keys'] ?? AUTHORIZED_KEYS_FILE,
       engineSockets: socketPaths,
       debugShell: Boolean(values['ssh-debug-shell']),
-      status: async () => ({ status: 'running', pid: process.pid, containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length }),
+      status: async () => ({
+        status: 'running',
+        pid: process.pid,
+        containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length,
+        memory: await readGuestMemory().catch(() => undefined),
+        // The guest's clock, for the host to compare with its own.
+        time: Date.now(),
+      }),
       resize: () => growDataFilesystem(engine.config.dataRoot),
       shutdown: async () => {
         // A power-off: stop the containers (their processes would not survive it anyway), then

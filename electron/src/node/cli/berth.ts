@@ -6,9 +6,11 @@ import { createInterface } from 'node:readline/promises';
 
 import { HostAgent, askAgent, type AgentStatus } from '../host/agent.js';
 import { AgentProcess, ensureDockerContext } from '../host/agent-process.js';
+import { compactDataDisk } from '../host/data-disk.js';
 import { ensureKeyPair } from '../host/keys.js';
 import { berthPaths, dockerHost, imageDir, type BerthPaths } from '../host/paths.js';
 import { SettingsError, loadSettings, parseSettingValue, restartNeeded, saveSettings, validateSettings, type Settings } from '../host/settings.js';
+import { BOOT_MILESTONES, type BootMilestone } from '../vm/guest-contract.js';
 import { GuestLink } from '../vm/guest-link.js';
 import { providerFor } from '../vm/provider.js';
 import { QemuProvider } from '../vm/qemu-provider.js';
@@ -21,10 +23,11 @@ Commands:
   start [--use]        Boot the VM and forward the engine (--use: make "berth" the current docker context)
   stop                 Shut the VM down cleanly
   restart              stop, then start
-  status [--json]      VM state, engine socket, forwarded ports
+  status [--json]      VM state, engine socket, memory, data disk, forwarded ports
   logs                 The VM's console (kernel, init, berthd)
   ssh [COMMAND]        A command in the guest (needs BERTH_DEBUG_SHELL=1 at start)
   settings get [KEY]   Show settings; settings set KEY VALUE changes one
+  disk compact         Rewrite the VM's data disk to give back space discard could not (VM stopped)
   reset [--force]      Factory reset: delete the VM's disk (images, containers, volumes) and settings
   dashboard [--host unix:///PATH.sock] [--port N]
                        Serve the dashboard on 127.0.0.1 (prints its URL, with the access token, first)
@@ -78,6 +81,16 @@ async function status(paths: BerthPaths, json: boolean): Promise<number> {
   out(`Berth: ${s.state} (${s.provider}, ${s.accel}${s.vmPid ? `, VM pid ${s.vmPid}` : ''})`);
   out(`  engine socket: ${dockerHost(s.socket)}`);
   if (s.bootMs !== undefined) out(`  ready after ${(s.bootMs / 1000).toFixed(1)} s, since ${s.startedAt}`);
+  if (s.bootMilestones && Object.keys(s.bootMilestones).length) {
+    out(`  boot (guest uptime): ${Object.entries(s.bootMilestones).map(([name, at]) => `${BOOT_MILESTONES[name as BootMilestone]} ${at} s`).join(', ')}`);
+  }
+  const memory = s.guest?.memory as { totalMiB: number; usedMiB: number; cacheMiB: number } | undefined;
+  if (s.vmResidentMiB !== undefined || memory) {
+    const host = s.vmResidentMiB !== undefined ? `the VM holds ${s.vmResidentMiB} MiB of this computer's memory` : '';
+    const guest = memory ? `the guest uses ${memory.usedMiB} of ${memory.totalMiB} MiB (page cache ${memory.cacheMiB} MiB)` : '';
+    out(`  memory: ${[host, guest].filter(Boolean).join('; ')}`);
+  }
+  if (s.dataDisk) out(`  data disk: ${gigabytes(s.dataDisk.fileBytes)} on this computer's disk, of at most ${gigabytes(s.dataDisk.limitBytes)}`);
   if (s.guest && Object.keys(s.guest).length) out(`  guest: ${JSON.stringify(s.guest)}`);
   for (const p of s.ports) out(`  port ${p.hostIp}:${p.hostPort}/${p.proto} -> container ${p.containerId.slice(0, 12)}${p.error ? ` (not forwarded: ${p.error})` : ''}`);
   return 0;
@@ -101,6 +114,28 @@ async function settingsCommand(paths: BerthPaths, args: string[]): Promise<numbe
   }
   process.stderr.write('usage: berth settings get [KEY] | berth settings set KEY VALUE\n');
   return 2;
+}
+
+function gigabytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
+}
+
+async function disk(paths: BerthPaths, args: string[]): Promise<number> {
+  if (args[0] !== 'compact') {
+    process.stderr.write('usage: berth disk compact\n');
+    return 2;
+  }
+  if (await askAgent<AgentStatus>(paths.agentSocket, 'status', 5000)) {
+    process.stderr.write('berth: the data disk is in use: stop Berth first (berth stop), then compact it\n');
+    return 1;
+  }
+  if (!existsSync(paths.dataDisk)) {
+    process.stderr.write(`berth: there is no data disk yet (${paths.dataDisk})\n`);
+    return 1;
+  }
+  const { before, after } = await compactDataDisk(paths.dataDisk);
+  out(`Data disk compacted: ${gigabytes(before)} -> ${gigabytes(after)} on this computer's disk.`);
+  return 0;
 }
 
 async function reset(paths: BerthPaths, force: boolean): Promise<number> {
@@ -206,6 +241,8 @@ export async function main(argv: string[]): Promise<number> {
         return await ssh(paths, rest);
       case 'settings':
         return await settingsCommand(paths, rest);
+      case 'disk':
+        return await disk(paths, rest);
       case 'reset':
         return await reset(paths, rest.includes('--force'));
       case 'dashboard':

@@ -13,6 +13,7 @@ import { runChecks } from '../host/checks.js';
 import { writeDiagnostics } from '../host/diagnostics.js';
 import { openHostTerminal, type HostTerminal } from '../host/host-terminal.js';
 import type { BerthPaths } from '../host/paths.js';
+import { dataDiskUsage } from '../host/data-disk.js';
 import { loadSettings, restartNeeded, saveSettings, validateSettings } from '../host/settings.js';
 import { callEngine, engineJson, type LineSink, type OpenStream } from './engine-calls.js';
 import { browseVolume } from './volume-browser.js';
@@ -71,7 +72,7 @@ export function createHostServices(options: HostServicesOptions): HostServices {
     const result: HostStatus = { mode: vm ? 'vm' : 'socket', engineSocket, engine: { reachable: false }, berthVersion: BERTH_VERSION };
     if (vm) {
       result.vm = agent
-        ? { state: agent.state, provider: agent.provider, accel: agent.accel, ...(agent.bootMs !== undefined ? { bootMs: agent.bootMs } : {}), ...(agent.startedAt ? { startedAt: agent.startedAt } : {}), forwardedPorts: agent.ports.length }
+        ? { state: agent.state, provider: agent.provider, accel: agent.accel, ...(agent.bootMs !== undefined ? { bootMs: agent.bootMs } : {}), ...(agent.startedAt ? { startedAt: agent.startedAt } : {}), forwardedPorts: agent.ports.length, ...(agent.vmResidentMiB !== undefined ? { residentMiB: agent.vmResidentMiB } : {}), ...(agent.bootMilestones ? { bootMilestones: agent.bootMilestones } : {}) }
         : { state: 'stopped' };
       if (!agent || agent.state !== 'running') return result;
     }
@@ -97,10 +98,12 @@ export function createHostServices(options: HostServicesOptions): HostServices {
   async function settingsView(): Promise<SettingsView> {
     const settings = await loadSettings(paths.settings);
     const running = vm ? await vm.status() : undefined;
+    const dataDisk = await dataDiskUsage(paths.dataDisk, settings.diskGiB);
     return {
       settings,
       restartNeeded: running?.settings ? restartNeeded(running.settings, settings) : [],
       limits: { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 1048576) },
+      ...(dataDisk ? { dataDisk } : {}),
     };
   }
 

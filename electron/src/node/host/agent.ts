@@ -8,15 +8,17 @@ import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { GUEST_ENGINE_SOCKET, sharePathProblem } from '../vm/guest-contract.js';
+import { GUEST_ENGINE_SOCKET, readMilestones, sharePathProblem, type BootMilestone } from '../vm/guest-contract.js';
 import { GuestLink } from '../vm/guest-link.js';
 import { checkGuestImage } from '../vm/guest-image.js';
 import type { VmProvider } from '../vm/provider.js';
 import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
+import { dataDiskUsage, type DataDiskUsage } from './data-disk.js';
 import { serveEngineSocket } from './forwarding.js';
 import { ensureKeyPair } from './keys.js';
 import type { BerthPaths } from './paths.js';
 import { PortForwarder } from './port-forwarder.js';
+import { residentMiB } from './process-memory.js';
 import type { Settings } from './settings.js';
 
 const BOOT_TIMEOUT_MS = 180_000;
@@ -36,6 +38,12 @@ export interface AgentStatus {
   guest?: Record<string, unknown>;
   /** The settings the VM was started with (a change to some needs a restart). */
   settings?: Settings;
+  /** The VM's hold on this computer's memory: the QEMU process's resident set. */
+  vmResidentMiB?: number;
+  /** The data disk's file: what it takes on this computer's disk, against the setting's limit. */
+  dataDisk?: DataDiskUsage;
+  /** Where the boot went: the guest's uptime in seconds at each milestone it printed on its console. */
+  bootMilestones?: Partial<Record<BootMilestone, number>>;
 }
 
 export class HostAgent {
@@ -46,8 +54,10 @@ export class HostAgent {
   private state: AgentStatus['state'] = 'starting';
   private startedAt = new Date();
   private bootMs: number | undefined;
+  private bootMilestones: AgentStatus['bootMilestones'];
   private sshPort = 0;
   private privateKey = '';
+  private wakeWatch: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly paths: BerthPaths,
@@ -88,10 +98,14 @@ export class HostAgent {
     this.log(`VM started (${this.provider.name}, ${this.settings.arch}, accel ${defaultAccel(this.settings.arch)}), SSH forwarded on 127.0.0.1:${this.sshPort}`);
     this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: BOOT_TIMEOUT_MS });
     this.watchLink();
+    this.watchForWake();
     this.engine = await serveEngineSocket(this.paths.dockerSocket, GUEST_ENGINE_SOCKET, () => this.link);
     this.ports = new PortForwarder(this.paths.dockerSocket, () => this.link);
     await this.ports.start();
     this.bootMs = Date.now() - this.startedAt.getTime();
+    // The later of a milestone printed twice (berthd restarted during the boot) is the one that counted.
+    const consoleText = await fs.readFile(this.paths.consoleLog, 'utf8').catch(() => '');
+    this.bootMilestones = Object.fromEntries(readMilestones(consoleText).map((m) => [m.milestone, m.uptime]));
     this.state = 'running';
     this.log(`engine ready in ${this.bootMs} ms at ${this.paths.dockerSocket}`);
   }
@@ -117,7 +131,9 @@ export class HostAgent {
       if (this.state !== 'running') return;
       this.log('link to the guest lost, reconnecting');
       void (async () => {
-        for (let delay = 250; this.state === 'running'; delay = Math.min(delay * 2, 5000)) {
+        // Attempts are a connection on this machine: short waits between them, so the link is back
+        // within a second of the guest answering again.
+        for (let delay = 250; this.state === 'running'; delay = Math.min(delay * 2, 1000)) {
           try {
             this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: 10_000 });
             this.watchLink();
@@ -133,19 +149,52 @@ export class HostAgent {
     });
   }
 
-  status = async (): Promise<AgentStatus> => ({
-    state: this.state,
-    provider: this.provider.name,
-    accel: defaultAccel(this.settings.arch),
-    ...(this.provider.pid?.() ? { vmPid: this.provider.pid() } : {}),
-    sshPort: this.sshPort,
-    socket: this.paths.dockerSocket,
-    settings: this.settings,
-    ports: this.ports?.ports() ?? [],
-    startedAt: this.startedAt.toISOString(),
-    ...(this.bootMs !== undefined ? { bootMs: this.bootMs } : {}),
-    ...(this.state === 'running' && this.link ? { guest: await this.link.control('status').catch(() => ({})) } : {}),
-  });
+  /**
+   * After the host slept (Electron's powerMonitor, or the clock jump the agent notices itself):
+   * a link that does not answer within 2 s is dropped, and the reconnection loop brings it and the
+   * port forwards back. The guest sets its own clock from the RTC (runtime-agent/src/vm/guest-clock.ts).
+   */
+  async resumed(): Promise<void> {
+    const link = this.link;
+    if (this.state !== 'running' || !link) return;
+    const answered = await Promise.race([link.control('status').then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]);
+    if (answered) return;
+    this.log('the guest did not answer after the host woke: reconnecting');
+    link.drop();
+  }
+
+  /** Notices the host waking from sleep by its clock jumping past a timer's interval. */
+  private watchForWake(): void {
+    let last = Date.now();
+    this.wakeWatch = setInterval(() => {
+      const now = Date.now();
+      if (now - last > 5000) void this.resumed();
+      last = now;
+    }, 1000);
+    this.wakeWatch.unref();
+  }
+
+  status = async (): Promise<AgentStatus> => {
+    const vmPid = this.provider.pid?.();
+    const vmResidentMiB = vmPid ? await residentMiB(vmPid) : undefined;
+    const dataDisk = await dataDiskUsage(this.paths.dataDisk, this.settings.diskGiB);
+    return {
+      state: this.state,
+      provider: this.provider.name,
+      accel: defaultAccel(this.settings.arch),
+      ...(vmPid ? { vmPid } : {}),
+      sshPort: this.sshPort,
+      socket: this.paths.dockerSocket,
+      settings: this.settings,
+      ports: this.ports?.ports() ?? [],
+      startedAt: this.startedAt.toISOString(),
+      ...(this.bootMs !== undefined ? { bootMs: this.bootMs } : {}),
+      ...(this.bootMilestones ? { bootMilestones: this.bootMilestones } : {}),
+      ...(this.state === 'running' && this.link ? { guest: await this.link.control('status').catch(() => ({})) } : {}),
+      ...(vmResidentMiB !== undefined ? { vmResidentMiB } : {}),
+      ...(dataDisk ? { dataDisk } : {}),
+    };
+  };
 
   /** Clean shutdown: the guest stops its containers and powers off; the VM is killed if it does not. */
   async stop(): Promise<void> {
@@ -168,6 +217,7 @@ export class HostAgent {
 
   private async cleanUp(): Promise<void> {
     this.state = 'stopped';
+    clearInterval(this.wakeWatch);
     this.link?.close();
     this.engine?.close();
     this.control?.close();

@@ -59,8 +59,11 @@ export class GuestLink {
         settled = true;
         resolve(client);
       });
-      // Keep-alives notice a guest that went away (or a host that slept) within ~30 s.
-      client.connect({ sock: socket, username: 'berth', privateKey: options.privateKey, readyTimeout, keepaliveInterval: 10_000, keepaliveCountMax: 3 });
+      // Keep-alives notice a guest that hangs within ~2 min; one whose QEMU exited closes the
+      // connection at once. A VM paused for a minute (the test's SIGSTOP; a hypervisor's pause)
+      // keeps its link, so docker answers as soon as it runs again. A host that slept does too:
+      // its timers fire once on waking, not once per missed interval.
+      client.connect({ sock: socket, username: 'berth', privateKey: options.privateKey, readyTimeout, keepaliveInterval: 10_000, keepaliveCountMax: 12 });
     });
   }
 
@@ -116,5 +119,10 @@ export class GuestLink {
 
   close(): void {
     this.client.end();
+  }
+
+  /** Drops the connection at once, even when the guest does not answer (a clean close would wait on it). */
+  drop(): void {
+    this.client.destroy();
   }
 }

@@ -137,6 +137,9 @@ export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel 
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${settings.sshPort}-:${GUEST_SSH_PORT}`,
     '-device', `${device('virtio-net')},netdev=net0`,
     '-device', device('virtio-rng'),
+    // Free page reporting: pages the guest frees go back to the host within seconds (QEMU drops
+    // them from its memory), with no balloon size to set or tune.
+    '-device', `${device('virtio-balloon')},free-page-reporting=on`,
   ];
   const helpers: HelperCommand[] = [];
   const shares = Object.entries(settings.sharedFolders ?? {});
