@@ -1,7 +1,8 @@
 // The host side, measured: cold `berth start` until `docker version` answers; the /_ping round
 // trip through the forwarded socket against the same request made inside the guest (the added
 // cost of the link); `docker cp` of 100 MB through the forward; the host agent's CPU and RSS while
-// the VM idles. Each session gets a fresh BERTH_HOME; one untimed start and stop goes first (so
+// the VM idles; what the VM holds of this computer: QEMU's RSS idle and 30 s after a container
+// that filled 600 MB exited, and the data disk file after a 100 MB image was made and removed. Each session gets a fresh BERTH_HOME; one untimed start and stop goes first (so
 // the first timed boot does not also pay for reading the guest image from disk), and each
 // session's first pings are not counted. Needs vm-image/dist/amd64 (npm run vm-image).
 //   node --import tsx scripts/bench/host.ts [sessions]      (default 1)
@@ -45,6 +46,10 @@ const inside: number[] = [];
 const copies: number[] = [];
 const cpuPercent: number[] = [];
 const rssMiB: number[] = [];
+const vmIdleMiB: number[] = [];
+const vmAfterFillMiB: number[] = [];
+const diskBeforeMiB: number[] = [];
+const diskAfterMiB: number[] = [];
 try {
   const big = path.join(root, 'big.bin');
   writeFileSync(big, Buffer.alloc(100 * 1024 * 1024, 7));
@@ -98,6 +103,29 @@ try {
     cpuPercent.push(ticks / 10); // 100 ticks a second: ticks in 10 s / 10 = percent of a core
     rssMiB.push(Math.round(rss / 1024));
     console.log(`  host agent while the VM idles: ${ticks} CPU ticks in 10 s (${(ticks / 10).toFixed(1)}% of a core at 100 Hz), RSS ${Math.round(rss / 1024)} MB`);
+
+    const vm = () => JSON.parse(sh(berth, ['status', '--json']).stdout) as { vmResidentMiB: number; dataDisk: { fileBytes: number } };
+    const idleMiB = vm().vmResidentMiB;
+    docker('run', '--rm', '--shm-size', '700m', 'busybox', 'sh', '-c', 'head -c 629145600 /dev/zero > /dev/shm/fill');
+    const peakMiB = vm().vmResidentMiB;
+    await new Promise((r) => setTimeout(r, 30_000));
+    const afterMiB = vm().vmResidentMiB;
+    vmIdleMiB.push(idleMiB);
+    vmAfterFillMiB.push(afterMiB);
+    console.log(`  QEMU's RSS: ${idleMiB} MiB idle, ${peakMiB} MiB when a container that filled 600 MB exited, ${afterMiB} MiB 30 s later`);
+
+    const diskMiB = () => Math.round(vm().dataDisk.fileBytes / 1024 ** 2);
+    const diskBefore = diskMiB();
+    docker('run', '--name', 'big', 'busybox', 'sh', '-c', 'head -c 104857600 /dev/urandom > /big');
+    docker('commit', 'big', 'big:1');
+    docker('rm', 'big');
+    const diskWith = diskMiB();
+    docker('rmi', 'big:1');
+    await new Promise((r) => setTimeout(r, 10_000));
+    const diskAfter = diskMiB();
+    diskBeforeMiB.push(diskBefore);
+    diskAfterMiB.push(diskAfter);
+    console.log(`  data disk file: ${diskBefore} MiB before, ${diskWith} MiB with a 100 MB image, ${diskAfter} MiB 10 s after rmi`);
     sh(berth, ['stop']);
   }
 
@@ -108,6 +136,10 @@ try {
   record({ ...common, name: 'docker cp 100 MB through the forward', unit: 'ms', goal: '', samples: copies });
   record({ ...common, name: 'host agent CPU while the VM idles', unit: '% of a core', goal: '', samples: cpuPercent });
   record({ ...common, name: 'host agent RSS while the VM idles', unit: 'MiB', goal: '', samples: rssMiB });
+  record({ ...common, name: 'QEMU RSS while the VM idles (1 GiB guest)', unit: 'MiB', goal: '', samples: vmIdleMiB });
+  record({ ...common, name: 'QEMU RSS 30 s after a 600 MB container exited', unit: 'MiB', goal: '≤ idle + 150 MiB', samples: vmAfterFillMiB });
+  record({ ...common, name: 'data disk file before a 100 MB image', unit: 'MiB', goal: '', samples: diskBeforeMiB });
+  record({ ...common, name: 'data disk file 10 s after the 100 MB image was removed', unit: 'MiB', goal: '≤ before + 20 MiB', samples: diskAfterMiB });
 } finally {
   await cleanup();
 }
