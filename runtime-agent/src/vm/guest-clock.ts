@@ -49,12 +49,18 @@ async function nextRtcSecond(): Promise<number> {
 export function startClockFollower(intervalMs = 1000, preciseEvery = 10): () => void {
   let busy = false;
   let ticks = 0;
+  let lastTick = performance.now();
   const tick = async () => {
+    // A tick that comes long after the last one: the VM was paused (or berthd stalled). Then the
+    // clock is checked precisely at once, not at the next of every tenth tick.
+    const now = performance.now();
+    const resumed = now - lastTick > 2 * intervalMs;
+    lastTick = now;
     if (busy) return;
     busy = true;
     try {
       const coarseOff = clockIsOff(Date.now(), await readRtc());
-      if (!coarseOff && ticks++ % preciseEvery !== 0) return;
+      if (!coarseOff && !resumed && ticks++ % preciseEvery !== 0) return;
       const second = await nextRtcSecond();
       const offMs = Date.now() - second * 1000;
       if (Math.abs(offMs) <= 250) return;
