@@ -3,7 +3,6 @@
 // provider, keeps one SSH link to the guest (reconnecting with back-off), serves the docker socket
 // and the published ports, and answers the CLI on a control socket with one JSON request per
 // connection: {"command":"status"} or {"command":"stop"}.
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { GuestLink } from '../vm/guest-link.js';
 import { checkGuestImage } from '../vm/guest-image.js';
 import type { VmProvider } from '../vm/provider.js';
 import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
-import { dataDiskUsage, type DataDiskUsage } from './data-disk.js';
+import { createDataDisk, dataDiskUsage, type DataDiskUsage } from './data-disk.js';
 import { serveEngineSocket } from './forwarding.js';
 import { ensureKeyPair } from './keys.js';
 import type { BerthPaths } from './paths.js';
@@ -77,7 +76,7 @@ export class HostAgent {
     const keys = await ensureKeyPair(this.paths.privateKey, this.paths.publicKey);
     this.privateKey = keys.privateKey;
     await fs.mkdir(path.dirname(this.paths.dataDisk), { recursive: true });
-    if (!existsSync(this.paths.dataDisk)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', this.paths.dataDisk, `${this.settings.diskGiB}G`]);
+    if (!existsSync(this.paths.dataDisk)) await createDataDisk(this.paths.dataDisk, this.settings.diskGiB);
     this.sshPort = await freePort(SSH_PORT_BASE);
     const vm: VmSettings = {
       cpus: this.settings.cpus,
@@ -279,16 +278,6 @@ export function askAgent<T>(socket: string, command: string, timeoutMs = 120_000
       clearTimeout(timer);
       resolve(undefined);
     });
-  });
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd}: ${stderr.trim()}`))));
   });
 }
 

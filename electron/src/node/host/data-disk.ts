@@ -33,6 +33,11 @@ function qemuImg(args: string[]): Promise<void> {
   });
 }
 
+/** Creates the data disk on the first start: a qcow2 that can grow to `sizeGiB` and takes almost nothing until then. */
+export async function createDataDisk(file: string, sizeGiB: number): Promise<void> {
+  await qemuImg(['create', '-q', '-f', 'qcow2', file, `${sizeGiB}G`]);
+}
+
 /**
  * Rewrites the qcow2 with only the clusters in use (`qemu-img convert`, which also skips zeroed
  * ones), checks the copy, then puts it in place of the original. Interrupted at any point, the
