@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 
 import ssh2 from 'ssh2';
 
-import { serveEngineSocket } from '../electron/src/node/host/forwarding.js';
+import { serveEngineSocket, waitForEngine } from '../electron/src/node/host/forwarding.js';
 import { GUEST_ENGINE_SOCKET, milestoneUptime } from '../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../electron/src/node/vm/guest-link.js';
 import { qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
@@ -71,6 +71,8 @@ describe('the Berth guest (QEMU, TCG)', () => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nQEMU (exit ${qemu.exitCode}): ${stderr}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`);
     }
     forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
+    // SSH comes up alongside the engine's init.
+    await waitForEngine(socket, BOOT_TIMEOUT_MS);
   }
 
   async function shutdown(): Promise<number | null> {
@@ -217,11 +219,11 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.ok(after <= before + 20, `the space went back within 60 s: ${before} MiB before, ${grown} MiB with the image, ${after} MiB after`);
   });
 
-  it('restarts berthd when it crashes', async () => {
-    // The debug shell (berth.debug=1, which this test asks for) lets the test kill the engine.
+  /** Runs `command` in the debug shell to kill berthd (the SSH server dies with it), then links up with the one init restarts. */
+  async function killEngine(command: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const client = new ssh2.Client();
-      client.on('ready', () => client.exec('kill -9 $(pidof node)', (err) => (err ? reject(err) : setTimeout(resolve, 200))));
+      client.on('ready', () => client.exec(command, (err) => (err ? reject(err) : setTimeout(resolve, 200))));
       client.on('error', () => resolve()); // the server died with the engine: expected
       client.connect({ host: '127.0.0.1', port: settings.sshPort, username: 'berth', privateKey: keys.private });
     });
@@ -229,9 +231,31 @@ describe('the Berth guest (QEMU, TCG)', () => {
     forward?.close();
     link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
     forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
+    await waitForEngine(socket, BOOT_TIMEOUT_MS);
     const images = await docker(['images', '--format', '{{.Repository}}']);
     assert.match(images.stdout, /^busybox$/m, images.stderr);
+  }
+
+  it('restarts berthd when it crashes', async () => {
+    // The debug shell (berth.debug=1, which this test asks for) lets the test kill the engine.
+    await killEngine('kill -9 $(pidof node)');
     assert.match(await fs.readFile(settings.consoleLog, 'utf8'), /berth: berthd exited with 137, restarting/);
+  });
+
+  it('starts berthd from the startup snapshot it made, and drops one Node refuses', async () => {
+    const consoleLog = () => fs.readFile(settings.consoleLog, 'utf8');
+    const guestShell = async (command: string) => (await link!.exec(command)).stdout;
+    // Made 20 s after a start without one (vm-image/rootfs/berthd-start.cjs), with the code cache.
+    for (let i = 0; i < 180 && !/berth: startup snapshot (made|not made)/.test(await consoleLog()); i++) await new Promise((r) => setTimeout(r, 1000));
+    assert.match(await consoleLog(), /berth: startup snapshot made in \d+ ms/);
+    const caches = await guestShell('ls /var/lib/berth/startup-cache/*/');
+    assert.deepEqual(caches.split(/\s+/).filter(Boolean).sort(), ['berthd.code', 'node.blob']);
+    await killEngine('kill -9 $(pidof node)');
+    assert.match(await consoleLog(), /berth: berthd exited with 137, restarting\nberth: berthd starts from its startup snapshot\n/);
+    // A damaged snapshot makes Node abort: init drops it and starts berthd without one from then on.
+    await killEngine('for f in /var/lib/berth/startup-cache/*/node.blob; do echo damaged >"$f"; done; kill -9 $(pidof node)');
+    assert.match(await consoleLog(), /berth: startup snapshot dropped \(berthd exited with 134\)/);
+    assert.deepEqual((await guestShell('ls /var/lib/berth/startup-cache/*/')).split(/\s+/).filter(Boolean).sort(), ['berthd.code', 'no-snapshot']);
   });
 
   it('refuses a key it was not given', async () => {

@@ -101,12 +101,18 @@ done
 mkdir -p "$ROOT/usr/share/berth/seccomp"
 cp /usr/share/berth/seccomp/docker-default.json "$ROOT/usr/share/berth/seccomp/"
 
-# berthd in one file (esbuild), and its attach relay built for ARCH (runtime-agent/native).
+# berthd in one file (esbuild), its loader, and its attach relay built for ARCH (runtime-agent/native).
+# The bundle is CommonJS because the loader compiles it as a script, with V8's code cache; import.meta.url
+# (protos.ts finds proto/ by it) becomes the bundle's own file URL.
 mkdir -p "$ROOT/opt/berth"
-npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format=esm --target=node20 \
+npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format=cjs --target=node20 \
   --external:'*.node' --legal-comments=none \
-  --banner:js="import { createRequire as __berthRequire } from 'node:module'; import { fileURLToPath as __berthPath } from 'node:url'; import { dirname as __berthDirname } from 'node:path'; const require = __berthRequire(import.meta.url); const __filename = __berthPath(import.meta.url); const __dirname = __berthDirname(__filename);" \
-  --outfile="$ROOT/opt/berth/berthd.mjs" --log-level=warning
+  --banner:js="const __berthModuleUrl = require('node:url').pathToFileURL(__filename).href;" --define:import.meta.url=__berthModuleUrl \
+  --outfile="$ROOT/opt/berth/berthd.cjs" --log-level=warning
+install -m 0644 vm-image/rootfs/berthd-start.cjs "$ROOT/opt/berth/berthd-start.cjs"
+# What the startup caches (berthd-start.cjs) are made from: a new bundle, loader or Node makes new ones.
+cat "$ROOT/opt/berth/berthd.cjs" "$ROOT/opt/berth/berthd-start.cjs" "$ROOT/usr/bin/node" "$ROOT"/usr/lib/*/libnode.so.* \
+  | sha256sum | cut -c1-16 >"$ROOT/opt/berth/startup-key"
 # BuildKit's .proto files, which berthd parses when a BuildKit client first calls (proto/ beside the bundle).
 cp -r runtime-agent/src/buildkit/proto "$ROOT/opt/berth/proto"
 bash runtime-agent/native/build.sh "$ARCH" "$ROOT/usr/libexec/berth/attach-relay"
@@ -125,7 +131,9 @@ install -m 0755 vm-image/rootfs/berth-init "$ROOT/sbin/berth-init"
 mkdir -p "$INITRD"/{bin,dev,proc,sys,newroot,lib/modules/"$KVER"}
 cp "$ROOT/usr/bin/busybox" "$INITRD/bin/busybox"
 install -m 0755 vm-image/initramfs/init "$INITRD/init"
-BOOT_MODULES="virtio_mmio virtio_pci virtio_blk squashfs overlay ext4 crc32c_generic"
+# Only what reaching the root takes: loading a module is slow under TCG (ext4 and its dependencies
+# took most of a second), so berth-init loads the data disk's while it checks it.
+BOOT_MODULES="virtio_mmio virtio_pci virtio_blk squashfs overlay"
 deps_of() { # a module and everything it depends on, from modules.dep
   local mod="$1"
   local line; line=$(grep -aE "/${mod}\.ko(\.[a-z]+)?:" "$KMOD_DST/modules.dep" | head -1 || true)  # none: built in

@@ -1,7 +1,9 @@
 // Boot time and idle memory of the Berth guest under QEMU: from QEMU's start to /_ping answering
 // through the forwarded engine socket, split by the guest's own milestones (kernel, init, Node,
-// engine), and the guest's memory in use once idle. Runs as many boots as asked (default 3), after
-// one that is not counted (it reads the guest image from disk into the page cache for the others).
+// engine), and the guest's memory in use once idle. Runs as many boots as asked (default 3) on one
+// data disk, as `berth start` does every day, after a first boot on a fresh one: that first boot is
+// recorded apart, and it stays up until berthd has made its startup caches on the disk
+// (vm-image/rootfs/berthd-start.cjs), which the later boots use.
 //   node --import tsx scripts/bench/vm-boot.ts [boots]            the amd64 guest
 //   ARCH=arm64 node --import tsx scripts/bench/vm-boot.ts [boots]  the arm64 guest (TCG on amd64)
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -70,10 +72,11 @@ const cleanup = cleanupOnSignal(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-// Boot 0 is the warm-up: printed, not recorded.
+const dataDisk = path.join(dir, 'data.qcow2');
+
+// Boot 0 is the first, on a fresh data disk.
 async function boot(i: number): Promise<void> {
-  const dataDisk = path.join(dir, `data${i}.qcow2`);
-  await new Promise((r) => spawn('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G']).on('exit', r));
+  if (i === 0) await new Promise((r) => spawn('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G']).on('exit', r));
   const settings = { cpus: 2, memoryMiB: 1024, arch, imageDir, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, `console${i}.log`), debugShell: true };
   const { binary, args } = qemuCommand(settings, accel);
   const start = Date.now();
@@ -93,8 +96,13 @@ async function boot(i: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 3000));
   const memory = (await guestExec(settings.sshPort, 'free -m | awk \'/Mem:/ {print $3}\'')).trim();
   const hostRss = (await fs.readFile(`/proc/${vm.pid}/status`, 'utf8')).match(/^VmRSS:\s+(\d+) kB/m)?.[1];
-  console.log(`${i ? `boot ${i}` : 'warm-up boot (not counted)'} (${arch}, ${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, boot arguments applied ${configuredAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB, QEMU's RSS ${Math.round(Number(hostRss) / 1024)} MiB`);
-  if (i > 0) {
+  console.log(`${i ? `boot ${i}` : 'first boot (fresh data disk)'} (${arch}, ${accel}): /_ping through the forward at ${pingMs} ms (SSH at ${sshMs} ms); guest uptime: init ${initAt}s, berthd started ${berthdAt}s, boot arguments applied ${configuredAt}s, engine ready ${readyAt}s; memory in use when idle ${memory} MiB, QEMU's RSS ${Math.round(Number(hostRss) / 1024)} MiB`);
+  if (i === 0) {
+    first.push(pingMs);
+    // The startup caches are made 20 s after a start without them; the later boots are to have them.
+    const deadline = Date.now() + 180_000;
+    while (!/berth: startup snapshot (made|not made)/.test(await fs.readFile(settings.consoleLog, 'utf8')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+  } else {
     samples.ping.push(pingMs);
     samples.ssh.push(sshMs);
     // A milestone missing from the console log is left out rather than counted as zero.
@@ -108,11 +116,13 @@ async function boot(i: number): Promise<void> {
   link.close();
 }
 
+const first: number[] = [];
 const samples = { ping: [] as number[], ssh: [] as number[], init: [] as number[], berthd: [] as number[], configured: [] as number[], ready: [] as number[], memory: [] as number[], rss: [] as number[] };
 try {
   for (let i = 0; i <= boots; i++) await boot(i);
   const common = { suite: arch === 'amd64' ? 'vm-boot' : `vm-boot-${arch}`, engine: 'berthd', goal: '', warmups: 1 };
-  record({ ...common, name: `QEMU start → /_ping through the forward (${arch}, ${accel})`, unit: 'ms', goal: '≤ 2 s with KVM/HVF', samples: samples.ping });
+  record({ ...common, name: `QEMU start → /_ping through the forward (${arch}, ${accel})`, unit: 'ms', goal: arch === 'amd64' ? '≤ 8 s under TCG, ≤ 2 s with KVM/HVF' : '≤ 2 s with HVF', samples: samples.ping });
+  record({ ...common, warmups: 0, name: 'first boot on a fresh data disk → /_ping (no startup caches yet)', unit: 'ms', samples: first });
   record({ ...common, name: 'QEMU start → guest SSH answers', unit: 'ms', samples: samples.ssh });
   record({ ...common, name: 'guest uptime at init', unit: 'ms', samples: samples.init });
   record({ ...common, name: 'guest uptime at berthd start', unit: 'ms', samples: samples.berthd });

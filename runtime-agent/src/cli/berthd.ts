@@ -122,65 +122,8 @@ export async function main(argv: string[]): Promise<void> {
     ...(ipForward !== undefined ? { ipForward } : {}),
     ...(ipForwardNoDrop !== undefined ? { ipForwardNoDrop } : {}),
   });
-  try {
-    await engine.init();
-  } catch (err) {
-    log.error('failed to start the engine', { error: err instanceof Error ? err.message : String(err) });
-    process.exit(1);
-  }
-  const router = buildRouter(engine);
-  const servers: Server[] = [];
-  for (const socketPath of socketPaths) {
-    try {
-      servers.push(await listenUnix(router, socketPath, socketGroup));
-    } catch (err) {
-      log.error('failed to listen', { socket: socketPath, error: err instanceof Error ? err.message : String(err) });
-      // Leave no bridge or firewall chain behind from an engine that never served.
-      await engine.close().catch(() => undefined);
-      process.exit(1);
-    }
-    log.info('API listen on ' + socketPath);
-  }
-  // In the guest, berthd-vm.ts prints the boot milestone with the uptime once SSH listens too.
-  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
-
   let exitCode = 0;
-  if (values['ssh-listen']) {
-    const [sshHost = '0.0.0.0', sshPort = '22'] = values['ssh-listen'].split(/:(?=\d+$)/);
-    const { startSshServer } = await import('../vm/ssh-server.js');
-    const { readGuestMemory, startIdleCacheTrim } = await import('../vm/guest-memory.js');
-    const { startClockFollower } = await import('../vm/guest-clock.js');
-    startIdleCacheTrim();
-    startClockFollower();
-    await startSshServer({
-      host: sshHost,
-      port: Number(sshPort),
-      hostKeyPath: values['ssh-host-key'] ?? `${engine.config.dataRoot}/ssh_host_ed25519_key`,
-      authorizedKeysPath: values['ssh-authorized-keys'] ?? AUTHORIZED_KEYS_FILE,
-      engineSockets: socketPaths,
-      debugShell: Boolean(values['ssh-debug-shell']),
-      status: async () => ({
-        status: 'running',
-        pid: process.pid,
-        containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length,
-        memory: await readGuestMemory().catch(() => undefined),
-        // The guest's clock, for the host to compare with its own.
-        time: Date.now(),
-      }),
-      resize: () => growDataFilesystem(engine.config.dataRoot),
-      shutdown: async () => {
-        // A power-off: stop the containers (their processes would not survive it anyway), then
-        // exit with the code the guest's init takes as "power off now" (not "restart berthd").
-        await engine.containers.stopAll(10).catch((err: unknown) => log.warn('stopping containers for shutdown failed', { error: String(err) }));
-        exitCode = GUEST_EXIT_CODES.powerOff;
-        stop('shutdown');
-      },
-    }).catch((err: unknown) => {
-      log.error('failed to start the SSH server', { error: err instanceof Error ? err.message : String(err) });
-      process.exit(1);
-    });
-  }
-
+  const servers: Server[] = [];
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -200,12 +143,73 @@ export async function main(argv: string[]): Promise<void> {
     setTimeout(finish, 10_000).unref();
     Promise.all(servers.map((s) => new Promise((r) => s.on('close', r)))).then(finish);
   };
+  // In the guest the SSH server starts alongside the engine's init: the host's link is up by the
+  // time the engine listens (a forward to the socket before then is refused, and the host retries).
+  const guestSide = values['ssh-listen'] ? startGuestSide(values['ssh-listen'], values, engine, socketPaths, async () => {
+    await engine.containers.stopAll(10).catch((err: unknown) => log.warn('stopping containers for shutdown failed', { error: String(err) }));
+    exitCode = GUEST_EXIT_CODES.powerOff;
+    stop('shutdown');
+  }) : undefined;
+  try {
+    await engine.init();
+  } catch (err) {
+    log.error('failed to start the engine', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+  const router = buildRouter(engine);
+  for (const socketPath of socketPaths) {
+    try {
+      servers.push(await listenUnix(router, socketPath, socketGroup));
+    } catch (err) {
+      log.error('failed to listen', { socket: socketPath, error: err instanceof Error ? err.message : String(err) });
+      // Leave no bridge or firewall chain behind from an engine that never served.
+      await engine.close().catch(() => undefined);
+      process.exit(1);
+    }
+    log.info('API listen on ' + socketPath);
+  }
+  // In the guest, berthd-vm.ts prints the boot milestone with the uptime once SSH listens too.
+  log.info('berthd is ready', { dataRoot: engine.config.dataRoot, pid: process.pid });
+  await guestSide;
+
   process.on('SIGTERM', () => stop('SIGTERM'));
   // One request's stream going wrong must not take every container's engine down with it; the
   // stores are written atomically, so carrying on is safe. Log loudly so the bug gets fixed.
   process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.stack ?? err.message }));
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+type Options = { 'ssh-host-key'?: string; 'ssh-authorized-keys'?: string; 'ssh-debug-shell'?: boolean };
+
+/** VM mode: the SSH server the host's link uses, and the guest's memory and clock keepers. */
+async function startGuestSide(listen: string, values: Options, engine: Engine, engineSockets: string[], shutdown: () => Promise<void>): Promise<void> {
+  const [sshHost = '0.0.0.0', sshPort = '22'] = listen.split(/:(?=\d+$)/);
+  const { startSshServer } = await import('../vm/ssh-server.js');
+  const { readGuestMemory, startIdleCacheTrim } = await import('../vm/guest-memory.js');
+  const { startClockFollower } = await import('../vm/guest-clock.js');
+  startIdleCacheTrim();
+  startClockFollower();
+  await startSshServer({
+    host: sshHost,
+    port: Number(sshPort),
+    hostKeyPath: values['ssh-host-key'] ?? `${engine.config.dataRoot}/ssh_host_ed25519_key`,
+    authorizedKeysPath: values['ssh-authorized-keys'] ?? AUTHORIZED_KEYS_FILE,
+    engineSockets,
+    debugShell: Boolean(values['ssh-debug-shell']),
+    status: async () => ({
+      status: 'running',
+      pid: process.pid,
+      containers: engine.containers.store.all().filter((c) => c.State.Status === 'running').length,
+      memory: await readGuestMemory().catch(() => undefined),
+      time: Date.now(),
+    }),
+    resize: () => growDataFilesystem(engine.config.dataRoot),
+    shutdown,
+  }).catch((err: unknown) => {
+    log.error('failed to start the SSH server', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  });
 }
 
 /** A group's ID from its name (through NSS, as getent looks it up) or a number. */

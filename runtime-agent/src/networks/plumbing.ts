@@ -33,12 +33,17 @@ export class NetworkPlumbing {
 
   /** Bridges, firewall chains and DNS listeners for every bridge network. */
   async sync(): Promise<void> {
+    await this.syncDevices();
+    await this.applyFirewall();
+  }
+
+  /** Bridges and DNS listeners for every bridge network (the firewall is the caller's to apply). */
+  async syncDevices(): Promise<void> {
     for (const network of this.networks()) {
       const pool = this.addresses.pool(network);
       await ensureBridge(bridgeName(network), `${intToIp(pool.gateway)}/${pool.subnet.prefix}`, Number(network.Options[MTU_OPTION] ?? DEFAULT_MTU));
       if (network.Name !== 'bridge') await this.dns.listen(intToIp(pool.gateway));
     }
-    await this.applyFirewall();
   }
 
   /** A network is gone: its DNS listener, bridge and rules. */

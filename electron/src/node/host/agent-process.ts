@@ -3,11 +3,11 @@
 // progress until the engine answers; `stop` asks it to shut the VM down and waits for it to go.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, promises as fs } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 
 import { readMilestones, type BootMilestone } from '../vm/guest-contract.js';
 import { askAgent, type AgentStatus } from './agent.js';
+import { pingEngine } from './forwarding.js';
 import { dockerHost, type BerthPaths } from './paths.js';
 import { loadSettings } from './settings.js';
 
@@ -16,18 +16,6 @@ export interface VmControl {
   status(): Promise<AgentStatus | undefined>;
   start(progress: (line: string) => void): Promise<void>;
   stop(progress: (line: string) => void): Promise<void>;
-}
-
-export function pingEngine(socket: string, timeoutMs = 5000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.setTimeout(timeoutMs, () => req.destroy());
-    req.end();
-  });
 }
 
 /** The docker CLI context "berth" for the host socket; only that context is created or updated. */

@@ -13,7 +13,7 @@ import { checkGuestImage } from '../vm/guest-image.js';
 import type { VmProvider } from '../vm/provider.js';
 import { defaultAccel, type VmSettings } from '../vm/qemu-command.js';
 import { createDataDisk, dataDiskUsage, type DataDiskUsage } from './data-disk.js';
-import { serveEngineSocket } from './forwarding.js';
+import { serveEngineSocket, waitForEngine } from './forwarding.js';
 import { ensureKeyPair } from './keys.js';
 import type { BerthPaths } from './paths.js';
 import { PortForwarder } from './port-forwarder.js';
@@ -99,6 +99,7 @@ export class HostAgent {
     this.watchLink();
     this.watchForWake();
     this.engine = await serveEngineSocket(this.paths.dockerSocket, GUEST_ENGINE_SOCKET, () => this.link);
+    await waitForEngine(this.paths.dockerSocket, BOOT_TIMEOUT_MS);
     this.ports = new PortForwarder(this.paths.dockerSocket, () => this.link);
     await this.ports.start();
     this.bootMs = Date.now() - this.startedAt.getTime();
@@ -134,7 +135,13 @@ export class HostAgent {
         // within a second of the guest answering again.
         for (let delay = 250; this.state === 'running'; delay = Math.min(delay * 2, 1000)) {
           try {
-            this.link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: 10_000 });
+            const link = await GuestLink.connect({ port: this.sshPort, privateKey: this.privateKey, timeoutMs: 10_000 });
+            this.link = link;
+            // A restarted berthd answers SSH a moment before its engine listens.
+            await waitForEngine(this.paths.dockerSocket, 10_000).catch((err: unknown) => {
+              link.close();
+              throw err;
+            });
             this.watchLink();
             this.ports?.stop();
             await this.ports?.start();

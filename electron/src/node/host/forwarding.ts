@@ -2,6 +2,7 @@
 // containers publish in the guest. Each new connection opens its own channel on whatever link is
 // current, so a reconnect (guest restart, host wake-up) is invisible to the next connection.
 import { existsSync, promises as fs } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 
 import type { GuestLink } from '../vm/guest-link.js';
@@ -63,4 +64,29 @@ export async function servePort(hostIp: string, port: number, link: CurrentLink)
     server.listen({ host: hostIp, port, exclusive: true }, () => resolve());
   });
   return server;
+}
+
+/** Whether the engine answers /_ping on `socket` (the host's end of the forward). */
+export function pingEngine(socket: string, timeoutMs = 5000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.end();
+  });
+}
+
+/**
+ * Waits for the engine behind the forward: the guest's SSH server starts alongside the engine, so
+ * the link can be up a moment before the engine listens. Throws after `timeoutMs`.
+ */
+export async function waitForEngine(socket: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pingEngine(socket, Math.max(deadline - Date.now(), 1)))) {
+    if (Date.now() >= deadline) throw new Error(`the engine did not answer within ${Math.round(timeoutMs / 1000)} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
