@@ -102,10 +102,11 @@ mkdir -p "$ROOT/usr/share/berth/seccomp"
 cp /usr/share/berth/seccomp/docker-default.json "$ROOT/usr/share/berth/seccomp/"
 
 # berthd in one file (esbuild), its loader, and its attach relay built for ARCH (runtime-agent/native).
-# The bundle is CommonJS because the loader compiles it as a script, with V8's code cache; import.meta.url
-# (protos.ts finds proto/ by it) becomes the bundle's own file URL.
+# The bundle is CommonJS because the loader compiles it as a script, with V8's code cache: import.meta.url
+# (protos.ts finds proto/ by it) becomes the bundle's own file URL, and import() a require (a script
+# compiled by node:vm has no loader for import()).
 mkdir -p "$ROOT/opt/berth"
-npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format=cjs --target=node20 \
+npx esbuild runtime-agent/src/cli/berthd-vm.ts --bundle --platform=node --format=cjs --target=node20 --supported:dynamic-import=false \
   --external:'*.node' --legal-comments=none \
   --banner:js="const __berthModuleUrl = require('node:url').pathToFileURL(__filename).href;" --define:import.meta.url=__berthModuleUrl \
   --outfile="$ROOT/opt/berth/berthd.cjs" --log-level=warning

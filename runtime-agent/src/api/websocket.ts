@@ -4,13 +4,17 @@
 import type { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 
-const server = new WebSocketServer({ noServer: true });
+// Loaded on the first WebSocket attach: ws brings node:https and node:tls, which berthd's start
+// would otherwise compile (slow in the guest under an emulated CPU) for a request few clients make.
+let server: Promise<WebSocketServer> | undefined;
+const webSocketServer = () => (server ??= import('ws').then((ws) => new ws.WebSocketServer({ noServer: true })));
 
-export function acceptWebSocket(req: IncomingMessage, upgrade: { socket: Duplex; head: Buffer }, binary: boolean): Promise<Duplex> {
+export async function acceptWebSocket(req: IncomingMessage, upgrade: { socket: Duplex; head: Buffer }, binary: boolean): Promise<Duplex> {
+  const wss = await webSocketServer();
   return new Promise((resolve) => {
-    server.handleUpgrade(req, upgrade.socket as never, upgrade.head, (ws) => resolve(webSocketStream(ws, binary)));
+    wss.handleUpgrade(req, upgrade.socket as never, upgrade.head, (ws) => resolve(webSocketStream(ws, binary)));
   });
 }
 

@@ -1,13 +1,16 @@
 // A gRPC client on one HTTP/2 connection that is already open: the hijacked `POST /session`, on
 // which the CLI serves its session services (files, credentials, secrets) and the engine asks.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 
 import type protobuf from 'protobufjs';
 
+import { lazyBuiltin } from '../../util/lazy-builtin.js';
 import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { codec, type Message } from './server.js';
 import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
+
+const loadHttp2 = lazyBuiltin<typeof http2>('http2');
 
 /** A method to call: its path and the types of its messages. */
 export interface MethodSpec {
@@ -40,7 +43,7 @@ export class GrpcClient {
   private readonly session: http2.ClientHttp2Session;
 
   constructor(socket: Duplex) {
-    this.session = http2.connect('http://session', { createConnection: () => socket as never, maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
+    this.session = loadHttp2().connect('http://session', { createConnection: () => socket as never, maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
     this.session.on('error', () => undefined);
     this.session.once('connect', () => this.session.setLocalWindowSize(CONNECTION_WINDOW));
   }
@@ -66,7 +69,7 @@ export class GrpcClient {
     if (this.closed) throw new GrpcError(Code.UNAVAILABLE, 'the session is closed');
     const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
     stream.on('error', () => undefined);
-    const abort = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+    const abort = () => stream.close(loadHttp2().constants.NGHTTP2_CANCEL);
     if (signal?.aborted) abort();
     else signal?.addEventListener('abort', abort, { once: true });
     stream.once('close', () => signal?.removeEventListener('abort', abort));

@@ -1,15 +1,18 @@
 // A gRPC server on one HTTP/2 connection that arrives already open (the hijacked `POST /grpc`,
 // prior-knowledge h2c): services are registered by their protobufjs reflection, each method gets a
 // call object whose messages are decoded and encoded with the method's types.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 
 import type protobuf from 'protobufjs';
 
 import { log } from '../../util/log.js';
+import { lazyBuiltin } from '../../util/lazy-builtin.js';
 import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { metadataFromRaw, type Metadata } from './metadata.js';
 import { Code, encodeGrpcMessage, GrpcError, statusOf } from './status.js';
+
+const loadHttp2 = lazyBuiltin<typeof http2>('http2');
 
 // Decoded messages are plain objects with protobufjs' camelCase field names.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,7 +68,7 @@ export class GrpcServer {
 
   /** Serves the connection until the client closes it. */
   serve(socket: Duplex): void {
-    const server = http2.createServer({ maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
+    const server = loadHttp2().createServer({ maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW } });
     server.on('session', (session) => {
       session.once('remoteSettings', () => session.setLocalWindowSize(CONNECTION_WINDOW));
       this.connections.add(session);
