@@ -107,7 +107,7 @@ describe('the arm64 guest through berth start (qemu-system-aarch64, TCG here)', 
     const started = await berth(['start']);
     assert.equal(started.code, 0, started.stderr);
     assert.match(await consoleLog(), /berth: data disk check: berth-data: clean/);
-    assert.match(await consoleLog(), /berth: berthd starts from its startup snapshot\r?\n(.*\n)*berth: engine ready at/);
+    assert.match(await consoleLog(), /berth: berthd starts from its startup snapshot\r?\n[\s\S]*berth: engine ready at/);
     assert.equal(await dockerOk(['run', '--rm', multiPlatform(), 'uname', '-m']), 'aarch64\n');
   });
 });
