@@ -67,17 +67,17 @@ function start(fromSnapshot) {
   if (!needCode && !needSnapshot) return;
   // Later rather than now: the code cache then also holds what the first requests compiled, and the
   // engine's own start is not slowed.
-  setTimeout(() => makeCaches(cacheDir, needCode ? script : undefined, needSnapshot), CACHE_DELAY_MS).unref();
+  setTimeout(() => makeCaches(cacheDir, needCode ? { file: codeFile, script } : undefined, needSnapshot), CACHE_DELAY_MS).unref();
 }
 
-function makeCaches(cacheDir, script, needSnapshot) {
+function makeCaches(cacheDir, code, needSnapshot) {
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
     // Folders of earlier bundles or Node versions are of no use any more.
     for (const other of fs.readdirSync(path.dirname(cacheDir))) {
       if (other !== path.basename(cacheDir)) fs.rmSync(path.join(path.dirname(cacheDir), other), { recursive: true, force: true });
     }
-    if (script) writeWhole(path.join(cacheDir, 'berthd.code'), script.createCachedData());
+    if (code) writeWhole(code.file, code.script.createCachedData());
   } catch (err) {
     consoleLine(`berth: startup cache not written: ${err.message}`);
     return;

@@ -1,6 +1,6 @@
 // berthd inside the Berth guest (vm-image/build.sh bundles this file with esbuild into
-// /opt/berth/berthd.cjs, which guest-start.ts loads; berth-init runs that with the engine's own
-// options). First it does what the host asked on the kernel command line (its key, the shared
+// /opt/berth/berthd.cjs, which vm-image/rootfs/berthd-start.cjs loads; berth-init runs that with the
+// engine's own options). First it does what the host asked on the kernel command line (its key, the shared
 // folders, the debug shell), read through the guest contract; then it runs the engine in VM mode, on
 // the socket and SSH port the host expects.
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ async function runInGuest(): Promise<void> {
   milestone('engineReady');
 }
 
-// A CommonJS bundle (the V8 code cache of guest-start.ts is for scripts, not modules): no top-level await.
+// A CommonJS bundle (berthd-start.cjs's V8 code cache is for scripts, not modules): no top-level await.
 runInGuest().catch((err: unknown) => {
   consoleLine(`berth: berthd failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);

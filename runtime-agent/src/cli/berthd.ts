@@ -146,6 +146,8 @@ export async function main(argv: string[]): Promise<void> {
   // In the guest the SSH server starts alongside the engine's init: the host's link is up by the
   // time the engine listens (a forward to the socket before then is refused, and the host retries).
   const guestSide = values['ssh-listen'] ? startGuestSide(values['ssh-listen'], values, engine, socketPaths, async () => {
+    // A power-off: stop the containers (their processes would not survive it anyway), then exit
+    // with the code the guest's init takes as "power off now" (not "restart berthd").
     await engine.containers.stopAll(10).catch((err: unknown) => log.warn('stopping containers for shutdown failed', { error: String(err) }));
     exitCode = GUEST_EXIT_CODES.powerOff;
     stop('shutdown');

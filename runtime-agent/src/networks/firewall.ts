@@ -113,11 +113,11 @@ export class Firewall {
 
   /** Removes the jumps and the chains: the host's tables are as they were before berthd. */
   async remove(): Promise<void> {
-    const jumps = this.jumps().map((j) => ({ ...j, into: j.rule.split(' ').at(-1)! }));
-    for (const { table, chain, rule } of jumps) {
+    for (const { table, chain, rule } of this.jumps()) {
       while (await runCommand('iptables', ['-w', '-t', table, '-D', chain, ...rule.split(' ')]).then(() => true, () => false));
     }
-    for (const { table, into: chain } of jumps) {
+    const chains: [Jump['table'], string][] = [['filter', this.forwardChain], ['nat', this.natChain], ['nat', this.dnatChain]];
+    for (const [table, chain] of chains) {
       await runCommand('iptables', ['-w', '-t', table, '-F', chain]).catch(() => undefined);
       await runCommand('iptables', ['-w', '-t', table, '-X', chain]).catch((err: unknown) => log.debug('chain not removed', { chain, error: String(err) }));
     }

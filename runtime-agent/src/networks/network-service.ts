@@ -70,13 +70,13 @@ export class NetworkService {
     await this.store.init();
     await this.ensurePredefined();
     await ensureIpForwarding(this.options.ipForwarding).catch((err: unknown) => log.error('could not enable IPv4 forwarding: containers reach the host only', { error: String(err) }));
-    // Without a working firewall containers still run and reach each other; say so loudly.
     await this.plumbing.syncDevices().catch((err: unknown) => log.error('network plumbing incomplete: containers may not reach each other or the outside', { error: String(err) }));
     // Containers that ran on while berthd was down: their addresses, and their published ports on the same host ports.
     for (const record of this.containers.all().filter(isRunning)) {
       await this.attachments.restore(record).catch((err: unknown) => log.warn('could not restore published ports', { id: record.Id, error: String(err) }));
     }
-    // Once for the networks and every restored port.
+    // Once for the networks and every restored port. Without a working firewall containers still
+    // run and reach each other; say so loudly.
     await this.plumbing.applyFirewall().catch((err: unknown) => log.error('firewall rules not written: published ports go through the proxy only, and outbound NAT may not work', { error: String(err) }));
   }
 

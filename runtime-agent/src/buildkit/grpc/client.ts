@@ -5,12 +5,10 @@ import type { Duplex } from 'node:stream';
 
 import type protobuf from 'protobufjs';
 
-import { lazyBuiltin } from '../../util/lazy-builtin.js';
+import { loadHttp2 } from '../../util/lazy-builtin.js';
 import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { codec, type Message } from './server.js';
 import { Code, decodeGrpcMessage, GrpcError, type CodeValue } from './status.js';
-
-const loadHttp2 = lazyBuiltin<typeof http2>('http2');
 
 /** A method to call: its path and the types of its messages. */
 export interface MethodSpec {

@@ -7,12 +7,10 @@ import type { Duplex } from 'node:stream';
 import type protobuf from 'protobufjs';
 
 import { log } from '../../util/log.js';
-import { lazyBuiltin } from '../../util/lazy-builtin.js';
+import { loadHttp2 } from '../../util/lazy-builtin.js';
 import { CONNECTION_WINDOW, readMessages, STREAM_WINDOW, writeMessage } from './framing.js';
 import { metadataFromRaw, type Metadata } from './metadata.js';
 import { Code, encodeGrpcMessage, GrpcError, statusOf } from './status.js';
-
-const loadHttp2 = lazyBuiltin<typeof http2>('http2');
 
 // Decoded messages are plain objects with protobufjs' camelCase field names.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
