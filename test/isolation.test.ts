@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 
 import ssh2 from 'ssh2';
 
+import { generateEd25519Pair } from '../electron/src/node/host/keys.js';
 import { serveEngineSocket } from '../electron/src/node/host/forwarding.js';
 import { TestEngine, registry, run, type RunResult } from './support/berthd.js';
 
@@ -106,8 +107,8 @@ s.on('error', (e) => console.log(e.code));
 describe('isolation: a default container cannot reach the host; --privileged can', () => {
   let engine: TestEngine;
   const work = mkdtempSync(path.join(tmpdir(), 'berth-isolation-'));
-  const hostKeys = ssh2.utils.generateKeyPairSync('ed25519');
-  const otherKeys = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKeys = generateEd25519Pair();
+  const otherKeys = generateEd25519Pair();
   let sshPort = 0;
 
   /** `docker run --rm [options] busybox sh -c script` */
@@ -120,7 +121,7 @@ describe('isolation: a default container cannot reach the host; --privileged can
 
   before(async () => {
     await fs.chmod(work, 0o755); // the -u nobody probes read files below it
-    await fs.writeFile(path.join(work, 'authorized_keys'), `${hostKeys.public}\n`);
+    await fs.writeFile(path.join(work, 'authorized_keys'), `${hostKeys.publicKey}\n`);
     sshPort = await freePort();
     engine = await TestEngine.start([
       '--ssh-listen', `127.0.0.1:${sshPort}`,
@@ -495,7 +496,7 @@ describe('isolation: a default container cannot reach the host; --privileged can
 
       it('refuses another key, the host\'s public key signed by another key, a password, keyboard-interactive and none', async () => {
         const refusals: [string, ssh2.AnyAuthMethod][] = [
-          ['another key', { type: 'publickey', username: 'berth', key: otherKeys.private }],
+          ['another key', { type: 'publickey', username: 'berth', key: otherKeys.privateKey }],
           ['password', { type: 'password', username: 'berth', password: 'berth' }],
           ['keyboard-interactive', { type: 'keyboard-interactive', username: 'berth', prompt: (_n, _i, _l, prompts, finish) => finish(prompts.map(() => 'berth')) }],
           ['none', { type: 'none', username: 'berth' }],
@@ -510,7 +511,7 @@ describe('isolation: a default container cannot reach the host; --privileged can
         // The host's public key is not a secret: the server must check the signature, not just
         // the key offered. The agent signs with another key; the server had accepted the key's
         // offer (else the agent would not have been asked to sign).
-        const forger = new KeyAgent(parse(hostKeys.public), parse(otherKeys.private));
+        const forger = new KeyAgent(parse(hostKeys.publicKey), parse(otherKeys.privateKey));
         const forged = await attempt({ type: 'agent', username: 'berth', agent: forger });
         forged.client.end();
         assert.ok(forger.signatures > 0, 'the server refused the offer before any signature');
@@ -518,7 +519,7 @@ describe('isolation: a default container cannot reach the host; --privileged can
       });
 
       it('accepts the host\'s key (the same agent path, signing with the right key) and forwards the engine socket only', async () => {
-        const agent = new KeyAgent(parse(hostKeys.public), parse(hostKeys.private));
+        const agent = new KeyAgent(parse(hostKeys.publicKey), parse(hostKeys.privateKey));
         const login = await attempt({ type: 'agent', username: 'berth', agent });
         assert.equal(login.accepted, true, String(login.error));
         const client = login.client;

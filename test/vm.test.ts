@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 
 import ssh2 from 'ssh2';
 
+import { generateEd25519Pair } from '../electron/src/node/host/keys.js';
 import { serveEngineSocket, waitForEngine } from '../electron/src/node/host/forwarding.js';
 import { GUEST_ENGINE_SOCKET, milestoneUptime } from '../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../electron/src/node/vm/guest-link.js';
@@ -35,8 +36,8 @@ function freePort(): Promise<number> {
 
 describe('the Berth guest (QEMU, TCG)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-vm-'));
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
-  const wrongKeys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = generateEd25519Pair();
+  const wrongKeys = generateEd25519Pair();
   let settings: VmSettings;
   let qemu: ChildProcess | undefined;
   let link: GuestLink | undefined;
@@ -65,7 +66,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
     let stderr = '';
     qemu.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+      link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.privateKey, timeoutMs: BOOT_TIMEOUT_MS });
     } catch (err) {
       const console = await fs.readFile(settings.consoleLog, 'utf8').catch(() => '');
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nQEMU (exit ${qemu.exitCode}): ${stderr}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`);
@@ -94,7 +95,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
     assert.equal((await run('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G'])).code, 0);
     await fs.mkdir(shared);
     await fs.writeFile(path.join(shared, 'from-host.txt'), 'shared from the host\n');
-    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, 'console.log'), sharedFolders: { share0: shared }, debugShell: true };
+    settings = { cpus: 2, memoryMiB: 1024, imageDir: IMAGE_DIR, dataDisk, sshPort: await freePort(), authorizedKey: keys.publicKey, consoleLog: path.join(dir, 'console.log'), sharedFolders: { share0: shared }, debugShell: true };
     await boot();
   });
   after(async () => {
@@ -232,11 +233,11 @@ describe('the Berth guest (QEMU, TCG)', () => {
       const client = new ssh2.Client();
       client.on('ready', () => client.exec(command, (err) => (err ? reject(err) : setTimeout(resolve, 200))));
       client.on('error', () => resolve()); // the server died with the engine: expected
-      client.connect({ host: '127.0.0.1', port: settings.sshPort, username: 'berth', privateKey: keys.private });
+      client.connect({ host: '127.0.0.1', port: settings.sshPort, username: 'berth', privateKey: keys.privateKey });
     });
     link?.close();
     forward?.close();
-    link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: BOOT_TIMEOUT_MS });
+    link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.privateKey, timeoutMs: BOOT_TIMEOUT_MS });
     forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);
     await waitForEngine(socket, BOOT_TIMEOUT_MS);
     const images = await docker(['images', '--format', '{{.Repository}}']);
@@ -266,7 +267,7 @@ describe('the Berth guest (QEMU, TCG)', () => {
   });
 
   it('refuses a key it was not given', async () => {
-    await assert.rejects(GuestLink.connect({ port: settings.sshPort, privateKey: wrongKeys.private, timeoutMs: 10_000 }), /authentication/i);
+    await assert.rejects(GuestLink.connect({ port: settings.sshPort, privateKey: wrongKeys.privateKey, timeoutMs: 10_000 }), /authentication/i);
   });
 
   it('shuts down cleanly and keeps the data disk for the next boot (sharing over virtiofs then)', async () => {

@@ -15,6 +15,7 @@ import path from 'node:path';
 
 import ssh2 from 'ssh2';
 
+import { generateEd25519Pair } from '../../electron/src/node/host/keys.js';
 import { serveEngineSocket } from '../../electron/src/node/host/forwarding.js';
 import { GUEST_ENGINE_SOCKET, milestoneUptime, type BootMilestone } from '../../electron/src/node/vm/guest-contract.js';
 import { GuestLink } from '../../electron/src/node/vm/guest-link.js';
@@ -26,7 +27,7 @@ const boots = Number(process.argv[2] ?? 3);
 const arch: GuestArch = process.env.ARCH === 'arm64' ? 'arm64' : 'amd64';
 const imageDir = path.resolve(import.meta.dirname, '../../vm-image/dist', arch);
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-vm-bench-'));
-const keys = ssh2.utils.generateKeyPairSync('ed25519');
+const keys = generateEd25519Pair();
 const accel = defaultAccel(arch) === 'kvm' ? 'tcg' : defaultAccel(arch); // /dev/kvm here is not usable (vm-on-this-machine.md)
 
 const ping = (socket: string) =>
@@ -59,7 +60,7 @@ function guestExec(port: number, command: string): Promise<string> {
       });
     }));
     client.on('error', reject);
-    client.connect({ host: '127.0.0.1', port, username: 'berth', privateKey: keys.private });
+    client.connect({ host: '127.0.0.1', port, username: 'berth', privateKey: keys.privateKey });
   });
 }
 
@@ -77,11 +78,11 @@ const dataDisk = path.join(dir, 'data.qcow2');
 // Boot 0 is the first, on a fresh data disk.
 async function boot(i: number): Promise<void> {
   if (i === 0) await new Promise((r) => spawn('qemu-img', ['create', '-q', '-f', 'qcow2', dataDisk, '8G']).on('exit', r));
-  const settings = { cpus: 2, memoryMiB: 1024, arch, imageDir, dataDisk, sshPort: await freePort(), authorizedKey: keys.public, consoleLog: path.join(dir, `console${i}.log`), debugShell: true };
+  const settings = { cpus: 2, memoryMiB: 1024, arch, imageDir, dataDisk, sshPort: await freePort(), authorizedKey: keys.publicKey, consoleLog: path.join(dir, `console${i}.log`), debugShell: true };
   const { binary, args } = qemuCommand(settings, accel);
   const start = Date.now();
   const vm = (qemu = spawn(binary, args, { stdio: 'ignore' }));
-  const link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.private, timeoutMs: 120_000 });
+  const link = await GuestLink.connect({ port: settings.sshPort, privateKey: keys.privateKey, timeoutMs: 120_000 });
   const sshMs = Date.now() - start;
   const socket = path.join(dir, `docker${i}.sock`);
   const forward = await serveEngineSocket(socket, GUEST_ENGINE_SOCKET, () => link);

@@ -4,13 +4,13 @@
 // channel (`berth-control status|shutdown|resize`, named in guest-contract.ts). No passwords,
 // and no shell unless started with --ssh-debug-shell.
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 
 import { log } from '../util/log.js';
 import { CONTROL_PROGRAM, type ControlCommand } from './guest-contract.js';
+import { ensureHostKey } from './ssh-keys.js';
 
 export interface SshServerOptions {
   host: string;
@@ -29,19 +29,9 @@ export interface SshServerOptions {
 
 type Ssh2 = typeof import('ssh2');
 
-/** The host key, made on first boot and kept beside the data (so the host can pin it). */
-async function hostKey(ssh2: Ssh2, file: string): Promise<string> {
-  if (existsSync(file)) return fs.readFile(file, 'utf8');
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, pair.private, { mode: 0o600 });
-  await fs.writeFile(`${file}.pub`, pair.public);
-  return pair.private;
-}
-
 export async function startSshServer(options: SshServerOptions): Promise<{ close(): void }> {
   const ssh2 = (await import('ssh2')).default as unknown as Ssh2;
-  const key = await hostKey(ssh2, options.hostKeyPath);
+  const key = await ensureHostKey(ssh2, options.hostKeyPath);
   const authorized = (await fs.readFile(options.authorizedKeysPath, 'utf8').catch(() => ''))
     .split('\n')
     .map((l) => l.trim())
