@@ -1,8 +1,12 @@
 // The VM settings -> QEMU and kernel command lines (no VM is booted here).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
 
 import { GUEST_SSH_PORT, parseBootArguments } from '../electron/src/node/vm/guest-contract.js';
+import { hostTscKhz } from '../electron/src/node/vm/host-tsc.js';
 import { defaultAccel, hostGuestArch, kernelCommandLine, qemuCommand, type VmSettings } from '../electron/src/node/vm/qemu-command.js';
 
 const settings: VmSettings = {
@@ -54,8 +58,11 @@ describe('qemu command', () => {
   });
 
   it('hands the host key and the shares to the guest on the kernel command line, as the guest reads it', () => {
-    const line = kernelCommandLine(settings);
-    assert.match(line, /tsc_early_khz=2000000 tsc=reliable/);
+    const line = kernelCommandLine(settings, 'tcg');
+    // The TSC's rate only under TCG (the host's, or 2 GHz), where microvm needs it told.
+    assert.match(line, /^console=ttyS0 tsc_early_khz=\d{6,8} tsc=reliable quiet /);
+    for (const accel of ['kvm', 'whpx'] as const) assert.doesNotMatch(kernelCommandLine(settings, accel), /tsc/);
+    assert.match(qemuCommand(settings, 'kvm').args.join(' '), /-append console=ttyS0 quiet /);
     assert.deepEqual(parseBootArguments(line), { arguments: { authorizedKey: settings.authorizedKey, shares: [{ tag: 'users', kind: '9p', path: '/Users' }], debugShell: false }, problems: [] });
     assert.equal(parseBootArguments(kernelCommandLine({ ...settings, debugShell: true })).arguments.debugShell, true);
   });
@@ -93,5 +100,30 @@ describe('qemu command', () => {
     // The kernel would cut a longer line short, and with it the last share's path.
     const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`share${i}`, `/Users/me/${'long-folder-name-'.repeat(6)}${i}`]));
     assert.throws(() => kernelCommandLine({ ...settings, sharedFolders: many }), /more than the 2047 it reads/);
+  });
+});
+
+describe("the host's TSC rate, for a TCG guest's kernel", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-tsc-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const cpufreqDir = path.join(dir, 'cpufreq');
+  /** /proc/cpuinfo's first processor, as a VM on an AMD EPYC shows it. */
+  const cpuinfo = (mhz: string, flags = 'fpu vme de pse tsc msr pae constant_tsc rep_good nopl hypervisor') => {
+    const file = path.join(dir, `cpuinfo-${mhz}-${flags.length}`);
+    writeFileSync(file, `processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\ncpu MHz\t\t: ${mhz}\ncache size\t: 512 KB\nflags\t\t: ${flags}\n\nprocessor\t: 1\ncpu MHz\t\t: ${mhz}\n`);
+    return file;
+  };
+
+  it("is Linux's cpu MHz where that is the kernel's calibrated rate: no cpufreq, no APERF/MPERF", () => {
+    assert.equal(hostTscKhz({ cpuinfo: cpuinfo('2096.004'), cpufreqDir }), 2_096_004);
+  });
+
+  it('is unknown where cpu MHz is a current frequency, or missing, or not Linux', () => {
+    assert.equal(hostTscKhz({ cpuinfo: cpuinfo('2096.004', 'fpu tsc constant_tsc aperfmperf'), cpufreqDir }), undefined);
+    mkdirSync(cpufreqDir);
+    assert.equal(hostTscKhz({ cpuinfo: cpuinfo('1400.000'), cpufreqDir }), undefined);
+    rmSync(cpufreqDir, { recursive: true });
+    assert.equal(hostTscKhz({ cpuinfo: cpuinfo('0.000'), cpufreqDir }), undefined);
+    assert.equal(hostTscKhz({ cpuinfo: path.join(dir, 'absent'), cpufreqDir }), undefined);
   });
 });

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 import { GUEST_SSH_PORT, formatBootArguments, type GuestShare } from './guest-contract.js';
+import { hostTscKhz } from './host-tsc.js';
 
 export type Accel = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 
@@ -80,14 +81,23 @@ export function guestShares(settings: VmSettings): GuestShare[] {
 /** What the guest's kernel keeps of its command line (COMMAND_LINE_SIZE, x86 and arm64); it cuts the rest silently. */
 const KERNEL_COMMAND_LINE_MAX = 2047;
 
+/**
+ * The amd64 kernel's TSC options. microvm under TCG hangs in about two of three boots while the
+ * kernel calibrates its TSC (vm-on-this-machine.md), so it is told the rate: the host's (host-tsc.ts),
+ * or 2 GHz when unknown, which berthd's clock follower then corrects. Under kvm, whpx or hvf the
+ * kernel measures the rate itself: a rate told there would make a TSC clocksource run fast or slow.
+ */
+function tscOptions(accel: Accel): string[] {
+  return accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz() ?? 2_000_000}`, 'tsc=reliable'] : [];
+}
+
 /** The kernel's own options, then what the guest reads (guest-contract.ts); throws on a share the guest would refuse. */
-export function kernelCommandLine(settings: VmSettings): string {
+export function kernelCommandLine(settings: VmSettings, accel: Accel = settings.accel ?? defaultAccel(settings.arch)): string {
   const arm64 = (settings.arch ?? hostGuestArch()) === 'arm64';
   const line = [
     // The virt machine's console is a PL011 UART; microvm's the 16550.
     arm64 ? 'console=ttyAMA0' : 'console=ttyS0',
-    // microvm under TCG hangs in about two of three boots without these (vm-on-this-machine.md).
-    ...(arm64 ? [] : ['tsc_early_khz=2000000', 'tsc=reliable']),
+    ...(arm64 ? [] : tscOptions(accel)),
     'quiet',
     'panic=-1',
     ...formatBootArguments({ authorizedKey: settings.authorizedKey, shares: guestShares(settings), debugShell: Boolean(settings.debugShell) }),
@@ -128,7 +138,7 @@ export function qemuCommand(settings: VmSettings, accel: Accel = settings.accel 
     '-serial', `file:${settings.consoleLog}`,
     '-kernel', `${dir}/${arm64 ? 'Image' : 'vmlinux'}`,
     '-initrd', `${dir}/initramfs.cpio.gz`,
-    '-append', kernelCommandLine(settings),
+    '-append', kernelCommandLine(settings, accel),
     '-drive', `id=root,file=${qemuOptionValue(`${dir}/rootfs.squashfs`)},format=raw,if=none,read-only=on`,
     '-device', `${device('virtio-blk')},drive=root`,
     '-drive', `id=data,file=${qemuOptionValue(settings.dataDisk)},format=qcow2,if=none,discard=unmap,detect-zeroes=unmap`,
