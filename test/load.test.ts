@@ -56,15 +56,15 @@ async function heapAfterGcMiB(engine: TestEngine): Promise<number> {
   assert.ok(url, `no inspector address in the engine's log:\n${engine.log.slice(0, 2000)}`);
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let id = 0;
+  // One request at a time: each reply is the answer to the request before it.
   const send = (method: string) =>
     new Promise<Record<string, number>>((resolve, reject) => {
-      const mine = ++id;
-      ws.on('message', (data: Buffer) => {
-        const reply = JSON.parse(data.toString()) as { id?: number; result?: Record<string, number>; error?: unknown };
-        if (reply.id === mine) (reply.error ? reject(new Error(JSON.stringify(reply.error))) : resolve(reply.result ?? {}));
+      ws.once('message', (data: Buffer) => {
+        const reply = JSON.parse(data.toString()) as { result?: Record<string, number>; error?: unknown };
+        if (reply.error) reject(new Error(JSON.stringify(reply.error)));
+        else resolve(reply.result ?? {});
       });
-      ws.send(JSON.stringify({ id: mine, method }));
+      ws.send(JSON.stringify({ id: 1, method }));
     });
   try {
     await send('HeapProfiler.collectGarbage');

@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-type Ssh2 = typeof import('ssh2');
+/** ssh2's module, loaded by the caller on first use (the SSH server is VM mode only). */
+export type Ssh2 = typeof import('ssh2');
 
 /** An ed25519 pair (OpenSSH format) whose halves both parse. */
 export function generateEd25519Pair(ssh2: Ssh2): { private: string; public: string } {

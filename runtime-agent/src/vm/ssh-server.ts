@@ -10,7 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 
 import { log } from '../util/log.js';
 import { CONTROL_PROGRAM, type ControlCommand } from './guest-contract.js';
-import { ensureHostKey } from './ssh-keys.js';
+import { ensureHostKey, type Ssh2 } from './ssh-keys.js';
 
 export interface SshServerOptions {
   host: string;
@@ -26,8 +26,6 @@ export interface SshServerOptions {
   /** The host grew the data disk: grow the filesystem on it (online). */
   resize(): Promise<Record<string, unknown>>;
 }
-
-type Ssh2 = typeof import('ssh2');
 
 export async function startSshServer(options: SshServerOptions): Promise<{ close(): void }> {
   const ssh2 = (await import('ssh2')).default as unknown as Ssh2;
